@@ -1,0 +1,386 @@
+"""Conversion between request values and R vectors, one function per type.
+
+Two halves, because they run on different threads:
+- `prepare_*` (Python only, on the HTTP thread): check each value against
+  the column the model expects and encode it the way R stores it (doubles,
+  int32 codes, NA bit patterns). Every bad value raises InputError naming
+  the column, the row and the value.
+- `py2rpy_*` / `rpy2py_*` (on the R thread): wrap those buffers as R vectors,
+  and read R's results back into Python lists, NA becoming None.
+"""
+
+import dataclasses
+import datetime as dt
+import math
+import struct
+import zoneinfo
+
+import numpy as np
+
+from .errors import InputError
+from .schema import Column
+
+# R's NA_real_ is a NaN with payload 1954; NA_integer_ and NA (logical) are INT_MIN.
+REAL_NA = struct.unpack("<d", struct.pack("<Q", 0x7FF00000000007A2))[0]
+INT_NA = -(2**31)
+INT_MAX = 2**31 - 1
+TEXT_NA = frozenset(("", "NA"))
+TEXT_TRUE = frozenset(("TRUE", "true", "True", "T"))
+TEXT_FALSE = frozenset(("FALSE", "false", "False", "F"))
+EPOCH = dt.date(1970, 1, 1)
+NoneType = type(None)
+
+
+@dataclasses.dataclass
+class Prepared:
+    """One column checked and encoded for R: a numpy buffer, or a list of str."""
+
+    column: Column
+    data: object
+
+    def __len__(self):
+        return len(self.data)
+
+
+def _fail(col, row, value, expected, **details):
+    shown = value if len(repr(value)) <= 80 else repr(value)[:77] + "..."
+    raise InputError(
+        f"column '{col.name}', row {row + 1}: expected {expected}, got {shown!r}",
+        column=col.name, row=row + 1, value=value if not isinstance(value, str) or len(value) <= 200 else value[:200],
+        **details)
+
+
+def _first_bad(values, ok):
+    for i, v in enumerate(values):
+        if not ok(v):
+            return i, v
+    raise AssertionError("no bad value found")
+
+
+# ---- Python -> encoded buffers -----------------------------------------------
+
+def prepare_numeric(col, values, text=False):
+    if text:
+        values = [_text_float(col, i, v) for i, v in enumerate(values)]
+    types = set(map(type, values))
+    if not types <= {int, float, NoneType}:
+        i, v = _first_bad(values, lambda v: type(v) in (int, float, NoneType))
+        _fail(col, i, v, "a number")
+    try:
+        arr = np.array([REAL_NA if v is None else v for v in values] if NoneType in types else values,
+                       dtype=np.float64)
+    except OverflowError:
+        i, v = _first_bad(values, lambda v: v is None or abs(v) < 1e308)
+        _fail(col, i, v, "a number within double range")
+    if float in types:
+        # NaN only reaches here from pandas, where it means missing.
+        nan = np.isnan(arr)
+        if nan.any():
+            arr[nan] = REAL_NA
+    return Prepared(col, arr)
+
+
+def prepare_integer(col, values, text=False):
+    if text:
+        values = [_text_int(col, i, v) for i, v in enumerate(values)]
+    elif float in set(map(type, values)):
+        # NaN only reaches here from pandas, where it means missing.
+        values = [None if type(v) is float and v != v else v for v in values]
+
+    def ok(v):
+        t = type(v)
+        if t is int or (t is float and v.is_integer()):
+            return -INT_MAX <= v <= INT_MAX
+        return v is None
+
+    if not all(map(ok, values)):
+        i, v = _first_bad(values, ok)
+        _fail(col, i, v, "a whole number (R integer)")
+    return Prepared(col, np.array([INT_NA if v is None else v for v in values], dtype=np.int32))
+
+
+def prepare_logical(col, values, text=False):
+    if text:
+        values = [_text_bool(col, i, v) for i, v in enumerate(values)]
+    if not set(map(type, values)) <= {bool, NoneType}:
+        i, v = _first_bad(values, lambda v: type(v) in (bool, NoneType))
+        _fail(col, i, v, "true, false or null")
+    arr = np.array([INT_NA if v is None else v for v in values], dtype=np.int32)
+    return Prepared(col, arr)
+
+
+def prepare_character(col, values, text=False):
+    if text:
+        values = [None if v in TEXT_NA else v for v in values]
+    if not set(map(type, values)) <= {str, NoneType}:
+        i, v = _first_bad(values, lambda v: type(v) in (str, NoneType))
+        _fail(col, i, v, "a string")
+    return Prepared(col, list(values))
+
+
+def prepare_factor(col, values, text=False):
+    codes = col.codes if col.levels else {}
+    get = codes.get
+    out = [get(v) if type(v) is str else None for v in values]
+    if None in out:
+        for i, (v, code) in enumerate(zip(values, out)):
+            if code is not None:
+                continue
+            if v is None or (text and v in TEXT_NA) or (type(v) is float and math.isnan(v)):
+                out[i] = INT_NA
+                continue
+            label = _label(v)
+            if label is not None and label in codes:
+                out[i] = codes[label]
+                continue
+            allowed = list(col.levels)
+            shown = ", ".join(repr(x) for x in allowed[:20]) + (", ..." if len(allowed) > 20 else "")
+            _fail(col, i, v, f"one of the training levels [{shown}]", allowed_levels=allowed)
+    return Prepared(col, np.array(out, dtype=np.int32))
+
+
+def _label(value):
+    """The level a JSON scalar stands for: 6 and 6.0 match level "6"."""
+    t = type(value)
+    if t is bool:
+        return "TRUE" if value else "FALSE"
+    if t is int:
+        return str(value)
+    if t is float:
+        return str(int(value)) if value.is_integer() else repr(value)
+    return None
+
+
+def prepare_date(col, values, text=False):
+    cache = {}
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        if v is None or (text and v in TEXT_NA):
+            out[i] = REAL_NA
+            continue
+        days = cache.get(v) if type(v) is str else None
+        if days is None:
+            days = _days(col, i, v)
+            if type(v) is str:
+                cache[v] = days
+        out[i] = days
+    return Prepared(col, out)
+
+
+def _days(col, i, v):
+    if isinstance(v, dt.datetime):
+        v = v.date()
+    if isinstance(v, dt.date):
+        return float((v - EPOCH).days)
+    if type(v) is str:
+        try:
+            return float((dt.date.fromisoformat(v) - EPOCH).days)
+        except ValueError:
+            pass
+    _fail(col, i, v, "an ISO-8601 date (YYYY-MM-DD)")
+
+
+def prepare_posixct(col, values, text=False):
+    tz = _zone(col.tz)
+    out = np.empty(len(values), dtype=np.float64)
+    for i, v in enumerate(values):
+        if v is None or (text and v in TEXT_NA):
+            out[i] = REAL_NA
+            continue
+        stamp = v
+        if type(v) is str:
+            try:
+                stamp = dt.datetime.fromisoformat(v)
+            except ValueError:
+                _fail(col, i, v, "an ISO-8601 date-time (e.g. 2024-05-01T12:00:00Z)")
+        elif isinstance(v, dt.date) and not isinstance(v, dt.datetime):
+            stamp = dt.datetime(v.year, v.month, v.day)
+        if not isinstance(stamp, dt.datetime):
+            _fail(col, i, v, "an ISO-8601 date-time (e.g. 2024-05-01T12:00:00Z)")
+        if stamp.tzinfo is None:
+            stamp = stamp.replace(tzinfo=tz)
+        out[i] = stamp.timestamp()
+    return Prepared(col, out)
+
+
+def _zone(name):
+    try:
+        return zoneinfo.ZoneInfo(name) if name else dt.timezone.utc
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return dt.timezone.utc
+
+
+def prepare_any(col, values, text=False, strings_unsafe=False):
+    """No type recorded by the model: plain JSON typing."""
+    if text:
+        try:
+            return prepare_numeric(Column(col.name, "numeric"), values, text=True)
+        except InputError:
+            return _strings(col, values, True, strings_unsafe)
+    types = set(map(type, values)) - {NoneType}
+    if not types:
+        return Prepared(Column(col.name, "logical"), np.full(len(values), INT_NA, dtype=np.int32))
+    if types <= {int, float}:
+        return prepare_numeric(Column(col.name, "numeric"), values)
+    if types == {bool}:
+        return prepare_logical(Column(col.name, "logical"), values)
+    if types == {str}:
+        return _strings(col, values, False, strings_unsafe)
+    i, v = _first_bad(values, lambda v: type(v) is type(next(x for x in values if x is not None)) or v is None)
+    _fail(col, i, v, "values of one type (all numbers, all strings or all booleans)")
+
+
+def _strings(col, values, text, strings_unsafe):
+    if strings_unsafe:
+        i, v = _first_bad(values, lambda v: not isinstance(v, str) or (text and v in TEXT_NA))
+        raise InputError(
+            f"column '{col.name}': this model does not record the levels of its inputs, so the "
+            f"string {v!r} cannot be coded the way it was in training. Attach a prototype when "
+            "saving the model (r_scripts/ptype.R: attach_ptype).", column=col.name, value=v)
+    return prepare_character(Column(col.name, "character"), values, text)
+
+
+PREPARERS = {
+    "numeric": prepare_numeric,
+    "integer": prepare_integer,
+    "logical": prepare_logical,
+    "character": prepare_character,
+    "factor": prepare_factor,
+    "ordered": prepare_factor,
+    "Date": prepare_date,
+    "POSIXct": prepare_posixct,
+}
+
+
+def prepare_column(col, values, text=False, strings_unsafe=False):
+    if col.kind == "any":
+        return prepare_any(col, values, text, strings_unsafe)
+    return PREPARERS[col.kind](col, values, text)
+
+
+def concat(parts):
+    """Joins prepared columns of several requests (micro-batching)."""
+    first = parts[0]
+    if isinstance(first.data, list):
+        data = [v for p in parts for v in p.data]
+    else:
+        data = np.concatenate([p.data for p in parts])
+    return Prepared(first.column, data)
+
+
+def _text_float(col, i, v):
+    if v is None or v in TEXT_NA:
+        return None
+    try:
+        return float(v)
+    except (TypeError, ValueError):
+        _fail(col, i, v, "a number")
+
+
+def _text_int(col, i, v):
+    if v is None or v in TEXT_NA:
+        return None
+    try:
+        return int(v)
+    except (TypeError, ValueError):
+        _fail(col, i, v, "a whole number (R integer)")
+
+
+def _text_bool(col, i, v):
+    if v is None or v in TEXT_NA:
+        return None
+    if v in TEXT_TRUE:
+        return True
+    if v in TEXT_FALSE:
+        return False
+    _fail(col, i, v, "TRUE or FALSE")
+
+
+# ---- encoded buffers -> R (R thread) -------------------------------------------
+
+CLASSES = {
+    "factor": ("factor",),
+    "ordered": ("ordered", "factor"),
+    "Date": ("Date",),
+    "POSIXct": ("POSIXct", "POSIXt"),
+}
+
+
+def py2rpy_column(prepared):
+    """A plain R vector; the class is set by bridge_frame() in R (setting the
+    class attribute from rpy2 leaves R's object bit unset)."""
+    import rpy2.rinterface as ri
+
+    col, data = prepared.column, prepared.data
+    kind = col.kind
+    if kind == "character":
+        return ri.StrSexpVector([ri.NA_Character if v is None else v for v in data])
+    if kind == "logical":
+        return ri.BoolSexpVector.from_memoryview(memoryview(data))
+    if kind in ("integer", "factor", "ordered"):
+        vec = ri.IntSexpVector.from_memoryview(memoryview(data))
+        if kind != "integer":
+            vec.do_slot_assign("levels", ri.StrSexpVector(col.levels))
+        return vec
+    vec = ri.FloatSexpVector.from_memoryview(memoryview(data))
+    if kind == "POSIXct":
+        vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
+    return vec
+
+
+def py2rpy_frame(prepared, nrows, make_frame):
+    """An R data.frame from prepared columns; make_frame is bridge_frame()."""
+    import rpy2.rinterface as ri
+
+    cols = ri.ListSexpVector([py2rpy_column(p) for p in prepared])
+    cols.do_slot_assign("names", ri.StrSexpVector([p.column.name for p in prepared]))
+    classes = ri.ListSexpVector([
+        ri.StrSexpVector(CLASSES[p.column.kind]) if p.column.kind in CLASSES else ri.NULL
+        for p in prepared])
+    return make_frame(cols, classes, ri.IntSexpVector([nrows]))
+
+
+def py2rpy_value(name, value):
+    """A predict() argument from JSON: a plain R value, never code."""
+    import rpy2.rinterface as ri
+
+    if value is None:
+        return ri.NULL
+    values = value if isinstance(value, list) else [value]
+    types = set(map(type, values))
+    if types == {bool}:
+        return ri.BoolSexpVector(values)
+    if types <= {int} and values and all(-INT_MAX <= v <= INT_MAX for v in values):
+        return ri.IntSexpVector(values)
+    if types <= {int, float} and values:
+        return ri.FloatSexpVector([float(v) for v in values])
+    if types == {str}:
+        return ri.StrSexpVector(values)
+    raise InputError(
+        f"argument '{name}': expected a string, number, boolean or a list of one of those, "
+        f"got {value!r}", argument=name)
+
+
+def rpy2py_vector(vec):
+    """A Python list from an atomic R vector; NA and NaN become None."""
+    import rpy2.rinterface as ri
+
+    t = vec.typeof
+    if t == ri.RTYPES.REALSXP:
+        arr = np.asarray(vec.memoryview())
+        out = arr.tolist()
+        if np.isnan(arr).any():
+            out = [None if x != x else x for x in out]
+        return out
+    if t in (ri.RTYPES.INTSXP, ri.RTYPES.LGLSXP):
+        arr = np.asarray(vec.memoryview())
+        out = arr.astype(bool).tolist() if t == ri.RTYPES.LGLSXP else arr.tolist()
+        if (arr == INT_NA).any():
+            out = [None if a == INT_NA else x for a, x in zip(arr.tolist(), out)]
+        return out
+    if t == ri.RTYPES.STRSXP:
+        na = ri.NA_Character
+        return [None if x is na else x for x in vec]
+    if t == ri.RTYPES.NILSXP:
+        return []
+    raise TypeError(f"cannot read an R vector of type {t}")

@@ -1,0 +1,52 @@
+"""One exception tree for the whole bridge; each error carries its HTTP status.
+
+The HTTP layer renders these in one place (bridge/app.py); code that knows
+nothing of HTTP raises them with a message a caller can act on.
+"""
+
+
+class BridgeError(Exception):
+    status = 500
+    title = "Internal error"
+
+    def __init__(self, description, **details):
+        super().__init__(description)
+        self.description = description
+        self.details = details
+
+    def to_dict(self):
+        return {"title": self.title, "description": self.description, **self.details}
+
+
+class BadRequest(BridgeError):
+    status = 400
+    title = "Malformed request"
+
+
+class ModelNotFound(BridgeError):
+    status = 404
+    title = "Unknown model"
+
+
+class UnsupportedMediaType(BridgeError):
+    status = 415
+    title = "Unsupported content type"
+
+
+class InputError(BridgeError):
+    """The request is well formed but does not fit the model's inputs."""
+
+    status = 422
+    title = "Input does not fit the model"
+
+
+class ModelLoadError(BridgeError):
+    status = 503
+    title = "Model not loaded"
+
+
+class ModelError(BridgeError):
+    """The model itself failed (R raised an error not caused by the input)."""
+
+    status = 500
+    title = "Model failed"

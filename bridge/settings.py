@@ -1,0 +1,45 @@
+"""Configuration, read once from flags and BRIDGE_* environment variables."""
+
+import dataclasses
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+R_HELPERS = ROOT / "r_scripts" / "bridge.R"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    models: Path = ROOT / "r_models"
+    host: str = "127.0.0.1"
+    port: int = 8080
+    workers: int = 1
+    threads: int = 8
+    reload_interval: float = 2.0
+    batch_max_rows: int = 10_000
+    batch_max_wait_ms: float = 2.0
+    log_level: str = "INFO"
+
+    @classmethod
+    def from_env(cls, environ=None, **overrides):
+        """Defaults, then BRIDGE_<FIELD> variables, then explicit overrides."""
+        environ = os.environ if environ is None else environ
+        values = {}
+        for field in dataclasses.fields(cls):
+            raw = environ.get(f"BRIDGE_{field.name.upper()}")
+            if raw not in (None, ""):
+                values[field.name] = _parse(field, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "models" in values:
+            values["models"] = Path(values["models"])
+        return cls(**values)
+
+
+def _parse(field, raw):
+    kind = field.type if isinstance(field.type, type) else type(field.default)
+    if kind is Path:
+        return Path(raw)
+    try:
+        return kind(raw)
+    except ValueError:
+        raise SystemExit(f"BRIDGE_{field.name.upper()}={raw!r} is not a valid {kind.__name__}")
