@@ -75,8 +75,12 @@ class RSession:
                 future.set_result(result)
 
     def _start_r(self):
+        import os
+
         import rpy2.rinterface as ri
 
+        # Without TZ, R asks timedatectl for the zone, which fails in containers.
+        os.environ.setdefault("TZ", "UTC")
         ri.initr_simple()
         self.ri = ri
         env = ri.baseenv["new.env"]()

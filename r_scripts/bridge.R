@@ -274,7 +274,8 @@ bridge_flatten <- function(result, n) {
 }
 
 .flatten_matrix <- function(m) {
-  if (ncol(m) == 1 && is.null(colnames(m))) {
+  # One column (glmnet's "s1", a single-lambda fit) is one value per row.
+  if (ncol(m) == 1) {
     return(list(kind = "vector", columns = list(.plain(m[, 1])), info = list()))
   }
   names <- colnames(m)
@@ -287,6 +288,11 @@ bridge_flatten <- function(result, n) {
 # A list such as predict(se.fit = TRUE): per-row components become fields of
 # each row's object (a matrix component, e.g. fit with an interval, becomes
 # "fit.lwr"-style fields); the rest goes to info.
+# Parts of a predict() list that describe the call, not a row: with one row
+# they have the same length as a per-row part, so they are known by name.
+.per_call_parts <- c("df", "residual.scale", "scale", "rank", "num.trees", "num.samples",
+                     "num.independent.variables", "treetype", "n.trees")
+
 .flatten_list <- function(result, n) {
   cols <- list()
   info <- list()
@@ -299,8 +305,7 @@ bridge_flatten <- function(result, n) {
       } else {
         for (col in names(sub$columns)) cols[[paste(name, col, sep = ".")]] <- sub$columns[[col]]
       }
-    } else if (is.atomic(part) && length(part) == n && (n != 1 || !is.null(names(part)))) {
-      # With one row, a per-row part is told from a scalar by its row names.
+    } else if (is.atomic(part) && length(part) == n && !(name %in% .per_call_parts)) {
       cols[[name]] <- .plain(part)
     } else if (is.atomic(part) && length(part) <= 1) {
       info[[name]] <- .plain(part)

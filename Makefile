@@ -1,0 +1,39 @@
+# Two commands on a fresh Debian/Ubuntu machine: `make run` and `make test`.
+# Each installs what is missing (Debian's R packages, .venv), then runs.
+
+PYTHON ?= python3
+VENV   := .venv
+PY     := $(VENV)/bin/python
+MODELS ?= r_models
+EXAMPLES := $(MODELS)/mtcars_lm.rds $(MODELS)/infert_glm.rda $(MODELS)/iris_rf.rds $(MODELS)/warpbreaks_ranger.rds
+
+.PHONY: setup system venv run test models bench clean
+
+setup: system venv $(EXAMPLES)
+
+system:
+	@bash deploy/install-system.sh
+
+venv: $(VENV)/.installed
+
+$(VENV)/.installed: requirements.txt
+	$(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install -q --upgrade pip
+	$(PY) -m pip install -q -r requirements.txt
+	@touch $@
+
+# The example models are committed; they are rebuilt only when absent.
+$(EXAMPLES) &:
+	Rscript r_scripts/train_examples.R $(MODELS)
+
+models: system
+	Rscript r_scripts/train_examples.R $(MODELS)
+
+run: setup
+	$(PY) -m bridge serve --models $(MODELS)
+
+test: setup
+	$(PY) -m pytest -q tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .hypothesis

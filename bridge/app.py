@@ -1,0 +1,47 @@
+"""The Falcon app: routes wired to resources, and the one place errors are rendered."""
+
+import logging
+
+import falcon
+import orjson
+
+from .errors import BridgeError
+from .resources import ModelResource, ModelsResource, PredictResource
+
+log = logging.getLogger(__name__)
+
+
+def create_app(registry):
+    app = falcon.App(media_type=falcon.MEDIA_JSON)
+    app.add_route("/models", ModelsResource(registry))
+    app.add_route("/models/{name}", ModelResource(registry))
+    app.add_route("/models/{name}/predict", PredictResource(registry))
+    app.add_error_handler(BridgeError, render_bridge_error)
+    app.add_error_handler(falcon.HTTPError, render_http_error)
+    app.add_error_handler(Exception, render_unexpected)
+    return app
+
+
+def render_bridge_error(req, resp, exc, params):
+    if exc.status >= 500:
+        log.error("%s %s: %s", req.method, req.path, exc.description)
+    resp.status = exc.status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = orjson.dumps(exc.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+
+
+def render_http_error(req, resp, exc, params):
+    resp.status = exc.status
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = orjson.dumps({"title": exc.title, "description": exc.description})
+    for name, value in (exc.headers or {}).items():
+        resp.set_header(name, value)
+
+
+def render_unexpected(req, resp, exc, params):
+    # A bug of ours: log it whole, tell the caller nothing about internals.
+    log.exception("unhandled error on %s %s", req.method, req.path)
+    resp.status = falcon.HTTP_500
+    resp.content_type = falcon.MEDIA_JSON
+    resp.data = orjson.dumps({"title": "Internal error",
+                              "description": "an unexpected error occurred; see the server log"})

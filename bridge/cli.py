@@ -1,0 +1,56 @@
+"""python -m bridge serve | inspect"""
+
+import argparse
+import json
+import logging
+import sys
+
+from .settings import Settings
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bridge",
+                                     description="Serve R models over HTTP.")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    serve = sub.add_parser("serve", help="serve a folder of model files")
+    serve.add_argument("--models", help="model folder (BRIDGE_MODELS, default r_models/)")
+    serve.add_argument("--host", help="address to bind (BRIDGE_HOST, default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (BRIDGE_PORT, default 8080)")
+    serve.add_argument("--threads", type=int, help="HTTP threads (BRIDGE_THREADS, default 8)")
+    serve.add_argument("--reload-interval", type=float, dest="reload_interval",
+                       help="seconds between model folder scans, 0 to disable "
+                            "(BRIDGE_RELOAD_INTERVAL, default 2)")
+    serve.add_argument("--log-level", dest="log_level", help="BRIDGE_LOG_LEVEL, default INFO")
+
+    inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
+    inspect.add_argument("file")
+
+    args = parser.parse_args(argv)
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file")}
+    settings = Settings.from_env(**overrides)
+    logging.basicConfig(level=settings.log_level.upper(),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    if args.command == "serve":
+        from .server import serve as run_server
+
+        run_server(settings)
+    elif args.command == "inspect":
+        return inspect_file(args.file)
+    return 0
+
+
+def inspect_file(path):
+    import warnings
+
+    from .errors import BridgeError
+    from .model import read_model_file
+
+    warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
+    try:
+        models = read_model_file(path)
+    except BridgeError as exc:
+        print(f"error: {exc.description}", file=sys.stderr)
+        return 1
+    print(json.dumps([m.describe() for m in models.values()], indent=2, ensure_ascii=False))
+    return 0

@@ -1,0 +1,130 @@
+"""Request bodies -> (Table, predict args). Knows the accepted formats, not HTTP.
+
+Accepted:
+- a JSON array of row objects;
+- {"data": rows | {column: [values]}, "args": {...}};
+- MLflow: {"dataframe_split": {"columns": [...], "data": [[...]]}} or
+  {"dataframe_records": [...]}, with optional "params" as args;
+- text/csv with a header row (args from the query string are the caller's job).
+"""
+
+import csv
+import io
+
+import orjson
+
+from .errors import BadRequest, UnsupportedMediaType
+from .table import Table
+
+JSON_TYPES = ("application/json", "application/*+json")
+CSV_TYPES = ("text/csv", "application/csv")
+
+
+def parse(body, content_type):
+    media = (content_type or "application/json").split(";")[0].strip().lower()
+    if media in CSV_TYPES:
+        return parse_csv(body), {}
+    if media == "application/json" or media.endswith("+json"):
+        return parse_json(body)
+    if media == "application/x-www-form-urlencoded" and body.lstrip()[:1] in (b"[", b"{"):
+        # `curl -d` labels JSON as a form; read it as what it is.
+        return parse_json(body)
+    raise UnsupportedMediaType(
+        f"content type {media!r} is not accepted; send application/json or text/csv",
+        content_type=media)
+
+
+def parse_json(body):
+    if not body:
+        raise BadRequest("the request body is empty; send JSON rows or {\"data\": ...}")
+    try:
+        doc = orjson.loads(body)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"the body is not valid JSON: {exc}")
+    args = {}
+    if isinstance(doc, dict):
+        args = doc.get("args", doc.get("params", {}))
+        if args is None:
+            args = {}
+        if not isinstance(args, dict):
+            raise BadRequest("'args' must be a JSON object of predict() arguments")
+        if "data" in doc:
+            doc = doc["data"]
+        elif "dataframe_split" in doc:
+            return _split(doc["dataframe_split"]), args
+        elif "dataframe_records" in doc:
+            doc = doc["dataframe_records"]
+        else:
+            raise BadRequest(
+                "expected a JSON array of rows, or an object with 'data', 'dataframe_split' "
+                f"or 'dataframe_records'; got an object with keys {sorted(doc)[:10]}")
+    if isinstance(doc, list):
+        return _records(doc), args
+    if isinstance(doc, dict):
+        return _columns(doc), args
+    raise BadRequest("'data' must be an array of row objects or an object of column arrays")
+
+
+def _records(rows):
+    """Row objects -> columns. A key absent from a row is NA there (as
+    jsonlite writes NA); a key absent from every row is a missing column."""
+    names = {}
+    for i, row in enumerate(rows):
+        if not isinstance(row, dict):
+            raise BadRequest(f"row {i + 1} is not a JSON object", row=i + 1)
+        for key in row:
+            names.setdefault(key, None)
+    columns = {name: [row.get(name) for row in rows] for name in names}
+    return Table(columns, len(rows))
+
+
+def _columns(doc):
+    lengths = set()
+    for name, values in doc.items():
+        if not isinstance(values, list):
+            raise BadRequest(f"column {name!r}: expected an array of values", column=name)
+        lengths.add(len(values))
+    if len(lengths) > 1:
+        raise BadRequest(f"columns have different lengths: {sorted(lengths)}")
+    return Table(dict(doc), lengths.pop() if lengths else 0)
+
+
+def _split(split):
+    if not isinstance(split, dict) or not isinstance(split.get("columns"), list) \
+            or not isinstance(split.get("data"), list):
+        raise BadRequest("'dataframe_split' needs 'columns' (array) and 'data' (array of rows)")
+    names = split["columns"]
+    width = len(names)
+    for i, row in enumerate(split["data"]):
+        if not isinstance(row, list) or len(row) != width:
+            raise BadRequest(f"dataframe_split row {i + 1}: expected an array of {width} values",
+                             row=i + 1)
+    columns = {str(name): [row[j] for row in split["data"]] for j, name in enumerate(names)}
+    return Table(columns, len(split["data"]))
+
+
+def parse_csv(body):
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise BadRequest(f"the CSV body is not UTF-8: {exc}")
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except StopIteration:
+        raise BadRequest("the CSV body is empty; send a header row and data rows")
+    except csv.Error as exc:
+        raise BadRequest(f"malformed CSV: {exc}")
+    rows = []
+    try:
+        for row in reader:
+            if not row:
+                continue
+            if len(row) != len(header):
+                raise BadRequest(f"CSV line {reader.line_num}: expected {len(header)} fields, "
+                                 f"got {len(row)}", line=reader.line_num)
+            rows.append(row)
+    except csv.Error as exc:
+        raise BadRequest(f"malformed CSV: {exc}")
+    columns = {name: [row[j] for row in rows] for j, name in enumerate(header)}
+    return Table(columns, len(rows), text=True)

@@ -1,0 +1,155 @@
+"""The set of served models, kept in step with the model folder.
+
+A file is (re)loaded completely before its models replace the old ones, so
+requests never see a gap; a file that fails to load keeps its previous
+version serving and reports the error; a deleted file is unserved.
+"""
+
+import logging
+import threading
+from pathlib import Path
+
+from .errors import ModelNotFound
+from .model import is_model_file, read_model_file
+
+log = logging.getLogger(__name__)
+
+
+class FileState:
+    """What the registry knows of one model file."""
+
+    def __init__(self, path, signature):
+        self.path = path
+        self.signature = signature
+        self.names = []
+        self.error = None
+
+
+class Registry:
+    def __init__(self, folder, session):
+        self.folder = Path(folder)
+        self.session = session
+        self._models = {}
+        self._files = {}
+        self._pending = {}
+        self._lock = threading.Lock()
+        self._stop = threading.Event()
+        self.generation = 0
+
+    # ---- lookups (any thread) --------------------------------------------------
+
+    def get(self, name):
+        model = self._models.get(name)
+        if model is None:
+            raise ModelNotFound(f"no model named {name!r} is served; GET /models lists them",
+                                model=name)
+        return model
+
+    def models(self):
+        return dict(self._models)
+
+    def listing(self):
+        out = [m.summary() for m in sorted(self._models.values(), key=lambda m: m.name)]
+        for state in sorted(self._files.values(), key=lambda s: s.path.name):
+            if state.error and not state.names:
+                out.append({"name": _stem(state.path), "file": state.path.name,
+                            "status": "error", "error": state.error})
+            elif state.error:
+                for entry in out:
+                    if entry["name"] in state.names:
+                        entry["reload_error"] = state.error
+        return out
+
+    # ---- keeping in step with the folder ---------------------------------------------
+
+    def scan(self, settle=False):
+        """Loads new and changed files, unserves deleted ones.
+
+        With settle, a changed file is loaded only once its size and mtime
+        have held still since the previous scan: a copy in progress is never
+        loaded half-way.
+        """
+        seen = {}
+        for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
+            if path.is_file() and is_model_file(path):
+                seen[path] = _signature(path)
+        for path in set(self._files) - set(seen):
+            self._unserve(path)
+        for path, sig in seen.items():
+            state = self._files.get(path)
+            if state is not None and state.signature == sig:
+                continue
+            if settle and self._pending.get(path) != sig:
+                self._pending[path] = sig
+                continue
+            self._pending.pop(path, None)
+            self._load(path, sig)
+
+    def _load(self, path, sig):
+        state = self._files.get(path) or FileState(path, sig)
+        try:
+            models = read_model_file(path, self.session)
+        except Exception as exc:
+            # The previous version (if any) keeps serving.
+            state.signature = sig
+            state.error = _message(exc)
+            self._files[path] = state
+            log.error("model file %s failed to load: %s", path.name, state.error)
+            return
+        clashes = [n for n in models if n in self._models and n not in state.names]
+        if clashes:
+            state.signature, state.error = sig, f"name {clashes[0]!r} is already served by another file"
+            self._files[path] = state
+            log.error("model file %s: %s", path.name, state.error)
+            return
+        with self._lock:
+            updated = dict(self._models)
+            for name in set(state.names) - set(models):
+                updated.pop(name, None)
+            updated.update(models)
+            self._models = updated
+            self.generation += 1
+        state.signature, state.names, state.error = sig, list(models), None
+        self._files[path] = state
+        log.info("serving %s from %s", ", ".join(models), path.name)
+
+    def _unserve(self, path):
+        state = self._files.pop(path)
+        with self._lock:
+            self._models = {n: m for n, m in self._models.items() if n not in state.names}
+            self.generation += 1
+        log.info("unserved %s (file removed)", path.name)
+
+    def watch(self, interval):
+        """Polls the folder in a background thread until stop()."""
+        def loop():
+            while not self._stop.wait(interval):
+                try:
+                    self.scan(settle=True)
+                except Exception:
+                    log.exception("model folder scan failed")
+
+        thread = threading.Thread(target=loop, name="model-watch", daemon=True)
+        thread.start()
+        return thread
+
+    def stop(self):
+        self._stop.set()
+
+
+def _signature(path):
+    st = path.stat()
+    # Sidecars count as part of a model: editing one reloads it.
+    extra = tuple(
+        (p.name, p.stat().st_mtime_ns, p.stat().st_size)
+        for p in sorted(path.parent.glob(_stem(path) + "*"))
+        if p.suffix in (".json", ".R") and p.is_file())
+    return (st.st_size, st.st_mtime_ns, extra)
+
+
+def _stem(path):
+    return path.name[: -len(path.suffix)]
+
+
+def _message(exc):
+    return getattr(exc, "description", None) or str(exc).strip() or type(exc).__name__

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Installs the Debian/Ubuntu packages R Bridge needs, only those missing.
+# Used by the Makefile and by Dockerfile.r-py, so both install the same way.
+set -euo pipefail
+
+PACKAGES=(
+  r-base-core r-base-dev r-cran-jsonlite
+  # model classes served out of the box
+  r-cran-randomforest r-cran-ranger r-cran-rpart r-cran-e1071 r-cran-mgcv
+  r-cran-gbm r-cran-glmnet r-cran-caret r-cran-nnet
+  # the benchmark and the Plumber comparison
+  r-cran-plumber
+  # building rpy2
+  gcc libffi-dev
+)
+python3 -c 'import ensurepip, venv' 2>/dev/null || PACKAGES+=(python3-venv python3-dev)
+PACKAGES+=("$@")
+
+missing=()
+for pkg in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO=sudo
+echo "installing: ${missing[*]}"
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}"
