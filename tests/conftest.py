@@ -1,0 +1,135 @@
+"""Shared fixtures. Everything here runs the real embedded R on real model files."""
+
+import contextlib
+import os
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import warnings
+from pathlib import Path
+
+import pytest
+import requests
+from falcon import testing
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLES = ROOT / "r_models"
+
+warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
+
+
+@pytest.fixture(scope="session")
+def fixture_models(tmp_path_factory):
+    """One model per supported class, trained by r_scripts/train_fixtures.R,
+    each with a <name>.case.json of rows and R's own predictions."""
+    out = tmp_path_factory.mktemp("fixture_models")
+    subprocess.run(["Rscript", str(ROOT / "r_scripts" / "train_fixtures.R"), str(out)],
+                   check=True, capture_output=True)
+    return out
+
+
+@pytest.fixture(scope="session")
+def session():
+    from bridge.rsession import default_session
+
+    return default_session()
+
+
+@pytest.fixture(scope="session")
+def registry(session, fixture_models):
+    from bridge.registry import Registry
+
+    reg = Registry(fixture_models, session)
+    reg.scan()
+    return reg
+
+
+@pytest.fixture(scope="session")
+def client(registry):
+    from bridge.app import create_app
+
+    return testing.TestClient(create_app(registry))
+
+
+def rscript(code, cwd=None):
+    """Runs R code in a separate Rscript process (to build models for a test)."""
+    done = subprocess.run(["Rscript", "-e", code], cwd=cwd, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    return done.stdout
+
+
+def free_port():
+    with contextlib.closing(socket.socket()) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class Server:
+    """`python -m bridge serve` in a subprocess, as a user starts it."""
+
+    def __init__(self, models, *args, env=None):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log = open(Path(models) / f".server-{self.port}.log", "w+")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "bridge", "serve", "--models", str(models),
+             "--port", str(self.port), *args],
+            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            env={**os.environ, **(env or {})})
+        self.wait_ready()
+
+    def wait_ready(self, timeout=90):
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError(f"server exited: {self.output()}")
+            try:
+                requests.get(self.url + "/models", timeout=1)
+                return
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        raise RuntimeError(f"server not up after {timeout}s: {self.output()}")
+
+    def output(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+        self.log.close()
+
+
+@pytest.fixture
+def start_server():
+    servers = []
+
+    def start(models, *args, env=None):
+        server = Server(models, *args, env=env)
+        servers.append(server)
+        return server
+
+    yield start
+    for server in servers:
+        server.stop()
+
+
+@pytest.fixture
+def model_dir(tmp_path):
+    """An empty model folder for a test to fill."""
+    folder = tmp_path / "models"
+    folder.mkdir()
+    return folder
+
+
+def copy_model(src, folder, name=None):
+    dest = Path(folder) / (name or Path(src).name)
+    shutil.copy(src, dest)
+    return dest
