@@ -9,6 +9,7 @@ uses it: never fork a process whose R is already initialised.
 import logging
 import queue
 import threading
+import warnings
 from concurrent.futures import Future
 
 from .settings import R_HELPERS
@@ -81,7 +82,11 @@ class RSession:
 
         # Without TZ, R asks timedatectl for the zone, which fails in containers.
         os.environ.setdefault("TZ", "UTC")
-        ri.initr_simple()
+        with warnings.catch_warnings():
+            # R started off the main thread owns SIGINT; Python keeps its own
+            # handlers, which is what a server wants.
+            warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
+            ri.initr_simple()
         self.ri = ri
         env = ri.baseenv["new.env"]()
         ri.baseenv["sys.source"](ri.StrSexpVector([str(self._helpers)]), envir=env)

@@ -1,7 +1,6 @@
 """Starting a server process: R, the registry, the app, waitress."""
 
 import logging
-import warnings
 
 from .app import create_app
 from .registry import Registry
@@ -12,9 +11,6 @@ log = logging.getLogger(__name__)
 
 def build(settings):
     """R session, loaded registry and app for this process."""
-    # rpy2 warns that R, started off the main thread, owns SIGINT: we keep
-    # Python's own handlers, so that is expected here.
-    warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
     session = RSession()
     registry = Registry(settings.models, session)
     registry.scan()
