@@ -4,23 +4,28 @@ import logging
 import warnings
 
 from .app import create_app
+from .health import Readiness
+from .lock import ModelLock
 from .registry import Registry
 from .rsession import RSession
 
 log = logging.getLogger(__name__)
 
 
-def build(settings):
-    """R session, loaded registry and app for this process."""
+def build(settings, readiness=None):
+    """R session, loaded registry and app for this process. `readiness`
+    (health.Readiness) turns ready once the first scan is done."""
+    readiness = readiness or Readiness()
     # rpy2 warns that R, started off the main thread, owns SIGINT: we keep
     # Python's own handlers, so that is expected here.
     warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
     session = RSession()
-    registry = Registry(settings.models, session)
+    registry = Registry(settings.models, session, lock=ModelLock.from_settings(settings))
     registry.scan()
+    readiness.set_ready()
     if settings.reload_interval > 0:
         registry.watch(settings.reload_interval)
-    return create_app(registry), registry
+    return create_app(registry, settings, readiness), registry
 
 
 def serve(settings):
@@ -30,4 +35,7 @@ def serve(settings):
     log.info("serving %d model(s) from %s on http://%s:%d",
              len(registry.models()), settings.models, settings.host, settings.port)
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,
-                   ident="r-bridge")
+                   ident="r-bridge",
+                   # waitress refuses Content-Length >= this before reading the body
+                   max_request_body_size=settings.max_body_bytes + 1,
+                   max_request_header_size=settings.max_header_bytes)

@@ -19,6 +19,14 @@ class Settings:
     batch_max_rows: int = 10_000
     batch_max_wait_ms: float = 2.0
     log_level: str = "INFO"
+    # operations (docs/operations.md)
+    api_keys: str = ""            # comma-separated; empty with no key file = no auth
+    api_key_file: str = ""        # one key per line
+    max_body_bytes: int = 50 * 1024 * 1024
+    max_rows: int = 1_000_000
+    max_header_bytes: int = 64 * 1024
+    require_lock: bool = False
+    lock_file: str = ""           # default: <models>/bridge.lock
 
     @classmethod
     def from_env(cls, environ=None, **overrides):
@@ -39,6 +47,12 @@ def _parse(field, raw):
     kind = field.type if isinstance(field.type, type) else type(field.default)
     if kind is Path:
         return Path(raw)
+    if kind is bool:
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise SystemExit(f"BRIDGE_{field.name.upper()}={raw!r} is not a valid bool (use 1 or 0)")
     try:
         return kind(raw)
     except ValueError:
