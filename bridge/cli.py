@@ -51,12 +51,9 @@ def main(argv=None):
 
 
 def inspect_file(path):
-    import warnings
-
     from .errors import BridgeError
     from .model import read_model_file
 
-    warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
     try:
         models = read_model_file(path)
     except BridgeError as exc:

@@ -317,6 +317,11 @@ def py2rpy_column(prepared):
 
     col, data = prepared.column, prepared.data
     kind = col.kind
+    if not len(data):
+        # numpy cannot hand rpy2 a memoryview of nothing.
+        data = []
+        if kind != "character":
+            return _empty(kind, col)
     if kind == "character":
         return ri.StrSexpVector([ri.NA_Character if v is None else v for v in data])
     if kind == "logical":
@@ -327,6 +332,22 @@ def py2rpy_column(prepared):
             vec.do_slot_assign("levels", ri.StrSexpVector(col.levels))
         return vec
     vec = ri.FloatSexpVector.from_memoryview(memoryview(data))
+    if kind == "POSIXct":
+        vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
+    return vec
+
+
+def _empty(kind, col):
+    import rpy2.rinterface as ri
+
+    if kind == "logical":
+        return ri.BoolSexpVector([])
+    if kind in ("integer", "factor", "ordered"):
+        vec = ri.IntSexpVector([])
+        if kind != "integer":
+            vec.do_slot_assign("levels", ri.StrSexpVector(col.levels))
+        return vec
+    vec = ri.FloatSexpVector([])
     if kind == "POSIXct":
         vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
     return vec
@@ -370,6 +391,8 @@ def rpy2py_vector(vec):
     import rpy2.rinterface as ri
 
     t = vec.typeof
+    if t == ri.RTYPES.NILSXP or not len(vec):
+        return []
     if t == ri.RTYPES.REALSXP:
         arr = np.asarray(vec.memoryview())
         out = arr.tolist()
@@ -385,6 +408,4 @@ def rpy2py_vector(vec):
     if t == ri.RTYPES.STRSXP:
         na = ri.NA_Character
         return [None if x is na else x for x in vec]
-    if t == ri.RTYPES.NILSXP:
-        return []
     raise TypeError(f"cannot read an R vector of type {t}")

@@ -117,11 +117,12 @@ class RModel:
         return self.predict_table(table, args).to_pandas()
 
     def predict_table(self, table, args):
+        merged = self.merged_args(args)
+        if table.nrows == 0:
+            # Nothing to predict: no columns to check either (an empty row list has none).
+            return Prediction("vector", {"prediction": []}, {}, [])
         prepared = prepare_table(self.schema, table)
         nrows = nrows_of(prepared, table)
-        merged = self.merged_args(args)
-        if nrows == 0:
-            return Prediction("vector", {"prediction": []}, {}, [])
         return self.session.run(self.predict_prepared, prepared, nrows, merged)
 
     def merged_args(self, args):

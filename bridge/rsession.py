@@ -9,6 +9,7 @@ uses it: never fork a process whose R is already initialised.
 import logging
 import queue
 import threading
+import warnings
 from concurrent.futures import Future
 
 from .settings import R_HELPERS
@@ -87,7 +88,11 @@ class RSession:
         # Without TZ, R asks timedatectl for the zone, which fails in containers.
         os.environ.setdefault("TZ", "UTC")
         ld_path = os.environ.get("LD_LIBRARY_PATH")
-        ri.initr_simple()
+        with warnings.catch_warnings():
+            # R started off the main thread owns SIGINT; Python keeps its own
+            # handlers, which is what a server wants.
+            warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
+            ri.initr_simple()
         # NOTE: rpy2 prepends R's library dirs to LD_LIBRARY_PATH, too late to
         # matter here but inherited by every child process (a Python started
         # with it can load the system's libpython instead of its own).

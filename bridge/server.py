@@ -1,7 +1,6 @@
 """Starting a server process: R, the registry, the app, waitress."""
 
 import logging
-import warnings
 
 from .app import create_app
 from .health import Readiness
@@ -16,9 +15,6 @@ def build(settings, readiness=None):
     """R session, loaded registry and app for this process. `readiness`
     (health.Readiness) turns ready once the first scan is done."""
     readiness = readiness or Readiness()
-    # rpy2 warns that R, started off the main thread, owns SIGINT: we keep
-    # Python's own handlers, so that is expected here.
-    warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
     session = RSession()
     registry = Registry(settings.models, session, lock=ModelLock.from_settings(settings))
     registry.scan()
