@@ -53,6 +53,20 @@ class ModelError(BridgeError):
     title = "Model failed"
 
 
+class Overloaded(BridgeError):
+    status = 503
+    title = "Overloaded"
+
+    def __init__(self, description, retry_after=1, **details):
+        super().__init__(description, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class PredictTimeout(BridgeError):
+    status = 504
+    title = "Prediction timed out"
+
+
 class Unauthorized(BridgeError):
     status = 401
     title = "Unauthorized"

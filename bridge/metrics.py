@@ -160,11 +160,18 @@ class RequestMetrics:
 
     def process_request(self, req, resp):
         req.context.metrics_started = time.perf_counter()
+        self._queue_depth()
+
+    def _queue_depth(self):
+        depth = getattr(self._registry.session, "queue_depth", None)
+        if depth is not None:
+            set_queue_depth(depth())
 
     def process_response(self, req, resp, resource, req_succeeded):
         started = req.context.get("metrics_started")
         if started is None:
             return
+        self._queue_depth()
         model = served_model(req, self._registry)
         observe_request(endpoint_of(req.path), model, resp.status_code,
                         time.perf_counter() - started)
