@@ -142,8 +142,12 @@ class RModel:
             nrows = nrows_of(prepared, table)
             key = None
             if self.batching:
-                key = (id(self), orjson.dumps(merged, option=orjson.OPT_SORT_KEYS),
-                       tuple(p.column for p in prepared))
+                try:
+                    key = (id(self), orjson.dumps(merged, option=orjson.OPT_SORT_KEYS),
+                           tuple(p.column for p in prepared))
+                except orjson.JSONEncodeError:
+                    # args nested too deep to serialise: run alone, py2rpy_value refuses them (422)
+                    key = None
             return self.session.run_batched(self.predict_many, (prepared, nrows, merged), key, nrows,
                                             self.name, timeout or self.timeout or self.session.default_timeout)
 

@@ -293,3 +293,29 @@ def test_dockerfile():
             for src in line.split()[1:-1]:
                 if not src.startswith("--"):
                     assert (ROOT / src).exists(), src
+
+
+def test_sigterm_mid_request_drains(tmp_path, start_server):
+    import signal
+    import threading
+
+    started = tmp_path / "predict-started"
+    shutil.copy(EXAMPLES / "mtcars_lm.rds", tmp_path / "slow.rds")
+    (tmp_path / "slow.R").write_text(
+        f'predict_fn <- function(model, newdata, ...) {{ file.create("{started}"); '
+        'Sys.sleep(3); predict(model, newdata) }\n')
+    srv = start_server(tmp_path)
+    result = {}
+    request = threading.Thread(target=lambda: result.update(
+        r=requests.post(f"{srv.url}/models/slow/predict", json=[ROW], timeout=60)))
+    request.start()
+    deadline = time.monotonic() + 60
+    while not started.exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert started.exists(), srv.output()
+    srv.proc.send_signal(signal.SIGTERM)
+    r = requests.get(srv.url + "/readyz", timeout=10)
+    assert (r.status_code, r.json()["status"]) == (503, "draining"), r.text
+    request.join(60)
+    assert result["r"].status_code == 200, result["r"].text
+    assert srv.proc.wait(timeout=60) == 0
