@@ -36,6 +36,8 @@ class BridgeApplication(BaseApplication):
             "keepalive": 5,
             "preload_app": False,
             "proc_name": "r-bridge",
+            # Several bridges on one host must not fight over one control socket.
+            "control_socket_disable": True,
             "loglevel": s.log_level.lower(),
             # a dead worker's queue depth must stop counting in /metrics
             "child_exit": lambda arbiter, worker: metrics.mark_process_dead(worker.pid),
