@@ -5,17 +5,19 @@ import logging
 import falcon
 import orjson
 
+from . import plumber
 from .errors import BridgeError
 from .resources import ModelResource, ModelsResource, PredictResource
 
 log = logging.getLogger(__name__)
 
 
-def create_app(registry):
+def create_app(registry, plumber_apis=None):
     app = falcon.App(media_type=falcon.MEDIA_JSON)
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
+    plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)
     app.add_error_handler(Exception, render_unexpected)

@@ -22,6 +22,11 @@ def main(argv=None):
                        help="seconds between model folder scans, 0 to disable "
                             "(BRIDGE_RELOAD_INTERVAL, default 2)")
     serve.add_argument("--log-level", dest="log_level", help="BRIDGE_LOG_LEVEL, default INFO")
+    serve.add_argument("--plumber-dir", dest="plumber_dir",
+                       help="folder of plumber.R files to serve (BRIDGE_PLUMBER_DIR, "
+                            "default r_scripts/api/)")
+    serve.add_argument("--plumber", action="append", metavar="FILE",
+                       help="a plumber.R file to serve; repeatable (BRIDGE_PLUMBER)")
 
     inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
     inspect.add_argument("file")

@@ -50,3 +50,10 @@ class ModelError(BridgeError):
 
     status = 500
     title = "Model failed"
+
+
+class PlumberLoadError(BridgeError):
+    """A plumber.R file cannot be served (refused feature, clash, or its own error)."""
+
+    status = 503
+    title = "Plumber API not loaded"

@@ -3,7 +3,9 @@
 import logging
 import warnings
 
+from . import plumber
 from .app import create_app
+from .errors import PlumberLoadError
 from .registry import Registry
 from .rsession import RSession
 
@@ -20,13 +22,16 @@ def build(settings):
     registry.scan()
     if settings.reload_interval > 0:
         registry.watch(settings.reload_interval)
-    return create_app(registry), registry
+    return create_app(registry, plumber.load(settings, session)), registry
 
 
 def serve(settings):
     import waitress
 
-    app, registry = build(settings)
+    try:
+        app, registry = build(settings)
+    except PlumberLoadError as exc:
+        raise SystemExit(f"error: {exc.description}")
     log.info("serving %d model(s) from %s on http://%s:%d",
              len(registry.models()), settings.models, settings.host, settings.port)
     waitress.serve(app, host=settings.host, port=settings.port, threads=settings.threads,

@@ -19,6 +19,8 @@ class Settings:
     batch_max_rows: int = 10_000
     batch_max_wait_ms: float = 2.0
     log_level: str = "INFO"
+    plumber_dir: Path = ROOT / "r_scripts" / "api"
+    plumber: tuple = ()
 
     @classmethod
     def from_env(cls, environ=None, **overrides):
@@ -32,6 +34,10 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "models" in values:
             values["models"] = Path(values["models"])
+        if "plumber_dir" in values:
+            values["plumber_dir"] = Path(values["plumber_dir"])
+        if "plumber" in values:
+            values["plumber"] = tuple(Path(p) for p in values["plumber"])
         return cls(**values)
 
 
@@ -39,6 +45,8 @@ def _parse(field, raw):
     kind = field.type if isinstance(field.type, type) else type(field.default)
     if kind is Path:
         return Path(raw)
+    if kind is tuple:  # a list of paths, separated as in PATH
+        return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     try:
         return kind(raw)
     except ValueError:
