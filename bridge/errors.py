@@ -52,6 +52,20 @@ class ModelError(BridgeError):
     title = "Model failed"
 
 
+class Overloaded(BridgeError):
+    status = 503
+    title = "Overloaded"
+
+    def __init__(self, description, retry_after=1, **details):
+        super().__init__(description, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class PredictTimeout(BridgeError):
+    status = 504
+    title = "Prediction timed out"
+
+
 class PlumberLoadError(BridgeError):
     """A plumber.R file cannot be served (refused feature, clash, or its own error)."""
 

@@ -24,7 +24,7 @@ import falcon.inspect
 import falcon.routing
 import numpy as np
 
-from .errors import BadRequest, BridgeError, PlumberLoadError
+from .errors import BadRequest, BridgeError, PlumberLoadError, PredictTimeout
 from .settings import ROOT
 
 log = logging.getLogger(__name__)
@@ -159,8 +159,16 @@ class PlumberApis:
     # ---- requests (any thread) -------------------------------------------------
 
     def call(self, method, path, query, headers, body, server):
-        """Runs one request through Plumber: (status, [(name, value)], body bytes)."""
-        return self.session.run(self._call_r, method, path, query, headers, body, server)
+        """Runs one request through Plumber: (status, [(name, value)], body bytes).
+
+        Held to the bridge's predict timeout, like a model call: past it, R is
+        interrupted and the caller gets a 504."""
+        timeout = self.session.default_timeout
+        try:
+            return self.session.run(self._call_r, method, path, query, headers, body, server,
+                                    timeout=timeout)
+        except PredictTimeout:
+            raise PredictTimeout(f"{method} {path} did not finish within {timeout:g} s") from None
 
     def _call_r(self, method, path, query, headers, body, server):
         ri = self.session.ri

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,6 @@ from falcon import testing
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "r_models"
-
-warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
 
 
 @pytest.fixture(scope="session")

@@ -184,3 +184,25 @@ def test_the_server_refuses_to_start_with_a_refused_file(model_dir):
         cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert done.returncode == 1, done.stderr
     assert "assets.R:1: @assets (static files) is not served by the bridge" in done.stderr
+
+
+def test_an_endpoint_past_the_timeout_is_interrupted(session, registry_examples, tmp_path):
+    from falcon import testing
+
+    from bridge.app import create_app
+    from bridge.plumber import PlumberApis
+
+    api = tmp_path / "slow.R"
+    api.write_text("#* @get /slow\nfunction() { x <- 0; repeat x <- x + 1 }\n"
+                   "#* @get /quick\nfunction() 'quick'\n")
+    client = testing.TestClient(create_app(registry_examples, PlumberApis([api], session)))
+    saved, session.default_timeout = session.default_timeout, 0.5
+    try:
+        r = client.simulate_get("/slow")
+    finally:
+        session.default_timeout = saved
+    assert r.status_code == 504, r.text
+    assert "GET /slow did not finish" in r.json["description"], r.text
+    # R was interrupted, not left sleeping: the next request is answered.
+    r = client.simulate_get("/quick")
+    assert r.status_code == 200 and r.json == ["quick"], r.text
