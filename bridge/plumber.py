@@ -201,9 +201,11 @@ class PlumberSink:
         self._apis = apis
 
     def __call__(self, req, resp, **kwargs):
-        raw = req.env.get("REQUEST_URI")
+        # httpuv gives Plumber the path as sent (still %-encoded): take it from
+        # the raw URI the server keeps (gunicorn: RAW_URI, waitress: REQUEST_URI).
+        raw = req.env.get("RAW_URI") or req.env.get("REQUEST_URI")
         if raw:
-            path = raw.split("?", 1)[0]
+            path = raw.split("?", 1)[0] if raw.startswith("/") else urllib.parse.urlsplit(raw).path
         else:  # falcon.testing passes no raw URI; rebuild it as sent
             path = urllib.parse.quote(req.env["PATH_INFO"].encode("latin-1"), safe=_PATH_SAFE)
         headers = {name.lower(): value for name, value in req.headers.items()}

@@ -10,6 +10,7 @@ import io
 import math
 import struct
 import subprocess
+import tempfile
 import time
 
 import pytest
@@ -144,18 +145,28 @@ class PlumberProcess:
         self.url = f"http://127.0.0.1:{self.port}"
         code = (f'plumber::pr_run(plumber::pr("{path}"), host = "127.0.0.1", '
                 f'port = {self.port}, docs = FALSE)')
-        self.proc = subprocess.Popen(["Rscript", "-e", code], stdout=subprocess.DEVNULL,
-                                     stderr=subprocess.PIPE, text=True)
-        deadline = time.monotonic() + 60
+        # A file, not a pipe: a chatty API must never block on a full pipe.
+        self.log = tempfile.TemporaryFile("w+")
+        self.proc = subprocess.Popen(["Rscript", "-e", code], stdout=self.log,
+                                     stderr=subprocess.STDOUT)
+        try:
+            self.wait_ready()
+        except BaseException:
+            self.stop()
+            raise
+
+    def wait_ready(self, timeout=60):
+        deadline = time.monotonic() + timeout
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"plumber exited: {self.proc.stderr.read()}")
+                self.log.seek(0)
+                raise RuntimeError(f"plumber exited: {self.log.read()}")
             try:
                 requests.get(self.url + "/", timeout=5)
                 return
             except (requests.ConnectionError, requests.Timeout):
                 if time.monotonic() > deadline:
-                    raise RuntimeError("plumber did not start")
+                    raise RuntimeError(f"plumber did not start within {timeout}s")
                 time.sleep(0.2)
 
     def send(self, case):
@@ -170,7 +181,7 @@ class PlumberProcess:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
             self.proc.kill()
-        self.proc.stderr.close()
+        self.log.close()
 
 
 class BridgeClient:
@@ -333,4 +344,5 @@ def check_same_answer(plumber, bridge, case):
         (got.headers, expected.headers)
     same(parsed(got), parsed(expected))
     for name in case.compare_headers:
+        assert expected.headers.get(name) is not None, (name, expected.headers)
         assert got.headers.get(name) == expected.headers.get(name), name
