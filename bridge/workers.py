@@ -32,6 +32,8 @@ class BridgeApplication(BaseApplication):
             "keepalive": 5,
             "preload_app": False,
             "proc_name": "r-bridge",
+            # Several bridges on one host must not fight over one control socket.
+            "control_socket_disable": True,
             "loglevel": s.log_level.lower(),
         }
         for key, value in options.items():

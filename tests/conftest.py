@@ -15,6 +15,9 @@ from falcon import testing
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "r_models"
+# The environment as it was before R started in this process: embedded R sets
+# LD_LIBRARY_PATH, which would make a child Python load the system libpython.
+CLEAN_ENV = dict(os.environ)
 
 
 @pytest.fixture(scope="session")
@@ -74,7 +77,7 @@ class Server:
             [sys.executable, "-m", "bridge", "serve", "--models", str(models),
              "--port", str(self.port), *args],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})})
+            env={**CLEAN_ENV, **(env or {})})
         self.wait_ready()
 
     def wait_ready(self, timeout=90):
@@ -85,7 +88,7 @@ class Server:
             try:
                 requests.get(self.url + "/models", timeout=1)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         raise RuntimeError(f"server not up after {timeout}s: {self.output()}")
 

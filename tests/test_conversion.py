@@ -7,7 +7,7 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bridge.convert import INT_NA, prepare_column, py2rpy_frame, rpy2py_vector
+from bridge.convert import INT_NA, FrameParts, prepare_column, rpy2py_vector
 from bridge.errors import InputError
 from bridge.schema import Column
 from conftest import rscript
@@ -23,7 +23,8 @@ def r_roundtrip(session, column, values, text=False):
 
     def run():
         ri = session.ri
-        frame = py2rpy_frame([prepared], len(values), session.helper("bridge_frame"))
+        cols, classes = FrameParts().build([prepared])
+        frame = session.helper("bridge_frame")(cols, classes, ri.IntSexpVector([len(values)]))
         col = frame[0]
         r_class = list(col.rclass)
         if column.kind in ("factor", "ordered", "Date", "POSIXct"):
