@@ -22,6 +22,14 @@ class Settings:
     predict_timeout: float = 30.0
     grace_period: float = 25.0
     log_level: str = "INFO"
+    # operations (docs/operations.md)
+    api_keys: str = ""            # comma-separated; empty with no key file = no auth
+    api_key_file: str = ""        # one key per line
+    max_body_bytes: int = 50 * 1024 * 1024
+    max_rows: int = 1_000_000
+    max_header_bytes: int = 64 * 1024
+    require_lock: bool = False
+    lock_file: str = ""           # default: <models>/bridge.lock
     plumber_dir: Path = ROOT / "r_scripts" / "api"
     plumber: tuple = ()
 
@@ -50,6 +58,12 @@ def _parse(field, raw):
         return Path(raw)
     if kind is tuple:  # a list of paths, separated as in PATH
         return tuple(Path(p) for p in raw.split(os.pathsep) if p)
+    if kind is bool:
+        if raw.strip().lower() in ("1", "true", "yes", "on"):
+            return True
+        if raw.strip().lower() in ("0", "false", "no", "off"):
+            return False
+        raise SystemExit(f"BRIDGE_{field.name.upper()}={raw!r} is not a valid bool (use 1 or 0)")
     try:
         return kind(raw)
     except ValueError:

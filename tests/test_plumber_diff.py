@@ -191,7 +191,8 @@ class BridgeClient:
         from bridge.app import create_app
         from bridge.plumber import PlumberApis
 
-        self.client = testing.TestClient(create_app(registry, PlumberApis([path], session)))
+        app = create_app(registry, plumber_apis=PlumberApis([path], session))
+        self.client = testing.TestClient(app)
 
     def send(self, case):
         r = self.client.simulate_request(case.method, case.path, query_string=case.query or None,

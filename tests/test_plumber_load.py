@@ -54,7 +54,8 @@ def test_a_promise_the_scan_missed_fails_plainly(session, registry_examples, tmp
     api = tmp_path / "hidden_async.R"
     api.write_text("#* @get /later\n"
                    'function() get("promise_resolve", asNamespace("promises"))(1)\n')
-    client = testing.TestClient(create_app(registry_examples, PlumberApis([api], session)))
+    app = create_app(registry_examples, plumber_apis=PlumberApis([api], session))
+    client = testing.TestClient(app)
     r = client.simulate_get("/later")
     assert r.status_code == 500, r.text
     assert "GET /later returned a promise" in r.json["description"], r.text
@@ -76,7 +77,7 @@ def test_a_route_the_bridge_serves_is_refused(session, registry_examples):
 
     apis = PlumberApis([REFUSED / "models_clash.R"], session)
     with pytest.raises(PlumberLoadError) as caught:
-        create_app(registry_examples, apis)
+        create_app(registry_examples, plumber_apis=apis)
     assert "GET /models/<name> is a path the bridge serves itself" in caught.value.description
 
 
@@ -195,7 +196,8 @@ def test_an_endpoint_past_the_timeout_is_interrupted(session, registry_examples,
     api = tmp_path / "slow.R"
     api.write_text("#* @get /slow\nfunction() { x <- 0; repeat x <- x + 1 }\n"
                    "#* @get /quick\nfunction() 'quick'\n")
-    client = testing.TestClient(create_app(registry_examples, PlumberApis([api], session)))
+    app = create_app(registry_examples, plumber_apis=PlumberApis([api], session))
+    client = testing.TestClient(app)
     saved, session.default_timeout = session.default_timeout, 0.5
     try:
         r = client.simulate_get("/slow")
