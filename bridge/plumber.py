@@ -7,11 +7,12 @@ req/res, serializers, filters, error and 404/405 answers are Plumber's, not a
 re-implementation. What cannot carry over (asynchronous endpoints, @assets,
 mounts, websockets) is refused when the file is loaded.
 
-Routing: the bridge's own routes win; Falcon hands every other path to the
+Routing: the bridge's own routes and namespaces (/models/..., /healthz,
+/readyz, /metrics) stay the bridge's; Falcon hands every other path to the
 sink below, which gives it to the first file with a route for that path (any
 verb), or to the first file when none has one, so its filters and its 404
-answer. A file route that a bridge route would also match, or that an earlier
-file already serves, is refused at load.
+answer. A file route in a bridge namespace or matching a bridge route, or one
+that an earlier file already serves, is refused at load.
 """
 
 import logging
@@ -21,7 +22,6 @@ from pathlib import Path
 
 import falcon
 import falcon.inspect
-import falcon.routing
 import numpy as np
 
 from .errors import BadRequest, BridgeError, PlumberLoadError, PredictTimeout
@@ -130,19 +130,18 @@ class PlumberApis:
         if found:
             raise PlumberLoadError("Plumber routes clash:\n" + "\n".join(found))
 
-    def check_bridge_routes(self, app):
-        """Refuses a file route that a route of the bridge's own app also matches,
-        either way round: the bridge's route would always win."""
-        templates = [route.path for route in falcon.inspect.inspect_routes(app)]
-        bridge = falcon.routing.CompiledRouter()
-        for template in templates:
-            bridge.add_route(template, _Placeholder())
+    def check_bridge_routes(self, templates):
+        """Refuses a file route in the bridge's own namespaces (/models/..., the
+        probes, /metrics) or one that matches a bridge route: the bridge would
+        always answer there instead."""
+        reserved = _namespaces(templates)
 
         def clashes():
             out = []
             for file, verb, route in self.routes:
-                if bridge.find(_probe(route)) is not None:
-                    out.append(f"{file.name}: {verb} {route} is a path the bridge serves itself")
+                if _namespace(_probe(route)) in reserved:
+                    out.append(f"{file.name}: {verb} {route} is under "
+                               f"/{_namespace(_probe(route))}, which the bridge serves itself")
             for template in templates:
                 probe = re.sub(r"\{[^}]*\}", "1", template)
                 for index, path in enumerate(self.files):
@@ -237,8 +236,13 @@ def mount(app, apis):
     """Serves the Plumber APIs on app, under the routes the app does not have."""
     if apis is None or not apis.files:
         return
-    apis.check_bridge_routes(app)
-    app.add_sink(PlumberSink(apis), prefix="/")
+    templates = [route.path for route in falcon.inspect.inspect_routes(app)]
+    apis.check_bridge_routes(templates)
+    # Paths in the bridge's namespaces stay the bridge's, even unrouted ones
+    # (a mistyped /models/x/y gets the bridge's 404, not a Plumber file's).
+    reserved = "|".join(re.escape(name) for name in sorted(_namespaces(templates)))
+    prefix = f"/(?!({reserved})(/|$))" if reserved else "/"
+    app.add_sink(PlumberSink(apis), prefix=prefix)
 
 
 def load(settings, session):
@@ -254,11 +258,16 @@ def _named(r_list):
     return dict(zip(r_list.names, r_list))
 
 
+def _namespace(path):
+    """The first segment of a path: "models" for /models/x/predict."""
+    return path.lstrip("/").split("/", 1)[0]
+
+
+def _namespaces(templates):
+    """The fixed first segments of the bridge's route templates."""
+    return {_namespace(t) for t in templates if _namespace(t) and "{" not in _namespace(t)}
+
+
 def _probe(route):
     """A concrete path matching a Plumber route template such as /items/<id:int>."""
     return _PLACEHOLDER.sub("1", route)
-
-
-class _Placeholder:
-    def on_get(self, req, resp):  # pragma: no cover - only routed to, never called
-        pass

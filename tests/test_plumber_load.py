@@ -78,7 +78,10 @@ def test_a_route_the_bridge_serves_is_refused(session, registry_examples):
     apis = PlumberApis([REFUSED / "models_clash.R"], session)
     with pytest.raises(PlumberLoadError) as caught:
         create_app(registry_examples, plumber_apis=apis)
-    assert "GET /models/<name> is a path the bridge serves itself" in caught.value.description
+    message = caught.value.description
+    assert "GET /models/<name> is under /models, which the bridge serves itself" in message
+    assert "GET /models/<name>/explain is under /models" in message
+    assert "a route matches /metrics, which the bridge serves itself" in message
 
 
 def test_two_files_serving_one_route_are_refused(session):
@@ -173,9 +176,11 @@ def test_models_and_plumber_apis_side_by_side(start_server, model_dir):
     # A path no file serves goes to the first file (filter_api.R): its filters, its 404.
     assert requests.get(url + "/nowhere").status_code == 401
     assert requests.get(url + "/nowhere", headers={"X-Api-Key": "secret"}).status_code == 404
-    # The bridge's own errors stay the bridge's.
+    # The bridge's own errors stay the bridge's, also on paths it has no route for.
     r = requests.get(url + "/models/absent")
     assert r.status_code == 404 and r.json()["title"] == "Unknown model", r.text
+    r = requests.get(url + "/models/mtcars_lm/explain")
+    assert r.status_code == 404 and r.json()["title"], r.text
 
 
 def test_the_server_refuses_to_start_with_a_refused_file(model_dir):
