@@ -253,7 +253,11 @@ bridge_predict <- function(predictor, model, cols, classes, n, args) {
 .input_error_patterns <- c(
   "has new level", "new levels", "New factor levels", "should be one of",
   "unused argument", "not in the training data", "not found in data",
-  "invalid 'type'", "must be one of", "arguments imply differing number")
+  "invalid 'type'", "must be one of", "arguments imply differing number",
+  "not interpretable as logical", "argument is not interpretable", "invalid argument",
+  "non-numeric argument", "argument of length 0", "must be numeric", "must be logical",
+  # a string where predict() wants a flag, e.g. se.fit = "yes"
+  "type in 'x ||", "type in 'x &&")
 
 .error_kind <- function(msg) {
   hit <- vapply(.input_error_patterns, grepl, TRUE, x = msg, fixed = TRUE)
