@@ -5,6 +5,7 @@ import logging
 import falcon
 import orjson
 
+from . import openapi, v2
 from .errors import BridgeError
 from .resources import ModelResource, ModelsResource, PredictResource
 
@@ -16,6 +17,8 @@ def create_app(registry):
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
+    openapi.add_routes(app, registry)
+    v2.add_routes(app, registry)
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)
     app.add_error_handler(Exception, render_unexpected)
