@@ -41,6 +41,11 @@ ERROR_STATUSES = {
     "503": "The model is not loaded",
 }
 
+# A syntactic R argument name, and the values a JSON argument may take.
+R_NAME = r"^([A-Za-z]|[.][A-Za-z._])[A-Za-z0-9._]*$"
+ARG_SCALAR = {"type": ["string", "number", "boolean"]}
+ARG_VALUE = {"anyOf": [ARG_SCALAR, {"type": "array", "items": ARG_SCALAR, "minItems": 1}]}
+
 V2_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
                 "FP16", "FP32", "FP64", "BYTES"]
 
@@ -158,6 +163,8 @@ def request_schema(model):
         "type": "object",
         "description": "extra arguments to R's predict(), e.g. {\"type\": \"response\"}",
         "properties": {k: {"example": v} for k, v in model.default_args.items()},
+        "propertyNames": {"pattern": R_NAME},
+        "additionalProperties": ARG_VALUE,
     }
     return {"anyOf": [
         {"title": "rows", "description": "an array of row objects", **rows},
@@ -175,16 +182,25 @@ def request_schema(model):
     ]}
 
 
+ANY_PREDICTION = {"title": "with other predict() arguments",
+                  "type": ["number", "string", "boolean", "null", "object"]}
+
+
 def output_item_schema(sig):
+    """What one row's prediction looks like with the model's default
+    arguments (found by predicting the example); arguments such as se.fit or
+    type may give another shape, which the second alternative allows."""
     if sig.kind is None:
         return {}
     if sig.kind == "vector":
-        return {"type": [sig.outputs[0].type, "null"]}
-    return {
-        "type": "object",
-        "properties": {o.name: {"type": [o.type, "null"]} for o in sig.outputs},
-        "required": [o.name for o in sig.outputs],
-    }
+        default = {"type": [sig.outputs[0].type, "null"]}
+    else:
+        default = {
+            "type": "object",
+            "properties": {o.name: {"type": [o.type, "null"]} for o in sig.outputs},
+            "required": [o.name for o in sig.outputs],
+        }
+    return {"anyOf": [{"title": "with the default arguments", **default}, ANY_PREDICTION]}
 
 
 def response_schema(model, sig):

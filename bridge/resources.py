@@ -30,6 +30,9 @@ class PredictResource:
     def on_post(self, req, resp, name):
         model = self._registry.get(name)
         table, args = payload.parse(req.bounded_stream.read(), req.content_type)
+        if table.text and req.params:
+            # A CSV body has no room for predict() arguments: they come in the query string.
+            args = payload.query_args(req.params)
         prediction = model.predict_table(table, args)
         if req.client_prefers(("application/json", "text/csv")) == "text/csv":
             resp.content_type = falcon.MEDIA_CSV

@@ -247,7 +247,9 @@ bridge_call <- function(predictor, model, newdata, args) {
 .input_error_patterns <- c(
   "has new level", "new levels", "New factor levels", "should be one of",
   "unused argument", "not in the training data", "not found in data",
-  "invalid 'type'", "must be one of", "arguments imply differing number")
+  "invalid 'type'", "must be one of", "arguments imply differing number",
+  # a caller's argument name that R's partial matching finds ambiguous
+  "matches multiple formal arguments", "matched by multiple actual arguments")
 
 .error_kind <- function(msg) {
   hit <- vapply(.input_error_patterns, grepl, TRUE, x = msg, fixed = TRUE)
