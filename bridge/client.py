@@ -198,6 +198,10 @@ def _dtype(values):
 
 def _json_default(value):
     if isinstance(value, dt.datetime):  # pandas Timestamp included
+        if value.tzinfo is None and value.time() == dt.time():
+            # pandas reads dates as midnight timestamps: a date serves a Date input,
+            # and a POSIXct input reads it as that midnight.
+            return value.date().isoformat()
         return value.isoformat()
     if isinstance(value, dt.date):
         return value.isoformat()

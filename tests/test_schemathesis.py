@@ -12,7 +12,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from conftest import EXAMPLES, Server
+from conftest import EXAMPLES, Server, copy_model
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -25,8 +25,12 @@ def _csv(ctx, value):
 
 
 @pytest.fixture(scope="module")
-def server():
-    srv = Server(EXAMPLES, "--reload-interval", "0")
+def server(tmp_path_factory):
+    # A copy: the server writes its log into the model folder.
+    models = tmp_path_factory.mktemp("examples")
+    for path in EXAMPLES.glob("*.rd*"):
+        copy_model(path, models)
+    srv = Server(models, "--reload-interval", "0")
     yield srv
     srv.stop()
 
