@@ -31,6 +31,8 @@ def render_bridge_error(req, resp, exc, params):
     resp.status = exc.status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = orjson.dumps(exc.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+    for name, value in getattr(exc, "headers", {}).items():
+        resp.set_header(name, value)
 
 
 def render_http_error(req, resp, exc, params):

@@ -17,7 +17,20 @@ def main(argv=None):
     serve.add_argument("--models", help="model folder (BRIDGE_MODELS, default r_models/)")
     serve.add_argument("--host", help="address to bind (BRIDGE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (BRIDGE_PORT, default 8080)")
-    serve.add_argument("--threads", type=int, help="HTTP threads (BRIDGE_THREADS, default 8)")
+    serve.add_argument("--workers", type=int,
+                       help="worker processes, each with its own R (BRIDGE_WORKERS, default 1)")
+    serve.add_argument("--threads", type=int, help="HTTP threads per worker (BRIDGE_THREADS, default 8)")
+    serve.add_argument("--batch-max-rows", type=int, dest="batch_max_rows",
+                       help="rows one batched predict() call may hold (BRIDGE_BATCH_MAX_ROWS, default 10000)")
+    serve.add_argument("--batch-max-wait-ms", type=float, dest="batch_max_wait_ms",
+                       help="how long a request may wait for others on their way to join its batch "
+                            "(BRIDGE_BATCH_MAX_WAIT_MS, default 0)")
+    serve.add_argument("--max-queue", type=int, dest="max_queue",
+                       help="requests waiting for R per worker before 503 (BRIDGE_MAX_QUEUE, default 256)")
+    serve.add_argument("--predict-timeout", type=float, dest="predict_timeout",
+                       help="seconds before a predict() call is answered 504 (BRIDGE_PREDICT_TIMEOUT, default 30)")
+    serve.add_argument("--grace-period", type=float, dest="grace_period",
+                       help="seconds to finish in-flight requests after SIGTERM (BRIDGE_GRACE_PERIOD, default 25)")
     serve.add_argument("--reload-interval", type=float, dest="reload_interval",
                        help="seconds between model folder scans, 0 to disable "
                             "(BRIDGE_RELOAD_INTERVAL, default 2)")
@@ -47,12 +60,9 @@ def main(argv=None):
 
 
 def inspect_file(path):
-    import warnings
-
     from .errors import BridgeError
     from .model import read_model_file
 
-    warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
     try:
         models = read_model_file(path)
     except BridgeError as exc:

@@ -306,38 +306,59 @@ CLASSES = {
 }
 
 
-def py2rpy_column(prepared):
-    """A plain R vector; the class is set by bridge_frame() in R (setting the
-    class attribute from rpy2 leaves R's object bit unset)."""
-    import rpy2.rinterface as ri
+class FrameParts:
+    """Builds the parts of an R data.frame from prepared columns (R thread).
 
-    col, data = prepared.column, prepared.data
-    kind = col.kind
-    if kind == "character":
-        return ri.StrSexpVector([ri.NA_Character if v is None else v for v in data])
-    if kind == "logical":
-        return ri.BoolSexpVector.from_memoryview(memoryview(data))
-    if kind in ("integer", "factor", "ordered"):
-        vec = ri.IntSexpVector.from_memoryview(memoryview(data))
-        if kind != "integer":
-            vec.do_slot_assign("levels", ri.StrSexpVector(col.levels))
+    The plain vectors come from the numpy buffers without copying through
+    Python objects; the class of each column is set by bridge_frame() in R
+    (setting a class attribute from rpy2 leaves R's object bit unset). Names,
+    classes and level vectors are the same for every request of a model, so
+    they are built once and kept.
+    """
+
+    def __init__(self):
+        self._levels = {}
+        self._shapes = {}
+
+    def build(self, prepared):
+        import rpy2.rinterface as ri
+
+        columns = tuple(p.column for p in prepared)
+        shape = self._shapes.get(columns)
+        if shape is None:
+            names = ri.StrSexpVector([c.name for c in columns])
+            classes = ri.ListSexpVector([
+                ri.StrSexpVector(CLASSES[c.kind]) if c.kind in CLASSES else ri.NULL for c in columns])
+            shape = self._shapes[columns] = (names, classes)
+        cols = ri.ListSexpVector([self._vector(p) for p in prepared])
+        cols.do_slot_assign("names", shape[0])
+        return cols, shape[1]
+
+    def _vector(self, prepared):
+        import rpy2.rinterface as ri
+
+        col, data = prepared.column, prepared.data
+        kind = col.kind
+        if kind == "character":
+            return ri.StrSexpVector([ri.NA_Character if v is None else v for v in data])
+        if not len(data):
+            # numpy cannot hand rpy2 a memoryview of nothing.
+            vec = {"logical": ri.BoolSexpVector, "integer": ri.IntSexpVector, "factor": ri.IntSexpVector,
+                   "ordered": ri.IntSexpVector}.get(kind, ri.FloatSexpVector)([])
+        elif kind == "logical":
+            vec = ri.BoolSexpVector.from_memoryview(memoryview(data))
+        elif kind in ("integer", "factor", "ordered"):
+            vec = ri.IntSexpVector.from_memoryview(memoryview(data))
+        else:
+            vec = ri.FloatSexpVector.from_memoryview(memoryview(data))
+        if kind in ("factor", "ordered"):
+            levels = self._levels.get(col.levels)
+            if levels is None:
+                levels = self._levels[col.levels] = ri.StrSexpVector(col.levels)
+            vec.do_slot_assign("levels", levels)
+        elif kind == "POSIXct":
+            vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
         return vec
-    vec = ri.FloatSexpVector.from_memoryview(memoryview(data))
-    if kind == "POSIXct":
-        vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
-    return vec
-
-
-def py2rpy_frame(prepared, nrows, make_frame):
-    """An R data.frame from prepared columns; make_frame is bridge_frame()."""
-    import rpy2.rinterface as ri
-
-    cols = ri.ListSexpVector([py2rpy_column(p) for p in prepared])
-    cols.do_slot_assign("names", ri.StrSexpVector([p.column.name for p in prepared]))
-    classes = ri.ListSexpVector([
-        ri.StrSexpVector(CLASSES[p.column.kind]) if p.column.kind in CLASSES else ri.NULL
-        for p in prepared])
-    return make_frame(cols, classes, ri.IntSexpVector([nrows]))
 
 
 def py2rpy_value(name, value):
@@ -366,6 +387,8 @@ def rpy2py_vector(vec):
     import rpy2.rinterface as ri
 
     t = vec.typeof
+    if t == ri.RTYPES.NILSXP or not len(vec):
+        return []
     if t == ri.RTYPES.REALSXP:
         arr = np.asarray(vec.memoryview())
         out = arr.tolist()
@@ -381,6 +404,4 @@ def rpy2py_vector(vec):
     if t == ri.RTYPES.STRSXP:
         na = ri.NA_Character
         return [None if x is na else x for x in vec]
-    if t == ri.RTYPES.NILSXP:
-        return []
     raise TypeError(f"cannot read an R vector of type {t}")

@@ -50,3 +50,17 @@ class ModelError(BridgeError):
 
     status = 500
     title = "Model failed"
+
+
+class Overloaded(BridgeError):
+    status = 503
+    title = "Overloaded"
+
+    def __init__(self, description, retry_after=1, **details):
+        super().__init__(description, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class PredictTimeout(BridgeError):
+    status = 504
+    title = "Prediction timed out"

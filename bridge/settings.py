@@ -17,7 +17,10 @@ class Settings:
     threads: int = 8
     reload_interval: float = 2.0
     batch_max_rows: int = 10_000
-    batch_max_wait_ms: float = 2.0
+    batch_max_wait_ms: float = 0.0
+    max_queue: int = 256
+    predict_timeout: float = 30.0
+    grace_period: float = 25.0
     log_level: str = "INFO"
 
     @classmethod
