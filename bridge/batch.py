@@ -31,6 +31,9 @@ FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"
            ".parquet": "parquet", ".pq": "parquet"}
 
 
+CHUNK_TIMEOUT = 24 * 3600.0
+
+
 class BatchError(Exception):
     pass
 
@@ -51,7 +54,8 @@ class LocalScorer:
         self.model = load_model(path, object=object_name)
 
     def score(self, chunk, args):
-        return self.model.predict_table(chunk.table(), args).columns
+        # No server's per-request timeout here: a chunk takes what R needs.
+        return self.model.predict_table(chunk.table(), args, timeout=CHUNK_TIMEOUT).columns
 
 
 class RemoteScorer:
