@@ -6,19 +6,40 @@ import falcon
 import orjson
 
 from . import openapi, v2
+from .auth import ApiKeyAuth
 from .errors import BridgeError
+from .health import Liveness, Readiness, ReadinessResource
+from .limits import BodyLimits
+from .logs import RequestLog
+from .metrics import MetricsResource, RequestMetrics
 from .resources import ModelResource, ModelsResource, PredictResource
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def create_app(registry):
-    app = falcon.App(media_type=falcon.MEDIA_JSON)
+def create_app(registry, settings=None, readiness=None):
+    """The app over a registry. `readiness` is flipped by the process owner
+    (bridge/health.py); without one, the app is ready at once (its caller
+    scanned the registry already)."""
+    settings = settings or Settings()
+    readiness = readiness or Readiness(ready=True)
+    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[
+        # Order matters: log and count everything, then refuse what is not
+        # allowed, before any resource reads the body.
+        RequestLog(),
+        RequestMetrics(registry),
+        ApiKeyAuth.from_settings(settings),
+        BodyLimits.from_settings(settings),
+    ])
+    app.add_route("/healthz", Liveness())
+    app.add_route("/readyz", ReadinessResource(readiness, registry))
+    app.add_route("/metrics", MetricsResource())
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
     openapi.add_routes(app, registry)
-    v2.add_routes(app, registry)
+    v2.add_routes(app, registry, readiness)
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)
     app.add_error_handler(Exception, render_unexpected)
@@ -28,6 +49,7 @@ def create_app(registry):
 def render_bridge_error(req, resp, exc, params):
     if exc.status >= 500:
         log.error("%s %s: %s", req.method, req.path, exc.description)
+    req.context.error = exc  # for the metrics middleware (R errors)
     resp.status = exc.status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = orjson.dumps(exc.to_dict(), option=orjson.OPT_NON_STR_KEYS)

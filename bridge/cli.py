@@ -35,6 +35,14 @@ def main(argv=None):
                        help="seconds between model folder scans, 0 to disable "
                             "(BRIDGE_RELOAD_INTERVAL, default 2)")
     serve.add_argument("--log-level", dest="log_level", help="BRIDGE_LOG_LEVEL, default INFO")
+    serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
+                       help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
+    serve.add_argument("--lock-file", dest="lock_file",
+                       help="lock file (BRIDGE_LOCK_FILE, default <models>/bridge.lock)")
+
+    lock = sub.add_parser("lock", help="write the sha256 manifest of a model folder (bridge.lock)")
+    lock.add_argument("--models", help="model folder (BRIDGE_MODELS, default r_models/)")
+    lock.add_argument("--output", help="lock file to write (default <models>/bridge.lock)")
 
     inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
     inspect.add_argument("file")
@@ -46,7 +54,7 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if args.command == "predict":
         return batch.main(args)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file")}
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}
     settings = Settings.from_env(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -56,6 +64,8 @@ def main(argv=None):
         run_server(settings)
     elif args.command == "inspect":
         return inspect_file(args.file)
+    elif args.command == "lock":
+        return write_lock_file(settings.models, args.output or settings.lock_file or None)
     return 0
 
 
@@ -69,4 +79,14 @@ def inspect_file(path):
         print(f"error: {exc.description}", file=sys.stderr)
         return 1
     print(json.dumps([m.describe() for m in models.values()], indent=2, ensure_ascii=False))
+    return 0
+
+
+def write_lock_file(folder, out):
+    from .lock import write_lock
+
+    path, files = write_lock(folder, out)
+    for name, digest in files.items():
+        print(f"{digest}  {name}")
+    print(f"wrote {path} ({len(files)} files)", file=sys.stderr)
     return 0

@@ -12,6 +12,7 @@ Two halves, because they run on different threads:
 import dataclasses
 import datetime as dt
 import math
+import reprlib
 import struct
 import zoneinfo
 
@@ -43,6 +44,9 @@ class Prepared:
 
 
 def _fail(col, row, value, expected, **details):
+    if isinstance(value, (list, dict)):
+        # A bounded repr: a value nested 1000 deep must not recurse (or reach the JSON error body).
+        value = reprlib.repr(value)
     shown = value if len(repr(value)) <= 80 else repr(value)[:77] + "..."
     raise InputError(
         f"column '{col.name}', row {row + 1}: expected {expected}, got {shown!r}",
@@ -391,7 +395,7 @@ def py2rpy_value(name, value):
         return ri.StrSexpVector(values)
     raise InputError(
         f"argument '{name}': expected a string, number, boolean or a list of one of those, "
-        f"got {value!r}", argument=name)
+        f"got {reprlib.repr(value)}", argument=name)
 
 
 def rpy2py_vector(vec):

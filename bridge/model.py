@@ -15,6 +15,7 @@ from pathlib import Path
 import orjson
 from rpy2.rinterface_lib.embedded import RRuntimeError
 
+from . import metrics
 from .convert import FrameParts, concat, py2rpy_value, rpy2py_vector
 from .errors import BadRequest, BridgeError, InputError, ModelError, ModelLoadError
 from .rsession import default_session
@@ -141,8 +142,12 @@ class RModel:
             nrows = nrows_of(prepared, table)
             key = None
             if self.batching:
-                key = (id(self), orjson.dumps(merged, option=orjson.OPT_SORT_KEYS),
-                       tuple(p.column for p in prepared))
+                try:
+                    key = (id(self), orjson.dumps(merged, option=orjson.OPT_SORT_KEYS),
+                           tuple(p.column for p in prepared))
+                except orjson.JSONEncodeError:
+                    # args nested too deep to serialise: run alone, py2rpy_value refuses them (422)
+                    key = None
             return self.session.run_batched(self.predict_many, (prepared, nrows, merged), key, nrows,
                                             self.name, timeout or self.timeout or self.session.default_timeout)
 
@@ -153,6 +158,7 @@ class RModel:
         fails, or does not return one value per row, each request is run on
         its own so one bad request cannot fail the others.
         """
+        metrics.observe_batch(self.name, sum(nrows for _, nrows, _ in items), len(items))
         if len(items) == 1:
             return [self._guarded(*items[0])]
         _, _, args = items[0]

@@ -5,6 +5,7 @@ import orjson
 
 from . import payload
 from .render import prediction_csv
+from .limits import admit_rows
 
 
 class ModelsResource:
@@ -30,6 +31,7 @@ class PredictResource:
     def on_post(self, req, resp, name):
         model = self._registry.get(name)
         table, args = payload.parse(req.bounded_stream.read(), req.content_type)
+        admit_rows(req, table.nrows)
         if table.text and req.params:
             # A CSV body has no room for predict() arguments: they come in the query string.
             args = payload.query_args(req.params)

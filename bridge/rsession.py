@@ -103,6 +103,11 @@ class RSession:
     def queue_depth(self):
         return len(self._queue)
 
+    @property
+    def alive(self):
+        """False once the R thread is gone (readiness reports R down)."""
+        return self._thread.is_alive()
+
     def helper(self, name):
         """An R function defined in r_scripts/bridge.R (call on the R thread)."""
         return self._env[name]
@@ -195,16 +200,30 @@ class RSession:
 
         # Without TZ, R asks timedatectl for the zone, which fails in containers.
         os.environ.setdefault("TZ", "UTC")
+        ld_path = os.environ.get("LD_LIBRARY_PATH")
         with warnings.catch_warnings():
             # R started off the main thread owns SIGINT; Python keeps its own
             # handlers, which is what a server wants.
             warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
             ri.initr_simple()
+        # NOTE: rpy2 prepends R's library dirs to LD_LIBRARY_PATH, too late to
+        # matter here but inherited by every child process (a Python started
+        # with it can load the system's libpython instead of its own).
+        _restore_env("LD_LIBRARY_PATH", ld_path)
         self.ri = ri
         env = ri.baseenv["new.env"]()
         ri.baseenv["sys.source"](ri.StrSexpVector([str(self._helpers)]), envir=env)
         self._env = env
         log.info("embedded R started, helpers from %s", self._helpers)
+
+
+def _restore_env(name, value):
+    import os
+
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
 
 
 class _Arriving:

@@ -12,23 +12,28 @@ import threading
 import time
 
 from .app import create_app
+from .health import Readiness
+from .lock import ModelLock
 from .registry import Registry
 from .rsession import RSession
 
 log = logging.getLogger(__name__)
 
 
-def build(settings):
-    """R session, loaded registry and app for this process."""
+def build(settings, readiness=None):
+    """R session, loaded registry and app for this process. `readiness`
+    (health.Readiness) turns ready once the first scan is done."""
+    readiness = readiness or Readiness()
     session = RSession(max_batch_rows=settings.batch_max_rows,
                        max_wait=settings.batch_max_wait_ms / 1000.0,
                        max_queue=settings.max_queue,
                        default_timeout=settings.predict_timeout)
-    registry = Registry(settings.models, session)
+    registry = Registry(settings.models, session, lock=ModelLock.from_settings(settings))
     registry.scan()
+    readiness.set_ready()
     if settings.reload_interval > 0:
         registry.watch(settings.reload_interval)
-    return create_app(registry), registry
+    return create_app(registry, settings, readiness), registry
 
 
 def serve(settings):
@@ -42,11 +47,16 @@ def serve(settings):
 def serve_waitress(settings):
     from waitress.server import create_server
 
-    app, registry = build(settings)
+    readiness = Readiness()
+    app, registry = build(settings, readiness)
     server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
-                           ident="r-bridge", channel_timeout=max(60, settings.predict_timeout * 2))
+                           ident="r-bridge", channel_timeout=max(60, settings.predict_timeout * 2),
+                           # refuses a Content-Length >= this before reading the body
+                           max_request_body_size=settings.max_body_bytes + 1,
+                           max_request_header_size=settings.max_header_bytes)
 
     def drain(signum, frame):
+        readiness.set_draining()
         # Finish what is in flight (waitress keeps its channels until their
         # responses are written), then stop. Runs off the signal handler.
         threading.Thread(target=_drain_and_exit, args=(server, settings.grace_period),

@@ -23,6 +23,7 @@ import orjson
 
 from . import __version__
 from .errors import BadRequest, BridgeError, InputError
+from .limits import admit_rows
 from .signature import json_type, signature
 from .table import Table
 
@@ -260,13 +261,19 @@ def v2_errors(responder):
     return wrapped
 
 
-def add_routes(app, registry):
+def add_routes(app, registry, readiness=None):
     app.add_route("/v2", ServerMetadataResource())
     app.add_route("/v2/health/live", LiveResource())
-    app.add_route("/v2/health/ready", ReadyResource(registry))
+    app.add_route("/v2/health/ready", ReadyResource(registry, readiness))
     app.add_route("/v2/models/{name}", ModelMetadataResource(registry))
-    app.add_route("/v2/models/{name}/ready", ModelReadyResource(registry))
+    app.add_route("/v2/models/{name}/ready", ModelReadyResource(registry, readiness))
     app.add_route("/v2/models/{name}/infer", InferResource(registry))
+
+
+def server_ready(registry, readiness):
+    """As /readyz decides (bridge/health.py): first scan done, not draining, R up."""
+    return ((readiness is None or readiness.ready)
+            and getattr(registry.session, "alive", True))
 
 
 class ServerMetadataResource:
@@ -280,12 +287,15 @@ class LiveResource:
 
 
 class ReadyResource:
-    # The registry has loaded the model folder before the server listens.
-    def __init__(self, registry):
+    def __init__(self, registry, readiness):
         self._registry = registry
+        self._readiness = readiness
 
     def on_get(self, req, resp):
-        resp.data = b'{"ready":true}'
+        ready = server_ready(self._registry, self._readiness)
+        if not ready:
+            resp.status = 503
+        resp.data = orjson.dumps({"ready": ready})
 
 
 class ModelMetadataResource:
@@ -298,13 +308,17 @@ class ModelMetadataResource:
 
 
 class ModelReadyResource:
-    def __init__(self, registry):
+    def __init__(self, registry, readiness):
         self._registry = registry
+        self._readiness = readiness
 
     @v2_errors
     def on_get(self, req, resp, name):
         self._registry.get(name)
-        resp.data = orjson.dumps({"name": name, "ready": True})
+        ready = server_ready(self._registry, self._readiness)
+        if not ready:
+            resp.status = 503
+        resp.data = orjson.dumps({"name": name, "ready": ready})
 
 
 class InferResource:
@@ -316,5 +330,6 @@ class InferResource:
         model = self._registry.get(name)
         table, args, outputs, request_id = read_request(
             req.bounded_stream.read(), req.get_header("Inference-Header-Content-Length"))
+        admit_rows(req, table.nrows)
         prediction = model.predict_table(table, args)
         resp.data = orjson.dumps(response_body(model, prediction, outputs, request_id))

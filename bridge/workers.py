@@ -7,8 +7,12 @@ their requests within the graceful timeout.
 """
 
 import logging
+import os
+import tempfile
 
 from gunicorn.app.base import BaseApplication
+
+from . import metrics
 
 log = logging.getLogger(__name__)
 
@@ -35,6 +39,8 @@ class BridgeApplication(BaseApplication):
             # Several bridges on one host must not fight over one control socket.
             "control_socket_disable": True,
             "loglevel": s.log_level.lower(),
+            # a dead worker's queue depth must stop counting in /metrics
+            "child_exit": lambda arbiter, worker: metrics.mark_process_dead(worker.pid),
         }
         for key, value in options.items():
             self.cfg.set(key, value)
@@ -50,5 +56,8 @@ class BridgeApplication(BaseApplication):
 
 def serve_workers(settings):
     log.info("starting %d workers on http://%s:%d", settings.workers, settings.host, settings.port)
+    # Before any worker exists: every worker writes its metrics there, /metrics adds them up.
+    metrics.prepare_multiprocess_dir(os.environ.get(metrics.MULTIPROC_ENV)
+                                     or tempfile.mkdtemp(prefix="r-bridge-metrics-"))
     BridgeApplication(settings).run()
     return 0
