@@ -7,12 +7,13 @@ import pandas as pd
 import pytest
 
 from bridge.client import (
+    AuthenticationError,
     BridgeConnectionError,
     Client,
     InvalidInputError,
     ModelNotFoundError,
 )
-from conftest import Server, free_port
+from conftest import Server, copy_model, free_port
 
 
 @pytest.fixture(scope="module")
@@ -105,13 +106,13 @@ def test_unreachable_server():
         Client(f"http://127.0.0.1:{free_port()}", timeout=5).models()
 
 
-def test_api_key_is_sent_as_a_bearer_token(server):
-    seen = {}
-    client = Client(server.url, api_key="s3cret")
-    client.session.hooks["response"].append(
-        lambda r, **kw: seen.update(auth=r.request.headers.get("Authorization")))
-    client.models()
-    assert seen["auth"] == "Bearer s3cret"
+def test_api_key_is_sent_as_a_bearer_token(start_server, model_dir, fixture_models):
+    copy_model(fixture_models / "lm_factor.rds", model_dir)
+    server = start_server(model_dir, env={"BRIDGE_API_KEYS": "s3cret"})
+    with pytest.raises(AuthenticationError) as err:
+        Client(server.url).models()
+    assert err.value.status == 401
+    assert [m["name"] for m in Client(server.url, api_key="s3cret").models()] == ["lm_factor"]
 
 
 def test_timestamps_keep_their_time(bridge):

@@ -218,3 +218,51 @@ def test_malformed_requests_are_400(client, body, message):
                              headers={"Content-Type": "application/json"})
     assert r.status_code == 400, r.text
     assert message in r.json["error"]
+
+
+def test_readiness_follows_the_process_state(registry):
+    from falcon import testing
+
+    from bridge.app import create_app
+    from bridge.health import Readiness
+
+    readiness = Readiness()
+    client = testing.TestClient(create_app(registry, readiness=readiness))
+    assert client.simulate_get("/v2/health/ready").status_code == 503
+    assert client.simulate_get("/v2/models/lm_factor/ready").status_code == 503
+    assert client.simulate_get("/v2/health/live").status_code == 200
+    readiness.set_ready()
+    assert client.simulate_get("/v2/health/ready").json == {"ready": True}
+    assert client.simulate_get("/v2/models/lm_factor/ready").json == {"name": "lm_factor", "ready": True}
+    readiness.set_draining()
+    assert client.simulate_get("/v2/health/ready").status_code == 503
+
+
+def test_api_keys_guard_inference_but_not_probes_or_the_docs_page(registry):
+    from falcon import testing
+
+    from bridge.app import create_app
+    from bridge.settings import Settings
+
+    client = testing.TestClient(create_app(registry, Settings(api_keys="k1")))
+    for path in ("/v2/health/live", "/v2/health/ready", "/docs", "/docs/static/init.js"):
+        assert client.simulate_get(path).status_code == 200, path
+    for path in ("/v2", "/v2/models/lm_factor", "/openapi.json"):
+        assert client.simulate_get(path).status_code == 401, path
+    body = {"inputs": [{"name": "wt", "shape": [1], "datatype": "FP64", "data": [2.5]}]}
+    assert client.simulate_post("/v2/models/lm_factor/infer", json=body).status_code == 401
+    r = client.simulate_get("/v2/models/lm_factor", headers={"Authorization": "Bearer k1"})
+    assert r.status_code == 200, r.text
+
+
+def test_row_limit_applies_to_inference(registry):
+    from falcon import testing
+
+    from bridge.app import create_app
+    from bridge.settings import Settings
+
+    client = testing.TestClient(create_app(registry, Settings(max_rows=2)))
+    body = {"inputs": [{"name": "x", "shape": [3], "datatype": "FP64", "data": [1, 2, 3]}]}
+    r = client.simulate_post("/v2/models/loess_reg/infer", json=body)
+    assert r.status_code == 413, r.text
+    assert "at most 2" in r.json["error"]
