@@ -28,19 +28,35 @@ def server(tmp_path_factory):
     srv.stop()
 
 
+class Navigated(Exception):
+    pass
+
+
 class Page:
     """One browser tab over the DevTools websocket: evaluate JS, wait for it."""
 
     def __init__(self, ws_url):
         self.ws = websocket.create_connection(ws_url, timeout=30, suppress_origin=True)
         self.next_id = 0
+        self.prompt_answer = None  # what to type into a window.prompt()
+        self.prompts = []
 
     def call(self, method, **params):
         self.next_id += 1
-        self.ws.send(json.dumps({"id": self.next_id, "method": method, "params": params}))
+        my_id = self.next_id
+        self.ws.send(json.dumps({"id": my_id, "method": method, "params": params}))
         while True:
             msg = json.loads(self.ws.recv())
-            if msg.get("id") == self.next_id:
+            if msg.get("method") == "Page.javascriptDialogOpening":
+                # The page's JS is paused until the dialog is answered.
+                self.prompts.append(msg["params"]["message"])
+                self.next_id += 1
+                self.ws.send(json.dumps({"id": self.next_id, "method": "Page.handleJavaScriptDialog",
+                                         "params": {"accept": True,
+                                                    "promptText": self.prompt_answer or ""}}))
+            elif msg.get("id") == my_id:
+                if "navigated" in msg.get("error", {}).get("message", ""):
+                    raise Navigated(msg["error"]["message"])
                 assert "error" not in msg, msg
                 return msg["result"]
 
@@ -52,7 +68,10 @@ class Page:
     def wait_for(self, expression, timeout=20):
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
-            value = self.js(expression)
+            try:
+                value = self.js(expression)
+            except Navigated:  # the page reloaded under the evaluation: ask again
+                value = None
             if value:
                 return value
             time.sleep(0.2)
@@ -91,7 +110,7 @@ def page(browser):
     target = requests.put(f"{browser}/json/new?about:blank", timeout=10).json()
     tab = Page(target["webSocketDebuggerUrl"])
     tab.call("Runtime.enable")
-    tab.call("Network.enable")
+    tab.call("Page.enable")
     yield tab
     tab.ws.close()
     requests.get(f"{browser}/json/close/{target['id']}", timeout=10)
@@ -105,8 +124,9 @@ def r_prediction(row):
     return float(rscript(code, cwd=ROOT))
 
 
-def test_swagger_ui_lists_models_and_tries_a_prediction(server, page):
-    page.call("Page.navigate", url=server.url + "/docs")
+def try_it_out(page, url):
+    """Opens /docs, checks the models are listed, runs mtcars_lm's example."""
+    page.call("Page.navigate", url=url + "/docs")
     # Every model has its section (Swagger UI's tags).
     tags = page.wait_for(
         "(() => { const t = [...document.querySelectorAll('.opblock-tag')].map(e => e.dataset.tag);"
@@ -127,7 +147,21 @@ def test_swagger_ui_lists_models_and_tries_a_prediction(server, page):
     row = json.loads(body)[0]
     assert got["model"] == "mtcars_lm"
     assert got["predictions"] == [pytest.approx(r_prediction(row), rel=1e-15)]
+
+
+def test_swagger_ui_lists_models_and_tries_a_prediction(server, page):
+    try_it_out(page, server.url)
     # Nothing was fetched from outside the bridge.
     entries = page.js("performance.getEntriesByType('resource').map(e => e.name)")
     assert any(u.endswith("/docs/static/swagger-ui-bundle.js") for u in entries), entries
     assert [u for u in entries if not u.startswith(server.url)] == []
+    assert page.prompts == []
+
+
+def test_docs_page_asks_for_the_api_key(start_server, model_dir, page):
+    for path in EXAMPLES.glob("*.rd*"):
+        copy_model(path, model_dir)
+    server = start_server(model_dir, "--reload-interval", "0", env={"BRIDGE_API_KEYS": "k1"})
+    page.prompt_answer = "k1"
+    try_it_out(page, server.url)
+    assert page.prompts == ["This bridge needs an API key:"]
