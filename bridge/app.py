@@ -60,7 +60,10 @@ def render_bridge_error(req, resp, exc, params):
 def render_http_error(req, resp, exc, params):
     resp.status = exc.status
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = orjson.dumps({"title": exc.title, "description": exc.description})
+    description = exc.description
+    if description is None and exc.status == falcon.HTTP_404:
+        description = f"no route for {req.method} {req.path}; GET /models lists the models"
+    resp.data = orjson.dumps({"title": exc.title, "description": description or exc.title})
     for name, value in (exc.headers or {}).items():
         resp.set_header(name, value)
 

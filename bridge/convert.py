@@ -122,6 +122,10 @@ def prepare_character(col, values, text=False):
     if not set(map(type, values)) <= {str, NoneType}:
         i, v = _first_bad(values, lambda v: type(v) in (str, NoneType))
         _fail(col, i, v, "a string")
+    if any("\x00" in v for v in values if v is not None):
+        # R strings end at a NUL: the value would be cut short without a word.
+        i, v = _first_bad(values, lambda v: v is None or "\x00" not in v)
+        _fail(col, i, v, "a string without NUL characters")
     return Prepared(col, list(values))
 
 

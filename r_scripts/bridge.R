@@ -254,6 +254,10 @@ bridge_predict <- function(predictor, model, cols, classes, n, args) {
   "has new level", "new levels", "New factor levels", "should be one of",
   "unused argument", "not in the training data", "not found in data",
   "invalid 'type'", "must be one of", "arguments imply differing number",
+  "not interpretable as logical", "argument is not interpretable", "invalid argument",
+  "non-numeric argument", "argument of length 0", "must be numeric", "must be logical",
+  # a string where predict() wants a flag, e.g. se.fit = "yes"
+  "type in 'x ||", "type in 'x &&",
   # a caller's argument name that R's partial matching finds ambiguous
   "matches multiple formal arguments", "matched by multiple actual arguments")
 

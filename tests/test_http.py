@@ -129,3 +129,24 @@ def test_args_are_values_never_code(examples, tmp_path):
         "data": CARS, "args": {"type": f"system('touch {marker}')"}})
     assert resp.status_code == 422, resp.text
     assert not marker.exists()
+
+
+@pytest.mark.parametrize("body,content_type", [
+    ('{"dataframe_split": {"columns": ["wt", "wt"], "data": [[1, 2]]}}', "application/json"),
+    ("wt,hp,wt\n1,2,3\n", "text/csv"),
+])
+def test_duplicate_column_names_are_400(examples, body, content_type):
+    resp = examples.simulate_post("/models/mtcars_lm/predict", body=body,
+                                  headers={"Content-Type": content_type})
+    assert resp.status_code == 400 and "appears twice" in resp.json["description"], resp.text
+
+
+def test_flag_given_as_a_string_is_the_callers_mistake(examples):
+    resp = examples.simulate_post("/models/mtcars_lm/predict",
+                                  json={"data": CARS, "args": {"se.fit": "please"}})
+    assert resp.status_code == 422, resp.text
+
+
+def test_unknown_path_says_so(examples):
+    resp = examples.simulate_get("/nowhere")
+    assert resp.status_code == 404 and "/nowhere" in resp.json["description"]
