@@ -78,7 +78,12 @@ class Server:
              "--port", str(self.port), *args],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**CLEAN_ENV, **(env or {})})
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            # Never leave a server (or a gunicorn arbiter and its workers) behind.
+            self.stop()
+            raise
 
     def wait_ready(self, timeout=90):
         deadline = time.monotonic() + timeout
