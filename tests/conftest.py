@@ -126,6 +126,26 @@ def start_server():
         server.stop()
 
 
+@pytest.fixture(scope="session")
+def examples_server(tmp_path_factory):
+    """One real server over a copy of r_models/ (it writes its log into the
+    folder), shared by the tests that only read from it."""
+    models = tmp_path_factory.mktemp("examples")
+    for path in EXAMPLES.glob("*.rd*"):
+        copy_model(path, models)
+    server = Server(models, "--reload-interval", "0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fixtures_server(fixture_models):
+    """One real server over the per-class fixture models, shared likewise."""
+    server = Server(fixture_models, "--reload-interval", "0")
+    yield server
+    server.stop()
+
+
 @pytest.fixture
 def model_dir(tmp_path):
     """An empty model folder for a test to fill."""

@@ -13,14 +13,12 @@ from bridge.client import (
     InvalidInputError,
     ModelNotFoundError,
 )
-from conftest import Server, copy_model, free_port
+from conftest import copy_model, free_port
 
 
 @pytest.fixture(scope="module")
-def server(fixture_models):
-    srv = Server(fixture_models, "--reload-interval", "0")
-    yield srv
-    srv.stop()
+def server(fixtures_server):
+    return fixtures_server
 
 
 @pytest.fixture(scope="module")

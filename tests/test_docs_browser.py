@@ -13,19 +13,14 @@ import pytest
 import requests
 import websocket
 
-from conftest import EXAMPLES, ROOT, Server, copy_model, rscript
+from conftest import EXAMPLES, ROOT, copy_model, rscript
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    models = tmp_path_factory.mktemp("examples")
-    for path in EXAMPLES.glob("*.rd*"):
-        copy_model(path, models)
-    srv = Server(models, "--reload-interval", "0")
-    yield srv
-    srv.stop()
+def server(examples_server):
+    return examples_server
 
 
 class Navigated(Exception):

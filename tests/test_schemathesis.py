@@ -12,7 +12,6 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from conftest import EXAMPLES, Server, copy_model
 
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance,
           response_schema_conformance]
@@ -25,14 +24,8 @@ def _csv(ctx, value):
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
-    # A copy: the server writes its log into the model folder.
-    models = tmp_path_factory.mktemp("examples")
-    for path in EXAMPLES.glob("*.rd*"):
-        copy_model(path, models)
-    srv = Server(models, "--reload-interval", "0")
-    yield srv
-    srv.stop()
+def server(examples_server):
+    return examples_server
 
 
 def test_api_conforms_to_its_document(server, subtests):

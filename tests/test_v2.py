@@ -8,27 +8,19 @@ import pytest
 import tritonclient.http as triton
 from tritonclient.utils import InferenceServerException
 
-from conftest import EXAMPLES, Server, copy_model, rscript
+from conftest import rscript
 
 NUMPY = {"FP64": np.float64, "INT32": np.int32, "BOOL": np.bool_, "BYTES": np.object_}
 
 
 @pytest.fixture(scope="module")
-def fixture_server(fixture_models):
-    srv = Server(fixture_models, "--reload-interval", "0")
-    yield srv
-    srv.stop()
+def fixture_server(fixtures_server):
+    return fixtures_server
 
 
 @pytest.fixture(scope="module")
-def example_server(tmp_path_factory):
-    # A copy: the server writes its log into the model folder.
-    models = tmp_path_factory.mktemp("examples")
-    for path in EXAMPLES.glob("*.rd*"):
-        copy_model(path, models)
-    srv = Server(models, "--reload-interval", "0")
-    yield srv
-    srv.stop()
+def example_server(examples_server):
+    return examples_server
 
 
 def client_for(server):
