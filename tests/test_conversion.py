@@ -252,3 +252,18 @@ def test_nul_in_a_string_is_refused_not_truncated():
     with pytest.raises(InputError) as err:
         prepare_column(Column("s", "character"), ["ok", "cut\x00here"])
     assert err.value.details["row"] == 2
+
+
+def test_reading_results_keeps_none_alive(session):
+    """rpy2 3.5.17's memoryview() drops a reference to None per call, which
+    crashed the server after ~17,000 predictions; results must not use it."""
+    import sys
+
+    vectors = session.run(lambda: [session.ri.FloatSexpVector([1.5, 2.5]),
+                                   session.ri.IntSexpVector([1, 2]),
+                                   session.ri.BoolSexpVector([True, False])])
+    before = sys.getrefcount(None)
+    for _ in range(2000):
+        session.run(lambda: [rpy2py_vector(v) for v in vectors])
+    assert sys.getrefcount(None) > before - 500
+    assert session.run(lambda: [rpy2py_vector(v) for v in vectors]) == [[1.5, 2.5], [1, 2], [True, False]]
