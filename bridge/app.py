@@ -5,14 +5,35 @@ import logging
 import falcon
 import orjson
 
+from .auth import ApiKeyAuth
 from .errors import BridgeError
+from .health import Liveness, Readiness, ReadinessResource
+from .limits import BodyLimits
+from .logs import RequestLog
+from .metrics import MetricsResource, RequestMetrics
 from .resources import ModelResource, ModelsResource, PredictResource
+from .settings import Settings
 
 log = logging.getLogger(__name__)
 
 
-def create_app(registry):
-    app = falcon.App(media_type=falcon.MEDIA_JSON)
+def create_app(registry, settings=None, readiness=None):
+    """The app over a registry. `readiness` is flipped by the process owner
+    (bridge/health.py); without one, the app is ready at once (its caller
+    scanned the registry already)."""
+    settings = settings or Settings()
+    readiness = readiness or Readiness(ready=True)
+    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[
+        # Order matters: log and count everything, then refuse what is not
+        # allowed, before any resource reads the body.
+        RequestLog(),
+        RequestMetrics(registry),
+        ApiKeyAuth.from_settings(settings),
+        BodyLimits.from_settings(settings),
+    ])
+    app.add_route("/healthz", Liveness())
+    app.add_route("/readyz", ReadinessResource(readiness, registry))
+    app.add_route("/metrics", MetricsResource())
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
@@ -25,15 +46,21 @@ def create_app(registry):
 def render_bridge_error(req, resp, exc, params):
     if exc.status >= 500:
         log.error("%s %s: %s", req.method, req.path, exc.description)
+    req.context.error = exc  # for the metrics middleware (R errors)
     resp.status = exc.status
     resp.content_type = falcon.MEDIA_JSON
     resp.data = orjson.dumps(exc.to_dict(), option=orjson.OPT_NON_STR_KEYS)
+    for name, value in getattr(exc, "headers", {}).items():
+        resp.set_header(name, value)
 
 
 def render_http_error(req, resp, exc, params):
     resp.status = exc.status
     resp.content_type = falcon.MEDIA_JSON
-    resp.data = orjson.dumps({"title": exc.title, "description": exc.description})
+    description = exc.description
+    if description is None and exc.status == falcon.HTTP_404:
+        description = f"no route for {req.method} {req.path}; GET /models lists the models"
+    resp.data = orjson.dumps({"title": exc.title, "description": description or exc.title})
     for name, value in (exc.headers or {}).items():
         resp.set_header(name, value)
 

@@ -17,17 +17,38 @@ def main(argv=None):
     serve.add_argument("--models", help="model folder (BRIDGE_MODELS, default r_models/)")
     serve.add_argument("--host", help="address to bind (BRIDGE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (BRIDGE_PORT, default 8080)")
-    serve.add_argument("--threads", type=int, help="HTTP threads (BRIDGE_THREADS, default 8)")
+    serve.add_argument("--workers", type=int,
+                       help="worker processes, each with its own R (BRIDGE_WORKERS, default 1)")
+    serve.add_argument("--threads", type=int, help="HTTP threads per worker (BRIDGE_THREADS, default 8)")
+    serve.add_argument("--batch-max-rows", type=int, dest="batch_max_rows",
+                       help="rows one batched predict() call may hold (BRIDGE_BATCH_MAX_ROWS, default 10000)")
+    serve.add_argument("--batch-max-wait-ms", type=float, dest="batch_max_wait_ms",
+                       help="how long a request may wait for others on their way to join its batch "
+                            "(BRIDGE_BATCH_MAX_WAIT_MS, default 0)")
+    serve.add_argument("--max-queue", type=int, dest="max_queue",
+                       help="requests waiting for R per worker before 503 (BRIDGE_MAX_QUEUE, default 256)")
+    serve.add_argument("--predict-timeout", type=float, dest="predict_timeout",
+                       help="seconds before a predict() call is answered 504 (BRIDGE_PREDICT_TIMEOUT, default 30)")
+    serve.add_argument("--grace-period", type=float, dest="grace_period",
+                       help="seconds to finish in-flight requests after SIGTERM (BRIDGE_GRACE_PERIOD, default 25)")
     serve.add_argument("--reload-interval", type=float, dest="reload_interval",
                        help="seconds between model folder scans, 0 to disable "
                             "(BRIDGE_RELOAD_INTERVAL, default 2)")
     serve.add_argument("--log-level", dest="log_level", help="BRIDGE_LOG_LEVEL, default INFO")
+    serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
+                       help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
+    serve.add_argument("--lock-file", dest="lock_file",
+                       help="lock file (BRIDGE_LOCK_FILE, default <models>/bridge.lock)")
+
+    lock = sub.add_parser("lock", help="write the sha256 manifest of a model folder (bridge.lock)")
+    lock.add_argument("--models", help="model folder (BRIDGE_MODELS, default r_models/)")
+    lock.add_argument("--output", help="lock file to write (default <models>/bridge.lock)")
 
     inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
     inspect.add_argument("file")
 
     args = parser.parse_args(argv)
-    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file")}
+    overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}
     settings = Settings.from_env(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -37,20 +58,29 @@ def main(argv=None):
         run_server(settings)
     elif args.command == "inspect":
         return inspect_file(args.file)
+    elif args.command == "lock":
+        return write_lock_file(settings.models, args.output or settings.lock_file or None)
     return 0
 
 
 def inspect_file(path):
-    import warnings
-
     from .errors import BridgeError
     from .model import read_model_file
 
-    warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
     try:
         models = read_model_file(path)
     except BridgeError as exc:
         print(f"error: {exc.description}", file=sys.stderr)
         return 1
     print(json.dumps([m.describe() for m in models.values()], indent=2, ensure_ascii=False))
+    return 0
+
+
+def write_lock_file(folder, out):
+    from .lock import write_lock
+
+    path, files = write_lock(folder, out)
+    for name, digest in files.items():
+        print(f"{digest}  {name}")
+    print(f"wrote {path} ({len(files)} files)", file=sys.stderr)
     return 0

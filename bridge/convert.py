@@ -12,6 +12,7 @@ Two halves, because they run on different threads:
 import dataclasses
 import datetime as dt
 import math
+import reprlib
 import struct
 import zoneinfo
 
@@ -43,6 +44,9 @@ class Prepared:
 
 
 def _fail(col, row, value, expected, **details):
+    if isinstance(value, (list, dict)):
+        # A bounded repr: a value nested 1000 deep must not recurse (or reach the JSON error body).
+        value = reprlib.repr(value)
     shown = value if len(repr(value)) <= 80 else repr(value)[:77] + "..."
     raise InputError(
         f"column '{col.name}', row {row + 1}: expected {expected}, got {shown!r}",
@@ -61,6 +65,9 @@ def _first_bad(values, ok):
 
 def prepare_numeric(col, values, text=False):
     if text:
+        fast = _text_floats(values)
+        if fast is not None:
+            return Prepared(col, fast)
         values = [_text_float(col, i, v) for i, v in enumerate(values)]
     types = set(map(type, values))
     if not types <= {int, float, NoneType}:
@@ -115,6 +122,10 @@ def prepare_character(col, values, text=False):
     if not set(map(type, values)) <= {str, NoneType}:
         i, v = _first_bad(values, lambda v: type(v) in (str, NoneType))
         _fail(col, i, v, "a string")
+    if any("\x00" in v for v in values if v is not None):
+        # R strings end at a NUL: the value would be cut short without a word.
+        i, v = _first_bad(values, lambda v: v is None or "\x00" not in v)
+        _fail(col, i, v, "a string without NUL characters")
     return Prepared(col, list(values))
 
 
@@ -268,6 +279,15 @@ def concat(parts):
     return Prepared(first.column, data)
 
 
+def _text_floats(values):
+    """CSV numbers parsed in one C loop; None when any value needs a closer
+    look (NA markers, or a value that is not a number)."""
+    try:
+        return np.array(list(map(float, values)), dtype=np.float64)
+    except (TypeError, ValueError):
+        return None
+
+
 def _text_float(col, i, v):
     if v is None or v in TEXT_NA:
         return None
@@ -306,38 +326,59 @@ CLASSES = {
 }
 
 
-def py2rpy_column(prepared):
-    """A plain R vector; the class is set by bridge_frame() in R (setting the
-    class attribute from rpy2 leaves R's object bit unset)."""
-    import rpy2.rinterface as ri
+class FrameParts:
+    """Builds the parts of an R data.frame from prepared columns (R thread).
 
-    col, data = prepared.column, prepared.data
-    kind = col.kind
-    if kind == "character":
-        return ri.StrSexpVector([ri.NA_Character if v is None else v for v in data])
-    if kind == "logical":
-        return ri.BoolSexpVector.from_memoryview(memoryview(data))
-    if kind in ("integer", "factor", "ordered"):
-        vec = ri.IntSexpVector.from_memoryview(memoryview(data))
-        if kind != "integer":
-            vec.do_slot_assign("levels", ri.StrSexpVector(col.levels))
+    The plain vectors come from the numpy buffers without copying through
+    Python objects; the class of each column is set by bridge_frame() in R
+    (setting a class attribute from rpy2 leaves R's object bit unset). Names,
+    classes and level vectors are the same for every request of a model, so
+    they are built once and kept.
+    """
+
+    def __init__(self):
+        self._levels = {}
+        self._shapes = {}
+
+    def build(self, prepared):
+        import rpy2.rinterface as ri
+
+        columns = tuple(p.column for p in prepared)
+        shape = self._shapes.get(columns)
+        if shape is None:
+            names = ri.StrSexpVector([c.name for c in columns])
+            classes = ri.ListSexpVector([
+                ri.StrSexpVector(CLASSES[c.kind]) if c.kind in CLASSES else ri.NULL for c in columns])
+            shape = self._shapes[columns] = (names, classes)
+        cols = ri.ListSexpVector([self._vector(p) for p in prepared])
+        cols.do_slot_assign("names", shape[0])
+        return cols, shape[1]
+
+    def _vector(self, prepared):
+        import rpy2.rinterface as ri
+
+        col, data = prepared.column, prepared.data
+        kind = col.kind
+        if kind == "character":
+            return ri.StrSexpVector([ri.NA_Character if v is None else v for v in data])
+        if not len(data):
+            # numpy cannot hand rpy2 a memoryview of nothing.
+            vec = {"logical": ri.BoolSexpVector, "integer": ri.IntSexpVector, "factor": ri.IntSexpVector,
+                   "ordered": ri.IntSexpVector}.get(kind, ri.FloatSexpVector)([])
+        elif kind == "logical":
+            vec = ri.BoolSexpVector.from_memoryview(memoryview(data))
+        elif kind in ("integer", "factor", "ordered"):
+            vec = ri.IntSexpVector.from_memoryview(memoryview(data))
+        else:
+            vec = ri.FloatSexpVector.from_memoryview(memoryview(data))
+        if kind in ("factor", "ordered"):
+            levels = self._levels.get(col.levels)
+            if levels is None:
+                levels = self._levels[col.levels] = ri.StrSexpVector(col.levels)
+            vec.do_slot_assign("levels", levels)
+        elif kind == "POSIXct":
+            vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
         return vec
-    vec = ri.FloatSexpVector.from_memoryview(memoryview(data))
-    if kind == "POSIXct":
-        vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
-    return vec
-
-
-def py2rpy_frame(prepared, nrows, make_frame):
-    """An R data.frame from prepared columns; make_frame is bridge_frame()."""
-    import rpy2.rinterface as ri
-
-    cols = ri.ListSexpVector([py2rpy_column(p) for p in prepared])
-    cols.do_slot_assign("names", ri.StrSexpVector([p.column.name for p in prepared]))
-    classes = ri.ListSexpVector([
-        ri.StrSexpVector(CLASSES[p.column.kind]) if p.column.kind in CLASSES else ri.NULL
-        for p in prepared])
-    return make_frame(cols, classes, ri.IntSexpVector([nrows]))
 
 
 def py2rpy_value(name, value):
@@ -358,7 +399,7 @@ def py2rpy_value(name, value):
         return ri.StrSexpVector(values)
     raise InputError(
         f"argument '{name}': expected a string, number, boolean or a list of one of those, "
-        f"got {value!r}", argument=name)
+        f"got {reprlib.repr(value)}", argument=name)
 
 
 def rpy2py_vector(vec):
@@ -366,6 +407,8 @@ def rpy2py_vector(vec):
     import rpy2.rinterface as ri
 
     t = vec.typeof
+    if t == ri.RTYPES.NILSXP or not len(vec):
+        return []
     if t == ri.RTYPES.REALSXP:
         arr = np.asarray(vec.memoryview())
         out = arr.tolist()
@@ -381,6 +424,4 @@ def rpy2py_vector(vec):
     if t == ri.RTYPES.STRSXP:
         na = ri.NA_Character
         return [None if x is na else x for x in vec]
-    if t == ri.RTYPES.NILSXP:
-        return []
     raise TypeError(f"cannot read an R vector of type {t}")

@@ -8,6 +8,7 @@ nothing of HTTP raises them with a message a caller can act on.
 class BridgeError(Exception):
     status = 500
     title = "Internal error"
+    headers = {}  # extra response headers (WWW-Authenticate, Retry-After)
 
     def __init__(self, description, **details):
         super().__init__(description)
@@ -50,3 +51,36 @@ class ModelError(BridgeError):
 
     status = 500
     title = "Model failed"
+
+
+class Overloaded(BridgeError):
+    status = 503
+    title = "Overloaded"
+
+    def __init__(self, description, retry_after=1, **details):
+        super().__init__(description, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
+class PredictTimeout(BridgeError):
+    status = 504
+    title = "Prediction timed out"
+
+
+class Unauthorized(BridgeError):
+    status = 401
+    title = "Unauthorized"
+
+    def __init__(self, description, error=None, **details):
+        super().__init__(description, **details)
+        challenge = 'Bearer realm="r-bridge"'
+        if error:
+            challenge += f', error="{error}"'
+        self.headers = {"WWW-Authenticate": challenge}
+
+
+class TooLarge(BridgeError):
+    """The request is larger than this server accepts (body bytes or rows)."""
+
+    status = 413
+    title = "Request too large"

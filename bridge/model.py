@@ -12,10 +12,12 @@ import json
 import logging
 from pathlib import Path
 
+import orjson
 from rpy2.rinterface_lib.embedded import RRuntimeError
 
-from .convert import py2rpy_frame, py2rpy_value, rpy2py_vector
-from .errors import BadRequest, InputError, ModelError, ModelLoadError
+from . import metrics
+from .convert import FrameParts, concat, py2rpy_value, rpy2py_vector
+from .errors import BadRequest, BridgeError, InputError, ModelError, ModelLoadError
 from .rsession import default_session
 from .schema import schema_from_r
 from .table import Table, nrows_of, prepare_table
@@ -36,6 +38,14 @@ class Prediction:
     columns: dict
     info: dict
     warnings: list
+
+    @property
+    def nrows(self):
+        return len(next(iter(self.columns.values()), []))
+
+    def slice(self, start, stop):
+        return Prediction(self.kind, {k: v[start:stop] for k, v in self.columns.items()},
+                          self.info, self.warnings)
 
     def records(self):
         if self.kind == "vector":
@@ -105,9 +115,15 @@ class RModel:
             self.predictor = h("bridge_custom_predictor")(ri.StrSexpVector([str(self.sidecar.predict_fn)]))
         else:
             self.predictor = h("bridge_predictor")(robj)
-        self._call = h("bridge_call")
-        self._make_frame = h("bridge_frame")
+        self._predict = h("bridge_predict")
+        self._frames = FrameParts()
+        self._no_args = ri.ListSexpVector([])
         self.default_args = dict(self.sidecar.args)
+        # Rows are predicted independently for predict() methods; a custom
+        # predict_fn may look across rows (scaling), so it batches only when
+        # its sidecar says so.
+        self.batching = bool(self.sidecar.options.get("batching", self.sidecar.predict_fn is None))
+        self.timeout = float(self.sidecar.options.get("timeout", 0)) or None
 
     # ---- predicting ----------------------------------------------------------
 
@@ -116,13 +132,55 @@ class RModel:
         table = data if isinstance(data, Table) else Table.from_pandas(data)
         return self.predict_table(table, args).to_pandas()
 
-    def predict_table(self, table, args):
-        prepared = prepare_table(self.schema, table)
-        nrows = nrows_of(prepared, table)
+    def predict_table(self, table, args, timeout=None):
         merged = self.merged_args(args)
-        if nrows == 0:
+        if table.nrows == 0:
+            # Nothing to predict: no columns to check either (an empty row list has none).
             return Prediction("vector", {"prediction": []}, {}, [])
-        return self.session.run(self.predict_prepared, prepared, nrows, merged)
+        with self.session.arriving():
+            prepared = prepare_table(self.schema, table)
+            nrows = nrows_of(prepared, table)
+            key = None
+            if self.batching:
+                try:
+                    key = (id(self), orjson.dumps(merged, option=orjson.OPT_SORT_KEYS),
+                           tuple(p.column for p in prepared))
+                except orjson.JSONEncodeError:
+                    # args nested too deep to serialise: run alone, py2rpy_value refuses them (422)
+                    key = None
+            return self.session.run_batched(self.predict_many, (prepared, nrows, merged), key, nrows,
+                                            self.name, timeout or self.timeout or self.session.default_timeout)
+
+    def predict_many(self, items):
+        """On the R thread: requests with the same args as one predict() call.
+
+        The rows are joined, predicted once and split back. If the joint call
+        fails, or does not return one value per row, each request is run on
+        its own so one bad request cannot fail the others.
+        """
+        metrics.observe_batch(self.name, sum(nrows for _, nrows, _ in items), len(items))
+        if len(items) == 1:
+            return [self._guarded(*items[0])]
+        _, _, args = items[0]
+        joined = [concat(parts) for parts in zip(*(prepared for prepared, _, _ in items))]
+        total = sum(nrows for _, nrows, _ in items)
+        try:
+            prediction = self.predict_prepared(joined, total, args)
+        except BridgeError:
+            return [self._guarded(*item) for item in items]
+        if prediction.nrows != total:
+            return [self._guarded(*item) for item in items]
+        out, start = [], 0
+        for _, nrows, _ in items:
+            out.append(prediction.slice(start, start + nrows))
+            start += nrows
+        return out
+
+    def _guarded(self, prepared, nrows, args):
+        try:
+            return self.predict_prepared(prepared, nrows, args)
+        except BridgeError as exc:
+            return exc
 
     def merged_args(self, args):
         if not isinstance(args, dict):
@@ -136,11 +194,14 @@ class RModel:
     def predict_prepared(self, prepared, nrows, args):
         """On the R thread: build the data.frame, call predict, read the result."""
         ri = self.session.ri
-        frame = py2rpy_frame(prepared, nrows, self._make_frame)
-        r_args = ri.ListSexpVector([py2rpy_value(k, v) for k, v in args.items()])
+        cols, classes = self._frames.build(prepared)
+        r_args = self._no_args
         if args:
+            r_args = ri.ListSexpVector([py2rpy_value(k, v) for k, v in args.items()])
             r_args.do_slot_assign("names", ri.StrSexpVector(list(args)))
-        result = self._call(self.predictor, self.robj, frame, r_args)
+        result = self._predict(self.predictor, self.robj, cols, classes, ri.IntSexpVector([nrows]), r_args)
+        if result.typeof != ri.RTYPES.VECSXP:
+            return Prediction("vector", {"prediction": rpy2py_vector(result)}, {}, [])
         return self._read_result(dict(zip(result.names, result)))
 
     def _read_result(self, out):

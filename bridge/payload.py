@@ -93,13 +93,14 @@ def _split(split):
     if not isinstance(split, dict) or not isinstance(split.get("columns"), list) \
             or not isinstance(split.get("data"), list):
         raise BadRequest("'dataframe_split' needs 'columns' (array) and 'data' (array of rows)")
-    names = split["columns"]
+    names = [str(name) for name in split["columns"]]
+    _refuse_duplicates(names)
     width = len(names)
     for i, row in enumerate(split["data"]):
         if not isinstance(row, list) or len(row) != width:
             raise BadRequest(f"dataframe_split row {i + 1}: expected an array of {width} values",
                              row=i + 1)
-    columns = {str(name): [row[j] for row in split["data"]] for j, name in enumerate(names)}
+    columns = {name: [row[j] for row in split["data"]] for j, name in enumerate(names)}
     return Table(columns, len(split["data"]))
 
 
@@ -115,6 +116,7 @@ def parse_csv(body):
         raise BadRequest("the CSV body is empty; send a header row and data rows")
     except csv.Error as exc:
         raise BadRequest(f"malformed CSV: {exc}")
+    _refuse_duplicates(header)
     rows = []
     try:
         for row in reader:
@@ -128,3 +130,11 @@ def parse_csv(body):
         raise BadRequest(f"malformed CSV: {exc}")
     columns = {name: [row[j] for row in rows] for j, name in enumerate(header)}
     return Table(columns, len(rows), text=True)
+
+
+def _refuse_duplicates(names):
+    seen = set()
+    for name in names:
+        if name in seen:
+            raise BadRequest(f"column {name!r} appears twice; column names must be unique", column=name)
+        seen.add(name)

@@ -9,6 +9,7 @@ import logging
 import threading
 from pathlib import Path
 
+from . import metrics
 from .errors import ModelNotFound
 from .model import is_model_file, read_model_file
 
@@ -26,9 +27,10 @@ class FileState:
 
 
 class Registry:
-    def __init__(self, folder, session):
+    def __init__(self, folder, session, lock=None):
         self.folder = Path(folder)
         self.session = session
+        self.lock = lock  # a lock.ModelLock: files are checked before R reads them
         self._models = {}
         self._files = {}
         self._pending = {}
@@ -73,6 +75,9 @@ class Registry:
         for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
             if path.is_file() and is_model_file(path):
                 seen[path] = _signature(path)
+                if self.lock is not None:
+                    # A new lock file re-checks every file against it.
+                    seen[path] += (self.lock.signature(),)
         for path in set(self._files) - set(seen):
             self._unserve(path)
         for path, sig in seen.items():
@@ -88,6 +93,8 @@ class Registry:
     def _load(self, path, sig):
         state = self._files.get(path) or FileState(path, sig)
         try:
+            if self.lock is not None:
+                self.lock.verify(path)
             models = read_model_file(path, self.session)
         except Exception as exc:
             # The previous version (if any) keeps serving.
@@ -95,6 +102,7 @@ class Registry:
             state.error = _message(exc)
             self._files[path] = state
             log.error("model file %s failed to load: %s", path.name, state.error)
+            metrics.model_load_failed(path)
             return
         clashes = [n for n in models if n in self._models and n not in state.names]
         if clashes:

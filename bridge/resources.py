@@ -3,6 +3,7 @@
 import orjson
 
 from . import payload
+from .limits import admit_rows
 
 
 class ModelsResource:
@@ -28,6 +29,7 @@ class PredictResource:
     def on_post(self, req, resp, name):
         model = self._registry.get(name)
         table, args = payload.parse(req.bounded_stream.read(), req.content_type)
+        admit_rows(req, table.nrows)
         prediction = model.predict_table(table, args)
         body = {"model": name, "predictions": prediction.records()}
         if prediction.info:

@@ -1,27 +1,58 @@
 """The one door to the embedded R.
 
 R may be driven from one thread only, so every R call in a process runs on
-one dedicated thread owned by `RSession`. Other threads hand it work and
+one dedicated thread owned by `RSession`. Other threads hand it jobs and
 wait for the result. R is started on that thread, inside the process that
 uses it: never fork a process whose R is already initialised.
+
+Jobs that share a batch key (same model, same predict args, same column
+types) and wait in the queue together are run as one call: while R is busy
+with one request, the next ones gather, and R takes them all at once. A lone
+client never waits for company unless `max_wait` is set and other requests
+are on their way.
 """
 
+import collections
+import dataclasses
 import logging
-import queue
+import os
 import threading
+import time
+import warnings
 from concurrent.futures import Future
 
+from .errors import Overloaded, PredictTimeout
 from .settings import R_HELPERS
 
 log = logging.getLogger(__name__)
 
 
+@dataclasses.dataclass
+class Job:
+    future: Future
+    fn: object
+    args: tuple = ()
+    key: object = None   # batch key; None runs alone
+    rows: int = 0
+    name: str = ""
+    many: bool = False   # fn takes a list of items (run_batched)
+
+
 class RSession:
     """Owns the embedded R of this process and the thread that drives it."""
 
-    def __init__(self, helpers=R_HELPERS):
+    def __init__(self, helpers=R_HELPERS, max_batch_rows=10_000, max_wait=0.0, max_queue=1000,
+                 default_timeout=30.0):
         self._helpers = helpers
-        self._jobs = queue.SimpleQueue()
+        self.default_timeout = default_timeout
+        self.max_batch_rows = max_batch_rows
+        self.max_wait = max_wait
+        self.max_queue = max_queue
+        self._queue = collections.deque()
+        self._cv = threading.Condition()
+        self._arriving = 0
+        self.busy_since = None      # monotonic start of the running job, for watchdogs
+        self.on_batch = []          # callbacks(name, rows, requests)
         self._started = threading.Event()
         self._start_error = None
         self._thread = threading.Thread(target=self._loop, name="r-session", daemon=True)
@@ -33,20 +64,92 @@ class RSession:
 
     # ---- public ----------------------------------------------------------
 
-    def run(self, fn, *args, **kwargs):
-        """Runs fn(*args, **kwargs) on the R thread and returns its result."""
+    def run(self, fn, *args, timeout=None):
+        """Runs fn(*args) on the R thread and returns its result."""
         if threading.current_thread() is self._thread:
-            return fn(*args, **kwargs)
-        return self.submit(fn, *args, **kwargs).result()
+            return fn(*args)
+        return self.wait(self.submit(fn, *args), timeout)
 
-    def submit(self, fn, *args, **kwargs):
-        future = Future()
-        self._jobs.put((future, fn, args, kwargs))
-        return future
+    def submit(self, fn, *args):
+        return self._put(Job(Future(), fn, args), bounded=False)
+
+    def run_batched(self, fn, item, key, rows, name="", timeout=None):
+        """Runs fn([item, ...]) with every queued item of the same key.
+
+        fn gets a list of items and returns a list of results (or exception
+        instances) in the same order.
+        """
+        future = self._put(Job(Future(), fn, (item,), key, rows, name, many=True), bounded=True)
+        return self.wait(future, timeout)
+
+    def wait(self, future, timeout):
+        try:
+            return future.result(timeout)
+        except TimeoutError:
+            if not future.cancel():
+                # Running: ask R to stop at its next interrupt check.
+                self.interrupt()
+            raise PredictTimeout(f"predict() did not finish within {timeout:g} s")
+
+    def interrupt(self):
+        from rpy2.rinterface_lib import openrlib
+
+        openrlib.rlib.R_interrupts_pending = 1
+
+    def arriving(self):
+        """Context for a request on its way to run_batched (max_wait hint)."""
+        return _Arriving(self)
+
+    def queue_depth(self):
+        return len(self._queue)
+
+    @property
+    def alive(self):
+        """False once the R thread is gone (readiness reports R down)."""
+        return self._thread.is_alive()
 
     def helper(self, name):
         """An R function defined in r_scripts/bridge.R (call on the R thread)."""
         return self._env[name]
+
+    # ---- the queue ---------------------------------------------------------
+
+    def _put(self, job, bounded):
+        with self._cv:
+            if bounded and len(self._queue) >= self.max_queue:
+                raise Overloaded(f"{len(self._queue)} requests are already waiting for R; retry shortly")
+            self._queue.append(job)
+            self._cv.notify()
+        return job.future
+
+    def _take(self):
+        with self._cv:
+            while not self._queue:
+                self._cv.wait()
+            first = self._queue.popleft()
+            batch = [first]
+            if first.key is None:
+                return batch
+            deadline = time.monotonic() + self.max_wait
+            rows = first.rows
+            while True:
+                rows = self._gather(first.key, batch, rows)
+                left = deadline - time.monotonic()
+                if rows >= self.max_batch_rows or left <= 0 or self._arriving == 0:
+                    return batch
+                self._cv.wait(left)
+
+    def _gather(self, key, batch, rows):
+        keep = collections.deque()
+        while self._queue:
+            job = self._queue.popleft()
+            if job.key == key and rows + job.rows <= self.max_batch_rows:
+                batch.append(job)
+                rows += job.rows
+            else:
+                keep.append(job)
+        self._queue = keep
+        return rows
 
     # ---- the R thread ----------------------------------------------------
 
@@ -61,32 +164,80 @@ class RSession:
         from rpy2.rinterface_lib import openrlib
 
         while True:
-            future, fn, args, kwargs = self._jobs.get()
-            if not future.set_running_or_notify_cancel():
+            batch = [job for job in self._take() if job.future.set_running_or_notify_cancel()]
+            if not batch:
                 continue
+            self.busy_since = time.monotonic()
             try:
                 # NOTE: the rlock is re-entrant; holding it guards against any
                 # other library in the process touching R behind our back.
                 with openrlib.rlock:
-                    result = fn(*args, **kwargs)
-            except BaseException as exc:
-                future.set_exception(exc)
+                    self._run(batch)
+            finally:
+                self.busy_since = None
+                # An interrupt that arrived after its call ended must not hit the next one.
+                openrlib.rlib.R_interrupts_pending = 0
+
+    def _run(self, batch):
+        first = batch[0]
+        try:
+            if not first.many:
+                results = [first.fn(*first.args)]
             else:
-                future.set_result(result)
+                results = first.fn([job.args[0] for job in batch])
+                for callback in self.on_batch:
+                    callback(first.name, sum(job.rows for job in batch), len(batch))
+        except BaseException as exc:
+            results = [exc] * len(batch)
+        for job, result in zip(batch, results):
+            if isinstance(result, BaseException):
+                job.future.set_exception(result)
+            else:
+                job.future.set_result(result)
 
     def _start_r(self):
-        import os
-
         import rpy2.rinterface as ri
 
         # Without TZ, R asks timedatectl for the zone, which fails in containers.
         os.environ.setdefault("TZ", "UTC")
-        ri.initr_simple()
+        ld_path = os.environ.get("LD_LIBRARY_PATH")
+        with warnings.catch_warnings():
+            # R started off the main thread owns SIGINT; Python keeps its own
+            # handlers, which is what a server wants.
+            warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
+            ri.initr_simple()
+        # NOTE: rpy2 prepends R's library dirs to LD_LIBRARY_PATH, too late to
+        # matter here but inherited by every child process (a Python started
+        # with it can load the system's libpython instead of its own).
+        _restore_env("LD_LIBRARY_PATH", ld_path)
         self.ri = ri
         env = ri.baseenv["new.env"]()
         ri.baseenv["sys.source"](ri.StrSexpVector([str(self._helpers)]), envir=env)
         self._env = env
         log.info("embedded R started, helpers from %s", self._helpers)
+
+
+def _restore_env(name, value):
+    import os
+
+    if value is None:
+        os.environ.pop(name, None)
+    else:
+        os.environ[name] = value
+
+
+class _Arriving:
+    def __init__(self, session):
+        self._session = session
+
+    def __enter__(self):
+        with self._session._cv:
+            self._session._arriving += 1
+
+    def __exit__(self, *exc):
+        with self._session._cv:
+            self._session._arriving -= 1
+            self._session._cv.notify_all()
 
 
 _default = None

@@ -225,10 +225,13 @@ bridge_predictor <- function(model) {
   }
 }
 
-# Runs a predictor, keeping R's warnings and classifying R's error: an error
-# that comes from the caller's input or args is "input", anything else "model".
-bridge_call <- function(predictor, model, newdata, args) {
-  warnings <- character(0)
+# Builds newdata and runs a predictor, keeping R's warnings and classifying
+# R's error: one that comes from the caller's input or args is "input",
+# anything else "model". The common answer (a plain vector, one value per
+# row, no warnings) is returned as that vector alone: cheapest to read.
+bridge_predict <- function(predictor, model, cols, classes, n, args) {
+  newdata <- bridge_frame(cols, classes, n)
+  warnings <- NULL
   result <- withCallingHandlers(
     tryCatch(predictor(model, newdata, args), error = function(e) e),
     warning = function(w) {
@@ -237,17 +240,24 @@ bridge_call <- function(predictor, model, newdata, args) {
     })
   if (inherits(result, "error")) {
     msg <- conditionMessage(result)
-    return(list(error = msg, kind = .error_kind(msg), warnings = warnings))
+    return(list(error = msg, kind = .error_kind(msg), warnings = as.character(warnings)))
   }
-  out <- bridge_flatten(result, nrow(newdata))
-  out$warnings <- unique(warnings)
+  if (is.null(warnings) && is.atomic(result) && is.null(dim(result)) && length(result) == n) {
+    return(.plain(result))
+  }
+  out <- bridge_flatten(result, n)
+  out$warnings <- as.character(unique(warnings))
   out
 }
 
 .input_error_patterns <- c(
   "has new level", "new levels", "New factor levels", "should be one of",
   "unused argument", "not in the training data", "not found in data",
-  "invalid 'type'", "must be one of", "arguments imply differing number")
+  "invalid 'type'", "must be one of", "arguments imply differing number",
+  "not interpretable as logical", "argument is not interpretable", "invalid argument",
+  "non-numeric argument", "argument of length 0", "must be numeric", "must be logical",
+  # a string where predict() wants a flag, e.g. se.fit = "yes"
+  "type in 'x ||", "type in 'x &&")
 
 .error_kind <- function(msg) {
   hit <- vapply(.input_error_patterns, grepl, TRUE, x = msg, fixed = TRUE)

@@ -7,7 +7,6 @@ import socket
 import subprocess
 import sys
 import time
-import warnings
 from pathlib import Path
 
 import pytest
@@ -16,8 +15,9 @@ from falcon import testing
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLES = ROOT / "r_models"
-
-warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
+# The environment as it was before R started in this process: embedded R sets
+# LD_LIBRARY_PATH, which would make a child Python load the system libpython.
+CLEAN_ENV = dict(os.environ)
 
 
 @pytest.fixture(scope="session")
@@ -77,7 +77,7 @@ class Server:
             [sys.executable, "-m", "bridge", "serve", "--models", str(models),
              "--port", str(self.port), *args],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**os.environ, **(env or {})})
+            env={**CLEAN_ENV, **(env or {})})
         self.wait_ready()
 
     def wait_ready(self, timeout=90):
@@ -88,7 +88,7 @@ class Server:
             try:
                 requests.get(self.url + "/models", timeout=1)
                 return
-            except requests.ConnectionError:
+            except requests.RequestException:
                 time.sleep(0.2)
         raise RuntimeError(f"server not up after {timeout}s: {self.output()}")
 

@@ -1,0 +1,114 @@
+"""bridge.lock: the sha256 of every model file and sidecar a deployer approved.
+
+R's readRDS()/load() can run code hidden in a file (CVE-2024-27322), and a
+sidecar <name>.R is R code by design, so what the bridge may read is decided
+before R sees a byte: `python -m bridge lock` writes the manifest, and with
+--require-lock (BRIDGE_REQUIRE_LOCK=1) the registry refuses, as a load error
+shown in /models, any model file whose sha256, or whose sidecars' sha256,
+is not in it.
+
+The manifest is re-read when it changes, so a deploy that copies new files
+and a new lock reloads both. It protects only as far as it is itself
+trusted: mount it from somewhere the model folder's writers cannot write
+(BRIDGE_LOCK_FILE) when they are not the same people.
+"""
+
+import datetime as dt
+import json
+from pathlib import Path
+
+from .errors import ModelLoadError
+from .model import MODEL_SUFFIXES, file_sha256
+
+LOCK_NAME = "bridge.lock"
+SIDECAR_SUFFIXES = (".json", ".R")
+
+
+def locked_files(folder):
+    """Model files and sidecars in a folder, by name."""
+    folder = Path(folder)
+    return sorted(p for p in folder.iterdir()
+                  if p.is_file() and (p.suffix.lower() in MODEL_SUFFIXES or p.suffix in SIDECAR_SUFFIXES))
+
+
+def sidecars(path):
+    """The files that are read with a model file: <stem>.json, <stem>.R and
+    <stem>.<object>.json/.R for the objects of an .rda."""
+    path = Path(path)
+    stem = path.name[: -len(path.suffix)]
+    return sorted(p for p in path.parent.iterdir()
+                  if p.is_file() and p.suffix in SIDECAR_SUFFIXES
+                  and (p.name[: -len(p.suffix)] == stem or p.name.startswith(stem + ".")))
+
+
+def write_lock(folder, out=None):
+    """Writes the manifest of `folder` (default <folder>/bridge.lock); returns
+    (path, {file name: sha256})."""
+    folder = Path(folder)
+    files = {p.name: file_sha256(p) for p in locked_files(folder)}
+    out = Path(out) if out else folder / LOCK_NAME
+    doc = {
+        "comment": "sha256 of the model files and sidecars R Bridge may load; "
+                   "written by `python -m bridge lock`",
+        "created": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+        "files": files,
+    }
+    tmp = out.with_name(out.name + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    tmp.replace(out)
+    return out, files
+
+
+class ModelLock:
+    """The registry's check, made before R reads a file."""
+
+    def __init__(self, path):
+        self.path = Path(path)
+        self._signature = None
+        self._files = None
+        self._error = None
+
+    @classmethod
+    def from_settings(cls, settings):
+        if not settings.require_lock:
+            return None
+        return cls(settings.lock_file or Path(settings.models) / LOCK_NAME)
+
+    def signature(self):
+        """Changes when the manifest file does (the registry reloads then)."""
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return (st.st_size, st.st_mtime_ns)
+
+    def verify(self, path):
+        """Raises ModelLoadError unless `path` and its sidecars are in the manifest."""
+        files = self._manifest()
+        for p in [Path(path), *sidecars(path)]:
+            expected = files.get(p.name)
+            if expected is None:
+                raise ModelLoadError(f"{p.name} is not in {self.path.name}; refused "
+                                     "(--require-lock). Run `python -m bridge lock` to approve it")
+            if file_sha256(p) != expected:
+                raise ModelLoadError(f"{p.name} does not match its sha256 in {self.path.name}; "
+                                     "refused (--require-lock)")
+
+    def _manifest(self):
+        sig = self.signature()
+        if sig != self._signature or self._files is None and self._error is None:
+            self._signature, self._files, self._error = sig, None, None
+            try:
+                doc = json.loads(self.path.read_text(encoding="utf-8"))
+                files = doc["files"]
+                if not isinstance(files, dict):
+                    raise ValueError("'files' is not an object")
+                self._files = {str(k): str(v).lower() for k, v in files.items()}
+            except FileNotFoundError:
+                self._error = (f"{self.path} not found; with --require-lock no model is loaded "
+                               "without one. Run `python -m bridge lock`")
+            except (OSError, ValueError, KeyError, TypeError) as exc:
+                self._error = f"{self.path} is not a valid lock file ({exc})"
+        if self._error:
+            raise ModelLoadError(self._error)
+        return self._files

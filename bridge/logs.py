@@ -1,0 +1,78 @@
+"""The access log: one JSON line per request on stdout.
+
+Fields: time (UTC), request_id, method, path, model, rows, status,
+duration_ms. The request id is the caller's `X-Request-ID` when it is a
+sane token, else a new uuid4; it is echoed back in the response header so
+a caller can quote it. Bodies and query strings are never logged: they
+carry the caller's data.
+
+The lines go to the `bridge.access` logger at INFO, written bare (no
+prefix) to stdout; BRIDGE_LOG_LEVEL=WARNING turns them off.
+"""
+
+import datetime as dt
+import logging
+import re
+import sys
+import time
+import uuid
+
+import orjson
+
+from .metrics import model_in_path
+
+access_log = logging.getLogger("bridge.access")
+
+REQUEST_ID_HEADER = "X-Request-ID"
+# What we accept as a caller's request id: a token, not free text.
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:@/+=-]{1,128}")
+_MAX_PATH = 512
+
+
+def configure_access_log(stream=None):
+    """Bare JSON lines on stdout, once per process, kept out of the root
+    logger's human-readable format."""
+    if access_log.handlers:
+        return
+    handler = logging.StreamHandler(stream or sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    access_log.addHandler(handler)
+    access_log.propagate = False
+
+
+def request_id(req):
+    given = req.get_header(REQUEST_ID_HEADER)
+    if given and _REQUEST_ID.fullmatch(given):
+        return given
+    return uuid.uuid4().hex
+
+
+class RequestLog:
+    """Falcon middleware: sets req.context.request_id, logs the request."""
+
+    def __init__(self):
+        configure_access_log()
+
+    def process_request(self, req, resp):
+        req.context.request_id = request_id(req)
+        req.context.log_started = time.perf_counter()
+
+    def process_response(self, req, resp, resource, req_succeeded):
+        rid = req.context.get("request_id")
+        if rid is None:
+            return
+        resp.set_header(REQUEST_ID_HEADER, rid)
+        if not access_log.isEnabledFor(logging.INFO):
+            return
+        started = req.context.log_started
+        line = {
+            "time": dt.datetime.now(dt.timezone.utc).isoformat(timespec="milliseconds"),
+            "request_id": rid,
+            "method": req.method,
+            "path": req.path[:_MAX_PATH],
+            "model": (model_in_path(req.path) or "")[:_MAX_PATH] or None,
+            "rows": req.context.get("rows"),
+            "status": resp.status_code,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        access_log.info(orjson.dumps(line).decode())
