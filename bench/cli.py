@@ -29,19 +29,24 @@ def main(argv=None):
     prof.add_argument("--load", choices=("single", "bulk"), default="single",
                       help="single: wrk -c32 single-row requests; bulk: 100,000-row requests")
     prof.add_argument("--seconds", type=int, default=15, help="seconds sampled per output")
-    prof.add_argument("--rate", type=int, default=200, help="samples per second")
+    prof.add_argument("--rate", type=int, default=100,
+                      help="samples per second (py-spy falls behind on a loaded machine)")
     prof.add_argument("--native", action="store_true",
                       help="also unwind C frames (R, rpy2's C code; slower, may fail)")
     args = parser.parse_args(argv)
 
     # A SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
-    if args.command == "profile":
-        from .profile import profile
+    try:
+        if args.command == "profile":
+            from .profile import profile
 
-        return profile(args.model, OUT, workers=args.workers, load=args.load,
-                       seconds=args.seconds, rate=args.rate, native=args.native)
-    return bench(args)
+            return profile(args.model, OUT, workers=args.workers, load=args.load,
+                           seconds=args.seconds, rate=args.rate, native=args.native)
+        return bench(args)
+    except KeyboardInterrupt:
+        print("[bench] interrupted; every server it started is stopped", file=sys.stderr)
+        return 130
 
 
 def bench(args):

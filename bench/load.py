@@ -138,7 +138,7 @@ def parse_wrk(out, command=""):
     rps = re.search(r"Requests/sec:\s+([\d.]+)", out)
     if not total or not rps:
         raise LoadError(f"cannot read wrk's output:\n{out}")
-    latency = {pct: _ms(val) for pct, val in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)$", out, re.M)}
+    latency = {pct: _ms(val) for pct, val in re.findall(r"^\s+(50|75|90|99)%\s+(\S+)\s*$", out, re.M)}
     errors = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", out)
     socket_errors = dict(zip(("connect", "read", "write", "timeout"),
                              map(int, errors.groups()))) if errors else {}

@@ -23,7 +23,7 @@ from .workload import Workload
 ROOT = servers.ROOT
 
 
-def profile(model, out_dir, workers=2, load="single", seconds=15, rate=200, native=False):
+def profile(model, out_dir, workers=2, load="single", seconds=15, rate=100, native=False):
     spy = shutil.which("py-spy") or str(Path(sys.executable).parent / "py-spy")
     if not Path(spy).exists():
         raise SystemExit("py-spy is not installed: pip install -r bench/requirements.txt")
@@ -110,7 +110,8 @@ def summarize(collapsed, seconds, rate, top=20):
             continue
         count = int(count)
         frames = stack.split(";")
-        process = next((f for f in frames if f.startswith("process ")), "")
+        # With --subprocesses, a worker's stacks start "process ARBITER;process WORKER".
+        process = ([f for f in frames if f.startswith("process ")] or [""])[-1]
         thread = next((f for f in frames if f.startswith("thread ")), "thread ?")
         raw = [f for f in frames if not f.startswith(("process ", "thread "))]
         code = [_short(f) for f in raw]
@@ -130,14 +131,14 @@ def summarize(collapsed, seconds, rate, top=20):
     if not busy_total:
         return "no busy samples (was the bridge loaded?)\n"
 
-    full = seconds * rate  # samples one always-busy thread would give
+    # py-spy falls behind its rate on a loaded machine, so shares are of the
+    # samples taken, not of seconds * rate.
     lines = [f"{busy_total} busy samples (not blocked in a wait: queue get, lock, sleep, "
-             "poll)", "",
-             "thread group: threads, busy ~ share of the recording (per thread, 100% = "
-             "always busy), samples"]
+             f"poll), recorded {seconds} s at up to {rate}/s", "",
+             "thread group: threads, busy samples of all its samples"]
     for group, (ids, samples, busy) in sorted(threads.items(), key=lambda kv: -kv[1][2]):
-        lines.append(f"  {group}: {len(ids)} thread(s), busy ~{100 * busy / full / len(ids):.0f}%"
-                     f" each, {busy} of {samples} samples")
+        lines.append(f"  {group}: {len(ids)} thread(s), {busy} busy of {samples} "
+                     f"({100 * busy / samples:.0f}%)")
     lines.append("")
 
     def table(title, counter, of):
@@ -170,7 +171,7 @@ def _thread_group(process, thread):
     -> 'pid 12 waitress-*'."""
     pid = process.split(":", 1)[0].replace("process ", "pid ") if process else ""
     name = thread.split(": ", 1)[1] if ": " in thread else thread
-    name = re.sub(r"-\d+$", "-*", name)
+    name = re.sub(r"-[\d_]+$", "-*", name)  # waitress-3, ThreadPoolExecutor-1_0
     return f"{pid} {name}".strip()
 
 

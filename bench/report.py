@@ -182,7 +182,12 @@ def markdown(res, info):
         r = res.bulk[(server, fmt)]
         return f"{r.median:.3f} s" if r else "—"
 
+    e = res.floor_end or {}
     out += ["## The floor: R's own predict() on the same rows", "",
+            f"Measured before the servers started and again after they stopped: "
+            f"{f['single_s'] * 1e3:.3f} ms then {e.get('single_s', math.nan) * 1e3:.3f} ms per "
+            f"single-row call, {f['bulk_s']:.3f} s then {e.get('bulk_s', math.nan):.3f} s for "
+            f"{f['bulk_rows']:,} rows; the difference is the machine's load, not R.", "",
             f"- single row: {f['single_s'] * 1e3:.3f} ms per call (mean of {f['single_loops']:,} "
             f"calls in one Rscript), i.e. at most {1 / f['single_s']:,.0f} predictions/s on one "
             f"core; per request, the sequential client sees "

@@ -40,6 +40,7 @@ class Results:
     sizes: Sizes
     workers: int
     floor: dict
+    floor_end: dict = None  # the same, after the servers stopped: a gauge of the noise
     bridge_command: str = ""
     notes: list = dataclasses.field(default_factory=list)
     # A bridge measurement is None where the bridge died during it (see notes).
@@ -60,13 +61,16 @@ def run(model, models_dir, out_dir, workers=2, sizes=FULL, plumber_processes=1):
     work = Workload.make(sizes.bulk_rows)
     say(f"R floor: predict() inside Rscript ({sizes.floor_loops} single-row calls, "
         f"{sizes.bulk_rows:,} rows x3)")
-    floor = r_floor(model, work.write_csv(out_dir / "rows.csv"), sizes.floor_loops)
+    rows_csv = work.write_csv(out_dir / "rows.csv")
+    floor = r_floor(model, rows_csv, sizes.floor_loops)
     bench = Bench(model, models_dir, out_dir, workers, sizes, work,
                   Results(sizes=sizes, workers=workers, floor=floor))
     try:
         bench.cases(plumber_processes)
     finally:
         bench.stop()
+    say("R floor again, to show how much the machine's load moved during the run")
+    bench.results.floor_end = r_floor(model, rows_csv, sizes.floor_loops)
     return bench.results
 
 
