@@ -5,6 +5,7 @@ import logging
 import falcon
 import orjson
 
+from . import plumber
 from .auth import ApiKeyAuth
 from .errors import BridgeError
 from .health import Liveness, Readiness, ReadinessResource
@@ -17,7 +18,7 @@ from .settings import Settings
 log = logging.getLogger(__name__)
 
 
-def create_app(registry, settings=None, readiness=None):
+def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     """The app over a registry. `readiness` is flipped by the process owner
     (bridge/health.py); without one, the app is ready at once (its caller
     scanned the registry already)."""
@@ -37,6 +38,7 @@ def create_app(registry, settings=None, readiness=None):
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
+    plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)
     app.add_error_handler(Exception, render_unexpected)

@@ -35,6 +35,11 @@ def main(argv=None):
                        help="seconds between model folder scans, 0 to disable "
                             "(BRIDGE_RELOAD_INTERVAL, default 2)")
     serve.add_argument("--log-level", dest="log_level", help="BRIDGE_LOG_LEVEL, default INFO")
+    serve.add_argument("--plumber-dir", dest="plumber_dir",
+                       help="folder of plumber.R files to serve (BRIDGE_PLUMBER_DIR, "
+                            "default r_scripts/api/)")
+    serve.add_argument("--plumber", action="append", metavar="FILE",
+                       help="a plumber.R file to serve; repeatable (BRIDGE_PLUMBER)")
     serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
                        help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
     serve.add_argument("--lock-file", dest="lock_file",
@@ -53,9 +58,14 @@ def main(argv=None):
     logging.basicConfig(level=settings.log_level.upper(),
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     if args.command == "serve":
+        from .errors import PlumberLoadError
         from .server import serve as run_server
 
-        run_server(settings)
+        try:
+            run_server(settings)
+        except PlumberLoadError as exc:  # a plumber.R file refused: say why, don't serve
+            print(f"error: {exc.description}", file=sys.stderr)
+            return 1
     elif args.command == "inspect":
         return inspect_file(args.file)
     elif args.command == "lock":

@@ -84,3 +84,10 @@ class TooLarge(BridgeError):
 
     status = 413
     title = "Request too large"
+
+
+class PlumberLoadError(BridgeError):
+    """A plumber.R file cannot be served (refused feature, clash, or its own error)."""
+
+    status = 503
+    title = "Plumber API not loaded"

@@ -172,6 +172,7 @@ class RSession:
                 # NOTE: the rlock is re-entrant; holding it guards against any
                 # other library in the process touching R behind our back.
                 with openrlib.rlock:
+                    _release_deferred()
                     self._run(batch)
             finally:
                 self.busy_since = None
@@ -201,6 +202,7 @@ class RSession:
         # Without TZ, R asks timedatectl for the zone, which fails in containers.
         os.environ.setdefault("TZ", "UTC")
         ld_path = os.environ.get("LD_LIBRARY_PATH")
+        _guard_releases()
         with warnings.catch_warnings():
             # R started off the main thread owns SIGINT; Python keeps its own
             # handlers, which is what a server wants.
@@ -215,6 +217,43 @@ class RSession:
         ri.baseenv["sys.source"](ri.StrSexpVector([str(self._helpers)]), envir=env)
         self._env = env
         log.info("embedded R started, helpers from %s", self._helpers)
+
+
+# R objects whose Python wrappers died on a thread that does not hold R.
+_deferred = collections.deque()
+_release = None
+
+
+def _guard_releases():
+    """Makes rpy2 release R objects only on a thread that holds R.
+
+    rpy2 releases an R object from the wrapper's __del__, on whatever thread
+    drops the last reference: an HTTP thread dropping an exception whose
+    traceback holds R values, or the reload thread dropping a replaced
+    model. R_ReleaseObject there races the R thread and corrupts R's
+    precious list (seen as "deallocating None" crashes under load). Off the
+    R thread the release is queued; the R thread does it before its next job.
+    """
+    global _release
+    from rpy2.rinterface_lib import _rinterface_capi as capi
+    from rpy2.rinterface_lib import openrlib
+
+    if _release is not None:
+        return
+    _release = capi._release
+
+    def guarded(cdata):
+        if openrlib.rlock._is_owned():
+            _release(cdata)
+        else:
+            _deferred.append(cdata)
+
+    capi._release = guarded
+
+
+def _release_deferred():
+    while _deferred:
+        _release(_deferred.popleft())
 
 
 def _restore_env(name, value):

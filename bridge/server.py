@@ -11,6 +11,7 @@ import signal
 import threading
 import time
 
+from . import plumber
 from .app import create_app
 from .health import Readiness
 from .lock import ModelLock
@@ -33,7 +34,8 @@ def build(settings, readiness=None):
     readiness.set_ready()
     if settings.reload_interval > 0:
         registry.watch(settings.reload_interval)
-    return create_app(registry, settings, readiness), registry
+    return create_app(registry, settings, readiness,
+                      plumber_apis=plumber.load(settings, session)), registry
 
 
 def serve(settings):

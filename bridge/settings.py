@@ -30,6 +30,8 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     require_lock: bool = False
     lock_file: str = ""           # default: <models>/bridge.lock
+    plumber_dir: Path = ROOT / "r_scripts" / "api"
+    plumber: tuple = ()
 
     @classmethod
     def from_env(cls, environ=None, **overrides):
@@ -43,6 +45,10 @@ class Settings:
         values.update({k: v for k, v in overrides.items() if v is not None})
         if "models" in values:
             values["models"] = Path(values["models"])
+        if "plumber_dir" in values:
+            values["plumber_dir"] = Path(values["plumber_dir"])
+        if "plumber" in values:
+            values["plumber"] = tuple(Path(p) for p in values["plumber"])
         return cls(**values)
 
 
@@ -50,6 +56,8 @@ def _parse(field, raw):
     kind = field.type if isinstance(field.type, type) else type(field.default)
     if kind is Path:
         return Path(raw)
+    if kind is tuple:  # a list of paths, separated as in PATH
+        return tuple(Path(p) for p in raw.split(os.pathsep) if p)
     if kind is bool:
         if raw.strip().lower() in ("1", "true", "yes", "on"):
             return True

@@ -10,6 +10,8 @@ PACKAGES=(
   r-cran-gbm r-cran-glmnet r-cran-caret r-cran-nnet
   # the benchmark and the Plumber comparison
   r-cran-plumber
+  # Plumber's csv and tsv serializers (plumber.R files the bridge serves)
+  r-cran-readr
   # building rpy2
   gcc libffi-dev
 )

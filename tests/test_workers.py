@@ -174,3 +174,16 @@ def test_workers_serve_one_port_and_a_dead_worker_is_replaced(start_server, mode
     for _ in range(20):
         resp = requests.post(server.url + "/models/mtcars_lm/predict", json=CARS, timeout=60)
         assert resp.status_code == 200, resp.text
+
+
+def test_r_objects_dropped_off_the_r_thread_are_released_on_it(session):
+    """A wrapper that dies on another thread must not call into R there."""
+    from bridge import rsession
+
+    vec = session.run(lambda: session.ri.FloatSexpVector([1.0, 2.0]))
+    session.run(lambda: None)  # the R thread lets go of the previous job
+    before = len(rsession._deferred)
+    del vec  # dropped here, on the test's thread
+    assert len(rsession._deferred) == before + 1
+    session.run(lambda: None)  # the R thread's next job releases it
+    assert len(rsession._deferred) == 0

@@ -1,0 +1,5 @@
+#* @assets ./www /static
+list()
+
+#* @get /hello
+function() "hello"

@@ -1,0 +1,6 @@
+library(promises)
+
+#* @get /slow
+function() {
+  future_promise({ Sys.sleep(1); 42 }) %...>% (function(x) list(answer = x))
+}

@@ -1,0 +1,3 @@
+#* @get /hello
+function() {
+  "unterminated

@@ -1,0 +1,9 @@
+con <- textConnection("log", "w")
+
+#* @plumber
+function(pr) {
+  plumber::pr_hook(pr, "exit", function() close(con))
+}
+
+#* @get /hello
+function() "hello"
