@@ -75,6 +75,7 @@ class WrkResult:
     non_2xx: int
     socket_errors: dict
     command: str
+    worker_cpu: dict = None  # {pid: CPU seconds during the run}, filled in by the caller
 
     @property
     def errors(self):

@@ -26,6 +26,16 @@ def children(pid):
     return found
 
 
+def cpu_seconds(pid):
+    """User + system CPU time the process has used so far."""
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            fields = f.read().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def rss_bytes(pid):
     try:
         with open(f"/proc/{pid}/status") as f:

@@ -142,7 +142,9 @@ def markdown(res, info):
             continue
         lat = ", ".join(f"p{k} {v:.1f} ms" for k, v in r.latency_ms.items())
         errs = f"; errors: {r.non_2xx} non-2xx, sockets {r.socket_errors}" if r.errors else ""
-        out.append(f"| 2 wrk -t2 -c32 | {server} | {setting} | {_rps(r.rps)}; {lat}{errs} |")
+        cpu = ("; CPU seconds per process during the run: " + ", ".join(
+            f"{v:.1f}" for v in r.worker_cpu.values())) if r.worker_cpu else ""
+        out.append(f"| 2 wrk -t2 -c32 | {server} | {setting} | {_rps(r.rps)}; {lat}{errs}{cpu} |")
     if res.plumber_group:
         g = res.plumber_group
         out.append(f"| 2 (information) | {g['processes']} × plumber | {g['setting']}, "

@@ -170,8 +170,15 @@ class Bench:
                                     ("bridge", "keep-alive", False),
                                     ("plumber", "Connection: close", True)):
             def measure(server, close=close):
-                return load.wrk(server.url, single, duration=sizes.wrk_seconds, close=close,
-                                abort=lambda: not server.alive())
+                workers = procs.children(server.proc.pid) or [server.proc.pid]
+                before = {pid: procs.cpu_seconds(pid) for pid in workers}
+                result = load.wrk(server.url, single, duration=sizes.wrk_seconds, close=close,
+                                  abort=lambda: not server.alive())
+                # Keep-alive connections stay with the worker that accepted them:
+                # how the CPU split between workers shows whether all of them served.
+                result.worker_cpu = {pid: (procs.cpu_seconds(pid) or 0) - (before[pid] or 0)
+                                     for pid in workers}
+                return result
 
             result = measure(plumber) if who == "plumber" else \
                 self.on_bridge("case 2 (32 concurrent)", measure)
