@@ -33,6 +33,7 @@ run: setup
 	$(PY) -m bridge serve --models $(MODELS)
 
 test: setup
+	@bash deploy/install-system.sh chromium  # the /docs page is tested in a real browser
 	$(PY) -m pytest -q tests
 
 # Bridge vs Plumber on this machine (issue 3): `make bench BENCH_ARGS=--quick`.

@@ -5,7 +5,7 @@ import logging
 import falcon
 import orjson
 
-from . import plumber
+from . import openapi, plumber, v2
 from .auth import ApiKeyAuth
 from .errors import BridgeError
 from .health import Liveness, Readiness, ReadinessResource
@@ -38,6 +38,8 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
+    openapi.add_routes(app, registry)
+    v2.add_routes(app, registry, readiness)
     plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)

@@ -17,7 +17,13 @@ log = logging.getLogger(__name__)
 
 # Probes carry no credentials; /metrics is scraped by Prometheus and shows
 # only counts per served model name (see docs/operations.md).
-OPEN_PATHS = frozenset(("/healthz", "/readyz", "/metrics"))
+OPEN_PATHS = frozenset(("/healthz", "/readyz", "/metrics",
+                        # the Open Inference Protocol's probes (KServe's readiness probe)
+                        "/v2/health/live", "/v2/health/ready",
+                        # the Swagger UI page and its files hold no data; the page asks
+                        # for a key when /openapi.json answers 401
+                        "/docs"))
+OPEN_PREFIXES = ("/docs/static/",)
 
 
 def load_keys(settings):
@@ -55,7 +61,7 @@ class ApiKeyAuth:
         return cls(keys)
 
     def process_request(self, req, resp):
-        if not self._keys or req.path in OPEN_PATHS:
+        if not self._keys or req.path in OPEN_PATHS or req.path.startswith(OPEN_PREFIXES):
             return
         given = presented_key(req)
         if not given:

@@ -52,7 +52,13 @@ def main(argv=None):
     inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
     inspect.add_argument("file")
 
+    from . import batch
+
+    batch.add_parser(sub)
+
     args = parser.parse_args(argv)
+    if args.command == "predict":
+        return batch.main(args)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}
     settings = Settings.from_env(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),

@@ -185,6 +185,9 @@ class RModel:
     def merged_args(self, args):
         if not isinstance(args, dict):
             raise BadRequest("'args' must be a JSON object of predict() arguments")
+        if "" in args:
+            # do.call() would pass it positionally, as some other argument.
+            raise InputError("an argument to predict() has an empty name", argument="")
         bad = sorted(RESERVED_ARGS & set(args))
         if bad:
             raise InputError(f"argument '{bad[0]}' is set by the bridge and cannot be passed",

@@ -138,3 +138,19 @@ def _refuse_duplicates(names):
         if name in seen:
             raise BadRequest(f"column {name!r} appears twice; column names must be unique", column=name)
         seen.add(name)
+
+
+def query_args(params):
+    """predict() arguments from a query string (for CSV bodies): each value is
+    read as JSON when it is JSON (0.01, true, [1,2]), else kept as text."""
+    args = {}
+    for name, value in params.items():
+        values = value if isinstance(value, list) else [value]
+        parsed = []
+        for text in values:
+            try:
+                parsed.append(orjson.loads(text))
+            except orjson.JSONDecodeError:
+                parsed.append(text)
+        args[name] = parsed[0] if len(parsed) == 1 else parsed
+    return args

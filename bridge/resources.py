@@ -1,8 +1,10 @@
 """HTTP resources: thin, they parse, delegate and render."""
 
+import falcon
 import orjson
 
 from . import payload
+from .render import prediction_csv
 from .limits import admit_rows
 
 
@@ -30,7 +32,14 @@ class PredictResource:
         model = self._registry.get(name)
         table, args = payload.parse(req.bounded_stream.read(), req.content_type)
         admit_rows(req, table.nrows)
+        if table.text and req.params:
+            # A CSV body has no room for predict() arguments: they come in the query string.
+            args = payload.query_args(req.params)
         prediction = model.predict_table(table, args)
+        if req.client_prefers(("application/json", "text/csv")) == "text/csv":
+            resp.content_type = falcon.MEDIA_CSV
+            resp.data = prediction_csv(prediction)
+            return
         body = {"model": name, "predictions": prediction.records()}
         if prediction.info:
             body["info"] = prediction.info

@@ -257,7 +257,9 @@ bridge_predict <- function(predictor, model, cols, classes, n, args) {
   "not interpretable as logical", "argument is not interpretable", "invalid argument",
   "non-numeric argument", "argument of length 0", "must be numeric", "must be logical",
   # a string where predict() wants a flag, e.g. se.fit = "yes"
-  "type in 'x ||", "type in 'x &&")
+  "type in 'x ||", "type in 'x &&",
+  # a caller's argument name that R's partial matching finds ambiguous
+  "matches multiple formal arguments", "matched by multiple actual arguments")
 
 .error_kind <- function(msg) {
   hit <- vapply(.input_error_patterns, grepl, TRUE, x = msg, fixed = TRUE)

@@ -78,7 +78,12 @@ class Server:
              "--port", str(self.port), *args],
             cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             env={**CLEAN_ENV, **(env or {})})
-        self.wait_ready()
+        try:
+            self.wait_ready()
+        except BaseException:
+            # Never leave a server (or a gunicorn arbiter and its workers) behind.
+            self.stop()
+            raise
 
     def wait_ready(self, timeout=90):
         deadline = time.monotonic() + timeout
@@ -119,6 +124,26 @@ def start_server():
     yield start
     for server in servers:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def examples_server(tmp_path_factory):
+    """One real server over a copy of r_models/ (it writes its log into the
+    folder), shared by the tests that only read from it."""
+    models = tmp_path_factory.mktemp("examples")
+    for path in EXAMPLES.glob("*.rd*"):
+        copy_model(path, models)
+    server = Server(models, "--reload-interval", "0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="session")
+def fixtures_server(fixture_models):
+    """One real server over the per-class fixture models, shared likewise."""
+    server = Server(fixture_models, "--reload-interval", "0")
+    yield server
+    server.stop()
 
 
 @pytest.fixture

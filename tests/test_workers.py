@@ -4,7 +4,6 @@ workers are replaced, stuck calls time out, overload is refused, SIGTERM drains.
 import json
 import math
 import os
-import shutil
 import signal
 import subprocess
 import threading

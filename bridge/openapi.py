@@ -1,0 +1,423 @@
+"""The OpenAPI 3.1 document of the served models, and the Swagger UI page.
+
+The document is built from the registry: one predict operation per model,
+whose request schema lists the model's columns (JSON types, factor levels as
+`enum`, date formats, null for NA), with an example request made from the
+schema and the answer R gave to it. It is rebuilt when the registry's
+generation changes (a model file added, changed or removed).
+"""
+
+import threading
+import urllib.parse
+from pathlib import Path
+
+import falcon
+import orjson
+
+from . import __version__
+from .convert import INT_MAX
+from .render import csv_cell
+from .signature import signature
+
+STATIC = Path(__file__).resolve().parent / "static"
+SWAGGER_UI = STATIC / "swagger-ui"
+
+ERROR = {
+    "type": "object",
+    "required": ["title", "description"],
+    "properties": {
+        "title": {"type": "string"},
+        "description": {"type": "string"},
+    },
+    "additionalProperties": True,
+}
+
+ERROR_STATUSES = {
+    "400": "Malformed request (bad JSON, CSV or shape)",
+    "404": "No model of that name is served",
+    "415": "Content type not accepted",
+    "422": "The rows do not fit the model's inputs, or R rejected them",
+    "500": "predict() failed in R, or an internal error",
+    "503": "The model is not loaded",
+}
+
+# A syntactic R argument name, and the values a JSON argument may take.
+R_NAME = r"^([A-Za-z]|[.][A-Za-z._])[A-Za-z0-9._]*$"
+ARG_SCALAR = {"type": ["string", "number", "boolean"]}
+ARG_VALUE = {"anyOf": [ARG_SCALAR, {"type": "array", "items": ARG_SCALAR, "minItems": 1}]}
+
+V2_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", "INT32", "INT64",
+                "FP16", "FP32", "FP64", "BYTES"]
+
+
+def add_routes(app, registry):
+    app.add_route("/openapi.json", OpenAPIResource(OpenAPIDocument(registry)))
+    app.add_route("/docs", DocsResource())
+    app.add_static_route("/docs/static", str(SWAGGER_UI))
+
+
+class OpenAPIResource:
+    def __init__(self, document):
+        self._document = document
+
+    def on_get(self, req, resp):
+        resp.data = self._document.json()
+
+
+class DocsResource:
+    def on_get(self, req, resp):
+        resp.content_type = falcon.MEDIA_HTML
+        resp.data = DOCS_PAGE
+
+
+class OpenAPIDocument:
+    """The document as JSON bytes, built once per registry generation."""
+
+    def __init__(self, registry):
+        self._registry = registry
+        self._lock = threading.Lock()
+        self._generation = None
+        self._json = None
+
+    def json(self):
+        with self._lock:
+            generation = self._registry.generation
+            if generation != self._generation:
+                self._json = orjson.dumps(build(self._registry.models()))
+                self._generation = generation
+            return self._json
+
+
+# ---- the document -------------------------------------------------------------
+
+def build(models):
+    paths = {
+        "/models": {"get": _listing_operation()},
+        "/models/{name}": {"get": _describe_operation()},
+    }
+    for name in sorted(models):
+        model = models[name]
+        quoted = urllib.parse.quote(name, safe="")
+        paths[f"/models/{quoted}/predict"] = {"post": predict_operation(model)}
+    paths.update(v2_paths(models))
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "R Bridge",
+            "version": __version__,
+            "description": (
+                "R models served over HTTP: each model has a predict operation whose request "
+                "lists the columns the model was trained with. Predictions are R's own."),
+        },
+        "tags": [{"name": name, "description": _tag_description(models[name])}
+                 for name in sorted(models)] + [
+            {"name": "models", "description": "What is served"},
+            {"name": "v2", "description": "Open Inference Protocol (KServe / Triton V2)"}],
+        "paths": paths,
+        "components": {"schemas": {"Error": ERROR, "V2Error": V2_ERROR, "Tensor": TENSOR}},
+    }
+
+
+def _tag_description(model):
+    text = f"{', '.join(model.r_class)} from {model.path.name}"
+    if model.sidecar.description:
+        text = f"{model.sidecar.description} ({text})"
+    return text
+
+
+def column_schema(column):
+    schema = column.json_schema()
+    if column.kind == "integer":
+        # R integers are 32-bit; INT_MIN is NA.
+        schema.update(minimum=-INT_MAX, maximum=INT_MAX)
+    if column.kind == "POSIXct":
+        schema["description"] = f"date-time; without an offset it is read in {column.tz or 'UTC'}"
+    if column.kind == "any":
+        schema["description"] = ("the model records no type for this column: send numbers, "
+                                 "strings or booleans as it was trained with")
+    return schema
+
+
+def row_schema(model):
+    columns = model.schema.columns
+    return {
+        "type": "object",
+        "properties": {c.name: column_schema(c) for c in columns},
+        "required": [c.name for c in columns],
+        # Extra columns are ignored, as R's predict() ignores them.
+        "additionalProperties": True,
+    }
+
+
+def request_schema(model):
+    row = row_schema(model)
+    rows = {"type": "array", "items": row}
+    columns = {
+        "type": "object",
+        "properties": {c.name: {"type": "array", "items": column_schema(c)}
+                       for c in model.schema.columns},
+        "required": model.schema.names,
+        "description": "column arrays of equal length",
+    }
+    args = {
+        "type": "object",
+        "description": "extra arguments to R's predict(), e.g. {\"type\": \"response\"}",
+        "properties": {k: {"example": v} for k, v in model.default_args.items()},
+        "propertyNames": {"pattern": R_NAME},
+        "additionalProperties": ARG_VALUE,
+    }
+    return {"anyOf": [
+        {"title": "rows", "description": "an array of row objects", **rows},
+        {"title": "data and args", "type": "object", "required": ["data"],
+         "properties": {"data": {"anyOf": [rows, columns]}, "args": args}},
+        {"title": "MLflow dataframe_split", "type": "object", "required": ["dataframe_split"],
+         "properties": {
+             "dataframe_split": {
+                 "type": "object", "required": ["columns", "data"],
+                 "properties": {"columns": {"type": "array", "items": {"type": "string"}},
+                                "data": {"type": "array", "items": {"type": "array"}}}},
+             "params": args}},
+        {"title": "MLflow dataframe_records", "type": "object", "required": ["dataframe_records"],
+         "properties": {"dataframe_records": rows, "params": args}},
+    ]}
+
+
+ANY_PREDICTION = {"title": "with other predict() arguments",
+                  "type": ["number", "string", "boolean", "null", "object"]}
+
+
+def output_item_schema(sig):
+    """What one row's prediction looks like with the model's default
+    arguments (found by predicting the example); arguments such as se.fit or
+    type may give another shape, which the second alternative allows."""
+    if sig.kind is None:
+        return {}
+    if sig.kind == "vector":
+        default = {"type": [sig.outputs[0].type, "null"]}
+    else:
+        default = {
+            "type": "object",
+            "properties": {o.name: {"type": [o.type, "null"]} for o in sig.outputs},
+            "required": [o.name for o in sig.outputs],
+        }
+    return {"anyOf": [{"title": "with the default arguments", **default}, ANY_PREDICTION]}
+
+
+def response_schema(model, sig):
+    return {
+        "type": "object",
+        "required": ["model", "predictions"],
+        "properties": {
+            "model": {"type": "string", "const": model.name},
+            "predictions": {"type": "array", "items": output_item_schema(sig),
+                            "description": "one entry per row, in the rows' order"},
+            "info": {"type": "object", "description": "parts of R's result that are per call"},
+            "warnings": {"type": "array", "items": {"type": "string"},
+                         "description": "warnings R raised while predicting"},
+        },
+    }
+
+
+def predict_operation(model):
+    sig = signature(model)
+    row = sig.example
+    names = model.schema.names
+    csv_example = ",".join(names) + "\n" + ",".join(_quote(csv_cell(row[n])) for n in names) + "\n"
+    ok = {"application/json": {"schema": response_schema(model, sig)},
+          "text/csv": {"schema": {"type": "string"},
+                       "description": "with `Accept: text/csv`: a header and one line per row"}}
+    if sig.example_predictions is not None:
+        ok["application/json"]["example"] = {"model": model.name,
+                                             "predictions": sig.example_predictions}
+    return {
+        "tags": [model.name],
+        "operationId": f"predict_{_ident(model.name)}",
+        "summary": f"Predict with {model.name}",
+        "description": _inputs_markdown(model),
+        "requestBody": {
+            "required": True,
+            "content": {
+                "application/json": {
+                    "schema": request_schema(model),
+                    "examples": {
+                        "rows": {"summary": "rows", "value": [row]},
+                        "data_args": {"summary": "data and args",
+                                      "value": {"data": [row], "args": dict(model.default_args)}},
+                        "dataframe_split": {"summary": "MLflow dataframe_split", "value": {
+                            "dataframe_split": {"columns": names, "data": [[row[n] for n in names]]}}},
+                        "dataframe_records": {"summary": "MLflow dataframe_records",
+                                              "value": {"dataframe_records": [row]}},
+                    },
+                },
+                "text/csv": {"schema": {"type": "string"}, "example": csv_example},
+            },
+        },
+        "responses": {"200": {"description": "R's predictions", "content": ok}, **_errors()},
+    }
+
+
+def _inputs_markdown(model):
+    lines = ["| column | type | values |", "| --- | --- | --- |"]
+    for c in model.schema.columns:
+        values = ", ".join(f"`{lev}`" for lev in c.levels) if c.levels else ""
+        lines.append(f"| `{c.name}` | {c.kind} | {values} |")
+    text = f"R class: {', '.join(model.r_class)}. Every column is required; null is NA.\n\n"
+    if not model.schema.columns:
+        text += "The model records no inputs: columns are passed to R as sent.\n\n"
+    else:
+        text += "\n".join(lines) + "\n\n"
+    return text + ("Send rows as JSON, MLflow's `dataframe_split`/`dataframe_records`, "
+                   "or CSV with a header. Arguments in `args` (or MLflow `params`) go to "
+                   "R's predict() and may change the shape of each prediction.")
+
+
+def _quote(text):
+    text = str(text)
+    return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
+
+
+def _ident(name):
+    return "".join(ch if ch.isalnum() else "_" for ch in name)
+
+
+def _errors(statuses=ERROR_STATUSES, schema="#/components/schemas/Error"):
+    return {status: {"description": text,
+                     "content": {"application/json": {"schema": {"$ref": schema}}}}
+            for status, text in statuses.items()}
+
+
+def _listing_operation():
+    entry = {"type": "object", "required": ["name", "status"],
+             "properties": {"name": {"type": "string"}, "file": {"type": "string"},
+                            "status": {"type": "string", "enum": ["loaded", "error"]}}}
+    return {
+        "tags": ["models"], "operationId": "list_models", "summary": "The served models",
+        "responses": {"200": {"description": "one entry per model (or per file that failed)",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object", "required": ["models"],
+                                  "properties": {"models": {"type": "array", "items": entry}}}}}},
+                      "500": _errors()["500"]},
+    }
+
+
+def _describe_operation():
+    return {
+        "tags": ["models"], "operationId": "describe_model",
+        "summary": "A model's inputs, class, packages and file",
+        "parameters": [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}],
+        "responses": {"200": {"description": "the model's description",
+                              "content": {"application/json": {"schema": {
+                                  "type": "object", "required": ["name", "inputs"],
+                                  "properties": {"name": {"type": "string"},
+                                                 "inputs": {"type": "object"}}}}}},
+                      **{s: _errors()[s] for s in ("404", "500")}},
+    }
+
+
+# ---- Open Inference Protocol ----------------------------------------------------
+
+V2_ERROR = {"type": "object", "required": ["error"], "properties": {"error": {"type": "string"}}}
+
+TENSOR = {
+    "type": "object",
+    "required": ["name", "shape", "datatype", "data"],
+    "properties": {
+        "name": {"type": "string"},
+        "shape": {"type": "array", "items": {"type": "integer", "minimum": 0}},
+        "datatype": {"type": "string", "enum": V2_DATATYPES},
+        "parameters": {"type": "object"},
+        "data": {"type": "array"},
+    },
+}
+
+V2_ERROR_STATUSES = {"400": "The request does not fit the protocol or the model's inputs",
+                     "404": "No model of that name is served",
+                     "500": "predict() failed in R"}
+
+
+def _v2_get(operation_id, summary, schema, errors=("500",), parameters=None):
+    op = {"tags": ["v2"], "operationId": operation_id, "summary": summary,
+          "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
+                        **{s: _errors(V2_ERROR_STATUSES, "#/components/schemas/V2Error")[s]
+                           for s in errors}}}
+    if parameters:
+        op["parameters"] = parameters
+    return {"get": op}
+
+
+def v2_paths(models):
+    name_param = [{"name": "name", "in": "path", "required": True, "schema": {"type": "string"}}]
+    metadata = {"type": "object", "required": ["name", "platform", "inputs", "outputs"],
+                "properties": {"name": {"type": "string"}, "platform": {"type": "string"},
+                               "versions": {"type": "array", "items": {"type": "string"}},
+                               "inputs": {"type": "array"}, "outputs": {"type": "array"}}}
+    paths = {
+        "/v2": _v2_get("v2_server_metadata", "Server metadata", {
+            "type": "object", "required": ["name", "version", "extensions"],
+            "properties": {"name": {"type": "string"}, "version": {"type": "string"},
+                           "extensions": {"type": "array", "items": {"type": "string"}}}}),
+        "/v2/health/live": _v2_get("v2_live", "Server liveness", {
+            "type": "object", "properties": {"live": {"type": "boolean"}}}),
+        "/v2/health/ready": _v2_get("v2_ready", "Server readiness", {
+            "type": "object", "properties": {"ready": {"type": "boolean"}}}),
+        "/v2/models/{name}": _v2_get("v2_model_metadata", "Model metadata: input and output tensors",
+                                     metadata, ("404", "500"), name_param),
+        "/v2/models/{name}/ready": _v2_get("v2_model_ready", "Model readiness", {
+            "type": "object", "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}}},
+            ("404", "500"), name_param),
+    }
+    from .v2 import input_tensors
+
+    for name in sorted(models):
+        model = models[name]
+        sig = signature(model)
+        inputs = input_tensors(model.schema, [sig.example])
+        quoted = urllib.parse.quote(name, safe="")
+        paths[f"/v2/models/{quoted}/infer"] = {"post": {
+            "tags": ["v2"],
+            "operationId": f"v2_infer_{_ident(name)}",
+            "summary": f"Infer with {name} (Open Inference Protocol)",
+            "description": ("One input tensor per column (shape [n] or [n, 1]): FP64 or INT for "
+                            "numbers, BOOL for logicals, BYTES for strings, factor levels and "
+                            "dates. Request `parameters` other than the protocol's own go to "
+                            "R's predict()."),
+            "requestBody": {"required": True, "content": {"application/json": {
+                "schema": {"type": "object", "required": ["inputs"], "properties": {
+                    "id": {"type": "string"},
+                    "parameters": {"type": "object"},
+                    "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+                    "outputs": {"type": "array", "items": {
+                        "type": "object", "required": ["name"],
+                        "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}}}},
+                }},
+                "example": {"inputs": inputs},
+            }}},
+            "responses": {
+                "200": {"description": "one output tensor per output column", "content": {
+                    "application/json": {"schema": {
+                        "type": "object", "required": ["model_name", "outputs"],
+                        "properties": {"model_name": {"type": "string", "const": name},
+                                       "id": {"type": "string"},
+                                       "outputs": {"type": "array",
+                                                   "items": {"$ref": "#/components/schemas/Tensor"}}}}}}},
+                **_errors(V2_ERROR_STATUSES, "#/components/schemas/V2Error"),
+            },
+        }}
+    return paths
+
+
+DOCS_PAGE = b"""<!doctype html>
+<html lang="en">
+<head>
+  <meta charset="utf-8">
+  <title>R Bridge</title>
+  <link rel="icon" type="image/png" href="docs/static/favicon-32x32.png">
+  <link rel="stylesheet" href="docs/static/swagger-ui.css">
+</head>
+<body>
+  <div id="swagger-ui"></div>
+  <script src="docs/static/swagger-ui-bundle.js"></script>
+  <script src="docs/static/init.js"></script>
+</body>
+</html>
+"""

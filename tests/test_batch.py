@@ -1,0 +1,114 @@
+"""python -m bridge predict: files scored in chunks, equal to R's predictions."""
+
+import io
+import json
+import subprocess
+import sys
+
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from bridge.batch import LocalScorer, iter_json_rows, score_file
+from conftest import ROOT, Server
+
+
+def case(fixture_models, name):
+    return json.loads((fixture_models / f"{name}.case.json").read_text())
+
+
+def write_csv(path, rows):
+    pd.DataFrame(rows).to_csv(path, index=False, na_rep="NA")
+
+
+def run_cli(*args):
+    done = subprocess.run([sys.executable, "-m", "bridge", "predict", *map(str, args)],
+                          cwd=ROOT, capture_output=True, text=True)
+    return done
+
+
+@pytest.fixture(scope="module")
+def lm_factor(fixture_models, session):
+    return LocalScorer(fixture_models / "lm_factor.rds")
+
+
+def test_csv_in_chunks_equals_r(lm_factor, fixture_models, tmp_path):
+    c = case(fixture_models, "lm_factor")
+    write_csv(tmp_path / "in.csv", c["rows"])
+    # A chunk of 3 rows: the 8 rows take three chunks, the last one short.
+    rows = score_file(lm_factor, tmp_path / "in.csv", tmp_path / "out.csv", chunk_size=3,
+                      progress=False)
+    assert rows == len(c["rows"])
+    out = pd.read_csv(tmp_path / "out.csv", dtype=str, keep_default_na=False)
+    assert list(out.columns) == ["wt", "cyl", "power", "gear", "prediction"]
+    assert [None if v == "NA" else float(v) for v in out["prediction"]] == c["expected"]
+    # The input columns are written back as they were read.
+    assert out["wt"].tolist()[-2:] == ["NA", "2.32"]
+
+
+@pytest.mark.parametrize("fmt", ["jsonl", "json", "parquet"])
+def test_other_formats_equal_r(fmt, fixture_models, session, tmp_path):
+    c = case(fixture_models, "randomforest_class_prob")
+    src = tmp_path / f"in.{fmt}"
+    if fmt == "jsonl":
+        src.write_text("".join(json.dumps(r) + "\n" for r in c["rows"]))
+    elif fmt == "json":
+        src.write_text(json.dumps(c["rows"], indent=2))
+    else:
+        pq.write_table(pa.Table.from_pylist(c["rows"]), src)
+    scorer = LocalScorer(fixture_models / "randomforest_class.rds")
+    score_file(scorer, src, tmp_path / f"out.{fmt}", chunk_size=4, args=c["args"], progress=False)
+    if fmt == "parquet":
+        got = pq.read_table(tmp_path / "out.parquet").to_pylist()
+    elif fmt == "json":
+        got = json.loads((tmp_path / "out.json").read_text())
+    else:
+        got = [json.loads(line) for line in (tmp_path / "out.jsonl").read_text().splitlines()]
+    assert [{k: g[k] for k in ("setosa", "versicolor", "virginica")} for g in got] == c["expected"]
+    assert [g["soil"] for g in got] == [r["soil"] for r in c["rows"]]
+
+
+def test_cli_against_a_server_matches_the_local_file(fixture_models, tmp_path):
+    c = case(fixture_models, "glm_binomial")
+    write_csv(tmp_path / "in.csv", c["rows"])
+    server = Server(fixture_models, "--reload-interval", "0")
+    try:
+        remote = run_cli(f"{server.url}/models/glm_binomial", tmp_path / "in.csv",
+                         "-o", tmp_path / "remote.csv", "--arg", "type=response", "--chunk-size", "5")
+        assert remote.returncode == 0, remote.stderr
+        by_url = run_cli("--url", server.url, "glm_binomial", tmp_path / "in.csv",
+                         "-o", tmp_path / "by_url.csv", "--arg", "type=response")
+        assert by_url.returncode == 0, by_url.stderr
+    finally:
+        server.stop()
+    local = run_cli(fixture_models / "glm_binomial.rds", tmp_path / "in.csv",
+                    "-o", tmp_path / "local.csv", "--arg", "type=response")
+    assert local.returncode == 0, local.stderr
+    assert f"wrote {len(c['rows'])} rows" in local.stderr
+    text = (tmp_path / "local.csv").read_text()
+    assert (tmp_path / "remote.csv").read_text() == text
+    assert (tmp_path / "by_url.csv").read_text() == text
+    got = pd.read_csv(tmp_path / "local.csv")["prediction"].tolist()
+    assert got == c["expected"]
+
+
+def test_cli_reports_the_file_row_of_a_bad_value(fixture_models, tmp_path):
+    rows = case(fixture_models, "lm_factor")["rows"][:6]
+    rows[4] = {**rows[4], "cyl": "5"}
+    write_csv(tmp_path / "in.csv", rows)
+    done = run_cli(fixture_models / "lm_factor.rds", tmp_path / "in.csv", "-o",
+                   tmp_path / "out.csv", "--chunk-size", "2", "-q")
+    assert done.returncode == 1
+    assert "column 'cyl', row 5: expected one of the training levels" in done.stderr
+    assert "Traceback" not in done.stderr
+
+
+def test_json_array_is_read_a_block_at_a_time():
+    rows = [{"x": i * 1.5, "s": "a,]}" * (i % 3), "n": None} for i in range(200)]
+    text = " [\n" + ",\n".join(json.dumps(r) for r in rows) + "\n] \n"
+    for block in (1, 7, 64, 1 << 16):
+        fh = io.StringIO(text)
+        assert list(iter_json_rows(fh, block=block)) == rows, block
+    assert list(iter_json_rows(io.StringIO("[]"))) == []
+    assert list(iter_json_rows(io.StringIO('{"a": 1}\n\n{"a": 12345}\n'))) == [{"a": 1}, {"a": 12345}]

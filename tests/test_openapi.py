@@ -1,0 +1,184 @@
+"""GET /openapi.json, GET /docs and Accept: text/csv, in-process on the fixture models."""
+
+import csv
+import io
+import json
+
+import jsonschema_rs
+import pytest
+
+from conftest import EXAMPLES, copy_model
+
+
+@pytest.fixture(scope="module")
+def doc(client):
+    r = client.simulate_get("/openapi.json")
+    assert r.status_code == 200, r.text
+    return r.json
+
+
+def predict_op(doc, name):
+    return doc["paths"][f"/models/{name}/predict"]["post"]
+
+
+def json_body(op):
+    return op["requestBody"]["content"]["application/json"]
+
+
+def test_one_predict_operation_per_model(doc, registry):
+    assert doc["openapi"] == "3.1.0"
+    predict_paths = {p for p in doc["paths"] if p.endswith("/predict")}
+    assert predict_paths == {f"/models/{n}/predict" for n in registry.models()}
+    ids = [op["operationId"] for ops in doc["paths"].values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_row_schema_types_levels_and_formats(doc):
+    rows = json_body(predict_op(doc, "lm_factor"))["schema"]["anyOf"][0]
+    row = rows["items"]
+    assert rows["type"] == "array"
+    assert row["required"] == ["wt", "cyl", "power", "gear"]
+    assert row["properties"]["cyl"] == {"type": ["string", "null"], "enum": ["4", "6", "8"]}
+    # Ordered levels keep R's order, not the alphabet's.
+    assert row["properties"]["power"]["enum"] == ["low", "mid", "high"]
+    assert row["properties"]["gear"]["type"] == ["integer", "null"]
+    assert row["properties"]["gear"]["maximum"] == 2**31 - 1
+    types = json_body(predict_op(doc, "lm_types"))["schema"]["anyOf"][0]["items"]["properties"]
+    assert types["day"] == {"type": ["string", "null"], "format": "date"}
+    assert types["flag"] == {"type": ["boolean", "null"]}
+
+
+@pytest.mark.parametrize("name", ["lm_factor", "lm_types", "glm_binomial", "randomforest_class",
+                                  "ranger_class_prob", "rpart_class", "multi.second"])
+def test_examples_are_valid_and_predict(doc, client, name):
+    op = predict_op(doc, name)
+    body = json_body(op)
+    validator = jsonschema_rs.Draft202012Validator(body["schema"])
+    ok = op["responses"]["200"]["content"]["application/json"]
+    response_validator = jsonschema_rs.Draft202012Validator(ok["schema"])
+    for label, example in body["examples"].items():
+        assert validator.is_valid(example["value"]), (label, example["value"])
+        r = client.simulate_post(f"/models/{name}/predict", json=example["value"])
+        assert r.status_code == 200, (label, r.text)
+        assert response_validator.is_valid(r.json), (label, r.text)
+        assert r.json["predictions"][0] == ok["example"]["predictions"][0]
+        default = jsonschema_rs.Draft202012Validator(
+            ok["schema"]["properties"]["predictions"]["items"]["anyOf"][0])
+        assert all(default.is_valid(p) for p in r.json["predictions"]), r.text
+    csv_example = op["requestBody"]["content"]["text/csv"]["example"]
+    r = client.simulate_post(f"/models/{name}/predict", body=csv_example,
+                             headers={"Content-Type": "text/csv"})
+    assert r.status_code == 200, r.text
+
+
+def test_example_is_built_from_the_schema_not_training_rows(doc):
+    row = json_body(predict_op(doc, "randomforest_class"))["examples"]["rows"]["value"][0]
+    assert row == {"Sepal.Length": 1.5, "Sepal.Width": 1.5, "Petal.Length": 1.5,
+                   "Petal.Width": 1.5, "soil": "sand"}
+
+
+def test_response_schema_per_model(doc):
+    def items(name):
+        schema = predict_op(doc, name)["responses"]["200"]["content"]["application/json"]["schema"]
+        default, other = schema["properties"]["predictions"]["items"]["anyOf"]
+        assert other["title"] == "with other predict() arguments"
+        default.pop("title")
+        return default
+
+    assert items("randomforest_class") == {"type": ["string", "null"]}
+    assert items("lm_factor") == {"type": ["number", "null"]}
+    prob = items("ranger_class_prob")
+    assert prob["type"] == "object"
+    assert prob["required"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_error_responses_are_documented(doc):
+    responses = predict_op(doc, "lm_factor")["responses"]
+    for status in ("400", "404", "415", "422", "500"):
+        schema = responses[status]["content"]["application/json"]["schema"]
+        assert schema == {"$ref": "#/components/schemas/Error"}
+    assert doc["components"]["schemas"]["Error"]["required"] == ["title", "description"]
+
+
+def test_document_follows_the_model_folder(model_dir, session):
+    from falcon import testing
+
+    from bridge.app import create_app
+    from bridge.registry import Registry
+
+    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
+    registry = Registry(model_dir, session)
+    registry.scan()
+    client = testing.TestClient(create_app(registry))
+    first = client.simulate_get("/openapi.json")
+    assert list(p for p in first.json["paths"] if p.endswith("/predict")) == ["/models/mtcars_lm/predict"]
+    copy_model(EXAMPLES / "iris_rf.rds", model_dir)
+    registry.scan()
+    second = client.simulate_get("/openapi.json")
+    assert "/models/iris_rf/predict" in second.json["paths"]
+    assert "/v2/models/iris_rf/infer" in second.json["paths"]
+    (model_dir / "mtcars_lm.rds").unlink()
+    registry.scan()
+    third = client.simulate_get("/openapi.json")
+    assert "/models/mtcars_lm/predict" not in third.json["paths"]
+
+
+def test_docs_page_uses_local_assets_only(client):
+    r = client.simulate_get("/docs")
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/html")
+    assert "//" not in r.text.replace("<!doctype html>", "")  # no absolute (CDN) URL
+    for asset in ("swagger-ui-bundle.js", "swagger-ui.css", "init.js"):
+        assert f"docs/static/{asset}" in r.text
+        got = client.simulate_get(f"/docs/static/{asset}")
+        assert got.status_code == 200, asset
+        assert len(got.content) > 100
+    assert "openapi.json" in client.simulate_get("/docs/static/init.js").text
+
+
+# ---- Accept: text/csv -------------------------------------------------------------
+
+
+def case(fixture_models, name):
+    return json.loads((fixture_models / f"{name}.case.json").read_text())
+
+
+def test_csv_response_holds_rs_predictions(client, fixture_models):
+    c = case(fixture_models, "lm_factor")
+    r = client.simulate_post("/models/lm_factor/predict", json=c["rows"],
+                             headers={"Accept": "text/csv"})
+    assert r.status_code == 200, r.text
+    assert r.headers["content-type"].startswith("text/csv")
+    lines = list(csv.reader(io.StringIO(r.text)))
+    assert lines[0] == ["prediction"]
+    got = [None if v == "NA" else float(v) for (v,) in lines[1:]]
+    assert got == c["expected"]
+
+
+def test_csv_response_of_a_table_prediction(client, fixture_models):
+    c = case(fixture_models, "ranger_class_prob")
+    r = client.simulate_post("/models/ranger_class_prob/predict", json=c["rows"],
+                             headers={"Accept": "text/csv"})
+    assert r.status_code == 200, r.text
+    rows = list(csv.DictReader(io.StringIO(r.text)))
+    assert [{k: float(v) for k, v in row.items()} for row in rows] == c["expected"]
+
+
+def test_json_stays_the_default(client, fixture_models):
+    c = case(fixture_models, "lm_types")
+    for accept in (None, "*/*", "application/json", "application/json, text/csv;q=0.5"):
+        r = client.simulate_post("/models/lm_types/predict", json=c["rows"],
+                                 headers={"Accept": accept} if accept else {})
+        assert r.status_code == 200, r.text
+        assert r.json["predictions"] == c["expected"], accept
+
+
+def test_csv_body_takes_args_from_the_query_string(client, fixture_models):
+    c = case(fixture_models, "randomforest_class_prob")
+    names = list(c["rows"][0])
+    body = ",".join(names) + "\n" + "".join(
+        ",".join(str(row[n]) for n in names) + "\n" for row in c["rows"])
+    r = client.simulate_post("/models/randomforest_class/predict", body=body,
+                             headers={"Content-Type": "text/csv"}, query_string="type=prob")
+    assert r.status_code == 200, r.text
+    assert r.json["predictions"] == c["expected"]
