@@ -36,5 +36,14 @@ test: setup
 	@bash deploy/install-system.sh chromium  # the /docs page is tested in a real browser
 	$(PY) -m pytest -q tests
 
+# Bridge vs Plumber on this machine (issue 3): `make bench BENCH_ARGS=--quick`.
+bench: setup $(VENV)/.bench-installed
+	@bash deploy/install-system.sh wrk
+	$(PY) -m bench $(BENCH_ARGS)
+
+$(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
+	$(PY) -m pip install -q -r bench/requirements.txt
+	@touch $@
+
 clean:
 	rm -rf $(VENV) .pytest_cache .hypothesis

@@ -1,0 +1,65 @@
+"""python -m bench [--workers N] [--quick] | python -m bench profile [...]"""
+
+import argparse
+import os
+import signal
+import sys
+from pathlib import Path
+
+from .servers import ROOT
+
+OUT = ROOT / "bench" / "out"
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(prog="python -m bench",
+                                     description="Benchmark the bridge against Plumber.")
+    parser.add_argument("--workers", type=int, default=2, help="bridge workers (default 2)")
+    parser.add_argument("--quick", action="store_true",
+                        help="fewer requests and shorter runs (~1.5 min); writes "
+                             "bench/out/RESULTS-quick.md instead of bench/RESULTS.md")
+    parser.add_argument("--plumber-processes", type=int, default=None,
+                        help="also measure case 2 on this many Plumber processes, for "
+                             "information (default: as many as --workers; 1 to skip)")
+    parser.add_argument("--model", default=str(ROOT / "r_models" / "mtcars_lm.rds"))
+    parser.add_argument("--results", help="where to write the report")
+    sub = parser.add_subparsers(dest="command")
+    prof = sub.add_parser("profile", help="py-spy on a bridge under load -> bench/out/")
+    prof.add_argument("--workers", type=int, default=2)
+    prof.add_argument("--load", choices=("single", "bulk"), default="single",
+                      help="single: wrk -c32 single-row requests; bulk: 100,000-row requests")
+    prof.add_argument("--seconds", type=int, default=15, help="seconds sampled per output")
+    prof.add_argument("--rate", type=int, default=100,
+                      help="samples per second (py-spy falls behind on a loaded machine)")
+    prof.add_argument("--native", action="store_true",
+                      help="also unwind C frames (R, rpy2's C code; slower, may fail)")
+    args = parser.parse_args(argv)
+
+    # A SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    try:
+        if args.command == "profile":
+            from .profile import profile
+
+            return profile(args.model, OUT, workers=args.workers, load=args.load,
+                           seconds=args.seconds, rate=args.rate, native=args.native)
+        return bench(args)
+    except KeyboardInterrupt:
+        print("[bench] interrupted; every server it started is stopped", file=sys.stderr)
+        return 130
+
+
+def bench(args):
+    from . import report, run
+
+    info = report.machine()
+    sizes = run.QUICK if args.quick else run.FULL
+    procs = args.plumber_processes if args.plumber_processes is not None else args.workers
+    results = run.run(args.model, Path(args.model).parent, OUT, workers=args.workers,
+                      sizes=sizes, plumber_processes=procs)
+    info["load_end"] = os.getloadavg()
+    text = report.markdown(results, info)
+    print("\n".join(report.verdict_table(results)))
+    default = OUT / "RESULTS-quick.md" if args.quick else ROOT / "bench" / "RESULTS.md"
+    report.write(Path(args.results) if args.results else default, text)
+    return 0
