@@ -212,6 +212,13 @@ class RSession:
         # matter here but inherited by every child process (a Python started
         # with it can load the system's libpython instead of its own).
         _restore_env("LD_LIBRARY_PATH", ld_path)
+        # R calls R_ProcessEvents at every interrupt check, and rpy2 hooks it
+        # into a Python callback that has no events to process here: that
+        # round trip made R code ~50% slower (predict.lm in a loop: 1.45 ms
+        # per call with it, 0.9 ms without). Interrupts (our timeouts) are
+        # read from R_interrupts_pending and do not need it.
+        from rpy2.rinterface_lib import openrlib
+        openrlib.rlib.ptr_R_ProcessEvents = openrlib.ffi.NULL
         self.ri = ri
         env = ri.baseenv["new.env"]()
         ri.baseenv["sys.source"](ri.StrSexpVector([str(self._helpers)]), envir=env)

@@ -198,13 +198,13 @@ bridge_inputs <- function(model) {
 bridge_predictor <- function(model) {
   if (inherits(model, "ranger")) {
     return(function(model, newdata, args) {
-      do.call(stats::predict, c(list(model, data = newdata), args))$predictions
+      .predict(model, list(data = quote(newdata)), args)$predictions
     })
   }
   if (inherits(model, "gbm")) {
     return(function(model, newdata, args) {
       if (is.null(args$n.trees)) args$n.trees <- model$n.trees
-      do.call(stats::predict, c(list(model, newdata = newdata), args))
+      .predict(model, list(newdata = quote(newdata)), args)
     })
   }
   if (inherits(model, c("glmnet", "cv.glmnet"))) {
@@ -217,12 +217,22 @@ bridge_predictor <- function(model) {
         args$s <- min(model$lambda)
       }
       newx <- data.matrix(newdata[, vars, drop = FALSE])
-      do.call(stats::predict, c(list(model, newx = newx), args))
+      .predict(model, list(newx = quote(newx)), args)
     })
   }
   function(model, newdata, args) {
-    do.call(stats::predict, c(list(model, newdata = newdata), args))
+    .predict(model, list(newdata = quote(newdata)), args)
   }
+}
+
+# predict(model, <data>, <args>) evaluated in the caller's frame, with the
+# model and the data as names in the call rather than their values: R code
+# that looks at its own call (match.call, sys.call) then handles a symbol,
+# not a copy of the whole fitted model (do.call inlines values; measured
+# +0.1 to 0.4 ms per call for lm).
+.predict <- function(model, data, args) {
+  call <- as.call(c(list(quote(stats::predict), quote(model)), data, args))
+  eval(call, parent.frame())
 }
 
 # Builds newdata and runs a predictor, keeping R's warnings and classifying
@@ -348,7 +358,7 @@ bridge_custom_predictor <- function(path) {
     stop(basename(path), " must define predict_fn(model, newdata, ...)")
   }
   fn <- get("predict_fn", envir = env)
-  function(model, newdata, args) do.call(fn, c(list(model, newdata), args))
+  function(model, newdata, args) eval(as.call(c(list(fn, quote(model), quote(newdata)), args)))
 }
 
 # ---- building newdata --------------------------------------------------------
