@@ -342,9 +342,9 @@ bridge_flatten <- function(result, n) {
   if (is.factor(x)) return(as.character(x))
   if (inherits(x, "Date")) return(format(x, "%Y-%m-%d"))
   if (inherits(x, "POSIXt")) return(format(x, "%Y-%m-%dT%H:%M:%OSZ", tz = "UTC"))
-  x <- as.vector(x)
-  names(x) <- NULL
   if (is.complex(x) || is.raw(x)) x <- as.character(x)
+  # Drops names (one per row) and any class without touching the values.
+  attributes(x) <- NULL
   x
 }
 
