@@ -68,13 +68,19 @@ def parse_json(body):
 def _records(rows):
     """Row objects -> columns. A key absent from a row is NA there (as
     jsonlite writes NA); a key absent from every row is a missing column."""
-    names = {}
-    for i, row in enumerate(rows):
-        if not isinstance(row, dict):
-            raise BadRequest(f"row {i + 1} is not a JSON object", row=i + 1)
-        for key in row:
-            names.setdefault(key, None)
-    columns = {name: [row.get(name) for row in rows] for name in names}
+    if not all(type(row) is dict for row in rows):
+        i = next(i for i, row in enumerate(rows) if type(row) is not dict)
+        raise BadRequest(f"row {i + 1} is not a JSON object", row=i + 1)
+    # Column order: the first row's, then keys only later rows have. The key
+    # union is taken in C, which matters for 100,000-row requests.
+    names = dict.fromkeys(rows[0]) if rows else {}
+    names.update(dict.fromkeys(sorted(set().union(*rows) - names.keys())))
+    columns = {}
+    for name in names:
+        try:
+            columns[name] = [row[name] for row in rows]
+        except KeyError:
+            columns[name] = [row.get(name) for row in rows]
     return Table(columns, len(rows))
 
 
