@@ -51,6 +51,7 @@ class RSession:
         self._queue = collections.deque()
         self._cv = threading.Condition()
         self._arriving = 0
+        self._idle = False
         self.busy_since = None      # monotonic start of the running job, for watchdogs
         self.on_batch = []          # callbacks(name, rows, requests)
         self._started = threading.Event()
@@ -61,6 +62,9 @@ class RSession:
         if self._start_error is not None:
             raise self._start_error
         self.r_version = self.run(lambda: self.ri.baseenv["R.version.string"][0])
+        self._deadline = None
+        self._timed_out = False
+        threading.Thread(target=self._watch_deadlines, name="r-deadlines", daemon=True).start()
 
     # ---- public ----------------------------------------------------------
 
@@ -79,8 +83,52 @@ class RSession:
         fn gets a list of items and returns a list of results (or exception
         instances) in the same order.
         """
+        if self.max_wait == 0 and self._idle and not self._queue and _rlock().acquire(blocking=False):
+            return self._run_inline(fn, item, rows, name, timeout)
         future = self._put(Job(Future(), fn, (item,), key, rows, name, many=True), bounded=True)
         return self.wait(future, timeout)
+
+    def _run_inline(self, fn, item, rows, name, timeout):
+        """R is idle and its lock is ours: run on this thread.
+
+        R may be driven from any one thread at a time (rpy2 turns R's C
+        stack check off), and handing the call to the R thread cost more
+        than the call: one-row predict 2.5 ms through the R thread, 1.65 ms
+        here, in a server under a sequential client. Requests that arrive
+        meanwhile queue and are batched by the R thread as before.
+        """
+        from rpy2.rinterface_lib import openrlib
+
+        try:
+            _release_deferred()
+            self._timed_out = False
+            self.busy_since = time.monotonic()
+            self._deadline = self.busy_since + timeout if timeout else None
+            try:
+                result = fn([item])[0]
+            except BaseException:
+                if self._timed_out:
+                    raise PredictTimeout(f"predict() did not finish within {timeout:g} s") from None
+                raise
+            for callback in self.on_batch:
+                callback(name, rows, 1)
+        finally:
+            self._deadline = None
+            self.busy_since = None
+            openrlib.rlib.R_interrupts_pending = 0
+            openrlib.rlock.release()
+        if isinstance(result, BaseException):
+            raise result
+        return result
+
+    def _watch_deadlines(self):
+        """Interrupts an inline call that outlives its timeout."""
+        while True:
+            time.sleep(0.1)
+            deadline = self._deadline
+            if deadline is not None and time.monotonic() > deadline and not self._timed_out:
+                self._timed_out = True
+                self.interrupt()
 
     def wait(self, future, timeout):
         try:
@@ -125,7 +173,10 @@ class RSession:
     def _take(self):
         with self._cv:
             while not self._queue:
+                # Idle: a request may run inline instead of waking this thread.
+                self._idle = True
                 self._cv.wait()
+            self._idle = False
             first = self._queue.popleft()
             batch = [first]
             if first.key is None:
@@ -256,6 +307,12 @@ def _guard_releases():
             _deferred.append(cdata)
 
     capi._release = guarded
+
+
+def _rlock():
+    from rpy2.rinterface_lib import openrlib
+
+    return openrlib.rlock
 
 
 def _release_deferred():

@@ -186,3 +186,18 @@ def test_r_objects_dropped_off_the_r_thread_are_released_on_it(session):
     assert len(rsession._deferred) == before + 1
     session.run(lambda: None)  # the R thread's next job releases it
     assert len(rsession._deferred) == 0
+
+
+def test_inline_calls_time_out_too(model_dir):
+    """An idle R runs a request on the caller's thread; its timeout must still hold."""
+    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir, "forever.rds")
+    (model_dir / "forever.R").write_text("predict_fn <- function(model, newdata) { repeat {} }\n")
+    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
+    session = RSession()
+    reg = Registry(model_dir, session)
+    reg.scan()
+    with pytest.raises(Exception) as err:
+        reg.get("forever").predict_table(one_row(CARS[0]), {}, timeout=1)
+    assert err.value.status == 504
+    got = reg.get("mtcars_lm").predict_table(one_row(CARS[0]), {}).records()
+    assert math.isclose(got[0], 21.608512809961155, rel_tol=1e-12)
