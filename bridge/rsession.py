@@ -1,9 +1,12 @@
 """The one door to the embedded R.
 
-R may be driven from one thread only, so every R call in a process runs on
-one dedicated thread owned by `RSession`. Other threads hand it jobs and
-wait for the result. R is started on that thread, inside the process that
-uses it: never fork a process whose R is already initialised.
+R may be driven from one thread at a time. `RSession` owns a dedicated R
+thread that starts R (inside the process that uses it: never fork a process
+whose R is already initialised) and runs the jobs other threads queue. A
+predict request that finds R idle runs on its own thread instead, holding
+rpy2's R lock (rpy2 turns R's C stack check off, so any one thread may
+drive R); only busy moments queue. Python wrappers of R objects that die
+on a thread not holding R are released later by one that does.
 
 Jobs that share a batch key (same model, same predict args, same column
 types) and wait in the queue together are run as one call: while R is busy
