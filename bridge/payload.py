@@ -34,13 +34,18 @@ def parse(body, content_type):
         content_type=media)
 
 
-def parse_json(body):
+def load_json(body, what="the body", expected='JSON rows or {"data": ...}'):
+    """A JSON document, or a 400 saying what was wrong with it."""
     if not body:
-        raise BadRequest("the request body is empty; send JSON rows or {\"data\": ...}")
+        raise BadRequest(f"the request body is empty; send {expected}")
     try:
-        doc = orjson.loads(body)
+        return orjson.loads(body)
     except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the body is not valid JSON: {exc}")
+        raise BadRequest(f"{what} is not valid JSON: {exc}")
+
+
+def parse_json(body):
+    doc = load_json(body)
     args = {}
     if isinstance(doc, dict):
         args = doc.get("args", doc.get("params", {}))
