@@ -40,6 +40,11 @@ class Readiness:
     def ready(self):
         return self._state == READY
 
+    def serving(self, session):
+        """Whether this process should get traffic: ready and its R is up.
+        /readyz and the V2 readiness routes both ask this."""
+        return self.ready and session.alive
+
 
 class Liveness:
     def on_get(self, req, resp):
@@ -52,10 +57,10 @@ class ReadinessResource:
         self._registry = registry
 
     def on_get(self, req, resp):
-        r_up = getattr(self._registry.session, "alive", True)
-        body = {"status": self._readiness.state, "r": "up" if r_up else "down",
+        session = self._registry.session
+        body = {"status": self._readiness.state, "r": "up" if session.alive else "down",
                 "models": len(self._registry.models())}
-        if not (self._readiness.ready and r_up):
+        if not self._readiness.serving(session):
             resp.status = 503
             # A probe that is told when to come back does not hammer a starting process.
             resp.set_header("Retry-After", "1")

@@ -24,6 +24,7 @@ import orjson
 from . import __version__
 from .errors import BadRequest, BridgeError, InputError
 from .limits import admit_rows
+from .payload import load_json
 from .signature import json_type, signature
 from .table import Table
 
@@ -63,12 +64,7 @@ def read_request(body, header_length=None):
         header, binary = body[:size], memoryview(body)[size:]
     else:
         header, binary = body, memoryview(b"")
-    if not header:
-        raise BadRequest("the request body is empty; send {\"inputs\": [...]}")
-    try:
-        doc = orjson.loads(header)
-    except orjson.JSONDecodeError as exc:
-        raise BadRequest(f"the inference request is not valid JSON: {exc}")
+    doc = load_json(header, "the inference request", '{"inputs": [...]}')
     if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
         raise BadRequest("an inference request is an object with an 'inputs' array of tensors")
     parameters = _object(doc.get("parameters"), "parameters")
@@ -270,12 +266,6 @@ def add_routes(app, registry, readiness=None):
     app.add_route("/v2/models/{name}/infer", InferResource(registry))
 
 
-def server_ready(registry, readiness):
-    """As /readyz decides (bridge/health.py): first scan done, not draining, R up."""
-    return ((readiness is None or readiness.ready)
-            and getattr(registry.session, "alive", True))
-
-
 class ServerMetadataResource:
     def on_get(self, req, resp):
         resp.data = orjson.dumps(server_metadata())
@@ -292,7 +282,7 @@ class ReadyResource:
         self._readiness = readiness
 
     def on_get(self, req, resp):
-        ready = server_ready(self._registry, self._readiness)
+        ready = self._readiness.serving(self._registry.session)
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"ready": ready})
@@ -315,7 +305,7 @@ class ModelReadyResource:
     @v2_errors
     def on_get(self, req, resp, name):
         self._registry.get(name)
-        ready = server_ready(self._registry, self._readiness)
+        ready = self._readiness.serving(self._registry.session)
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"name": name, "ready": ready})
