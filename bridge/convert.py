@@ -237,7 +237,8 @@ def prepare_any(col, values, text=False, strings_unsafe=False):
         return prepare_logical(Column(col.name, "logical"), values)
     if types == {str}:
         return _strings(col, values, False, strings_unsafe)
-    i, v = _first_bad(values, lambda v: type(v) is type(next(x for x in values if x is not None)) or v is None)
+    first = type(next(v for v in values if v is not None))
+    i, v = _first_bad(values, lambda v: v is None or type(v) is first)
     _fail(col, i, v, "values of one type (all numbers, all strings or all booleans)")
 
 
