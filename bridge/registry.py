@@ -5,6 +5,7 @@ requests never see a gap; a file that fails to load keeps its previous
 version serving and reports the error; a deleted file is unserved.
 """
 
+import glob
 import logging
 import threading
 from pathlib import Path
@@ -150,7 +151,9 @@ def _signature(path):
     # Sidecars count as part of a model: editing one reloads it.
     extra = tuple(
         (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-        for p in sorted(path.parent.glob(_stem(path) + "*"))
+        # <stem>.json, <stem>.R and, for an .rda's models, <stem>.<object>.json/.R;
+        # not "<stem>2.json", another model's sidecar.
+        for p in sorted(path.parent.glob(glob.escape(_stem(path)) + ".*"))
         if p.suffix in (".json", ".R") and p.is_file())
     return (st.st_size, st.st_mtime_ns, extra)
 
