@@ -275,7 +275,8 @@ class RSession:
         openrlib.rlib.ptr_R_ProcessEvents = openrlib.ffi.NULL
         self.ri = ri
         env = ri.baseenv["new.env"]()
-        ri.baseenv["sys.source"](ri.StrSexpVector([str(self._helpers)]), envir=env)
+        for path in sorted(self._helpers.glob("*.R")):
+            ri.baseenv["sys.source"](ri.StrSexpVector([str(path)]), envir=env)
         self._env = env
         log.info("embedded R started, helpers from %s", self._helpers)
 

@@ -5,7 +5,7 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
-R_HELPERS = ROOT / "r_scripts" / "bridge.R"
+R_HELPERS = ROOT / "r_scripts" / "bridge"
 
 
 @dataclasses.dataclass(frozen=True)

@@ -8,6 +8,11 @@ PACKAGES=(
   # model classes served out of the box
   r-cran-randomforest r-cran-ranger r-cran-rpart r-cran-e1071 r-cran-mgcv
   r-cran-gbm r-cran-glmnet r-cran-caret r-cran-nnet
+  # the wider model matrix (issue 11) and forecasting (issue 14)
+  r-cran-mass r-cran-survival r-cran-nlme r-cran-lme4 r-cran-kernlab r-cran-earth
+  r-cran-partykit r-cran-pls r-cran-quantreg r-cran-pscl r-cran-ordinal r-cran-forecast
+  # Plumber's async endpoints
+  r-cran-later r-cran-promises
   # the benchmark and the Plumber comparison
   r-cran-plumber
   # Plumber's csv and tsv serializers (plumber.R files the bridge serves)
