@@ -42,6 +42,12 @@ def main(argv=None):
                        help="a plumber.R file to serve; repeatable (BRIDGE_PLUMBER)")
     serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
                        help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
+    serve.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=None,
+                       help="serve model files and sidecars that link outside the model folder "
+                            "(BRIDGE_FOLLOW_SYMLINKS; default: refused)")
+    serve.add_argument("--max-response-bytes", type=int, dest="max_response_bytes",
+                       help="largest answer R may produce for one request, checked before it is "
+                            "converted (BRIDGE_MAX_RESPONSE_BYTES, default 64 MiB)")
     serve.add_argument("--lock-file", dest="lock_file",
                        help="lock file (BRIDGE_LOCK_FILE, default <models>/bridge.lock)")
 

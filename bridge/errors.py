@@ -91,3 +91,11 @@ class PlumberLoadError(BridgeError):
 
     status = 503
     title = "Plumber API not loaded"
+
+
+class AnswerTooLarge(BridgeError):
+    """R's answer would be larger than BRIDGE_MAX_RESPONSE_BYTES: the caller
+    asked for too many rows, or for arguments that widen every row."""
+
+    status = 422
+    title = "Answer too large"

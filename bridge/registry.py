@@ -11,8 +11,11 @@ import threading
 from pathlib import Path
 
 from . import metrics
-from .errors import ModelNotFound
+from .errors import ModelLoadError, ModelNotFound
+from .lock import sidecars
+from .logs import printable
 from .model import is_model_file, read_model_file
+from .suggest import hint
 
 log = logging.getLogger(__name__)
 
@@ -25,11 +28,13 @@ class FileState:
         self.signature = signature
         self.names = []
         self.error = None
+        self.skipped = []
 
 
 class Registry:
-    def __init__(self, folder, session, lock=None):
+    def __init__(self, folder, session, lock=None, follow_symlinks=False):
         self.folder = Path(folder)
+        self.follow_symlinks = follow_symlinks
         self.session = session
         self.lock = lock  # a lock.ModelLock: files are checked before R reads them
         self._models = {}
@@ -44,8 +49,9 @@ class Registry:
     def get(self, name):
         model = self._models.get(name)
         if model is None:
-            raise ModelNotFound(f"no model named {name!r} is served; GET /models lists them",
-                                model=name)
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            raise ModelNotFound(f"no model named {shown!r} is served{hint(name, self._models)}; "
+                                "GET /models lists them", model=shown)
         return model
 
     def models(self):
@@ -53,6 +59,10 @@ class Registry:
 
     def listing(self):
         out = [m.summary() for m in sorted(self._models.values(), key=lambda m: m.name)]
+        skipped = {n: s.skipped for s in self._files.values() if s.skipped for n in s.names}
+        for entry in out:
+            if entry["name"] in skipped:
+                entry["skipped_objects"] = skipped[entry["name"]]
         for state in sorted(self._files.values(), key=lambda s: s.path.name):
             if state.error and not state.names:
                 out.append({"name": _stem(state.path), "file": state.path.name,
@@ -94,6 +104,7 @@ class Registry:
     def _load(self, path, sig):
         state = self._files.get(path) or FileState(path, sig)
         try:
+            self._refuse_outside_links(path)
             if self.lock is not None:
                 self.lock.verify(path)
             models = read_model_file(path, self.session)
@@ -102,14 +113,14 @@ class Registry:
             state.signature = sig
             state.error = _message(exc)
             self._files[path] = state
-            log.error("model file %s failed to load: %s", path.name, state.error)
+            log.error("model file %s failed to load: %s", printable(path.name), printable(state.error))
             metrics.model_load_failed(path)
             return
         clashes = [n for n in models if n in self._models and n not in state.names]
         if clashes:
             state.signature, state.error = sig, f"name {clashes[0]!r} is already served by another file"
             self._files[path] = state
-            log.error("model file %s: %s", path.name, state.error)
+            log.error("model file %s: %s", printable(path.name), printable(state.error))
             return
         with self._lock:
             updated = dict(self._models)
@@ -119,15 +130,30 @@ class Registry:
             self._models = updated
             self.generation += 1
         state.signature, state.names, state.error = sig, list(models), None
+        state.skipped = getattr(models, "skipped", [])
         self._files[path] = state
-        log.info("serving %s from %s", ", ".join(models), path.name)
+        log.info("serving %s from %s", printable(", ".join(models)), printable(path.name))
+        for skipped in state.skipped:
+            log.warning("model file %s: object %s not served: %s", printable(path.name),
+                        printable(skipped["object"]), skipped["reason"])
 
     def _unserve(self, path):
         state = self._files.pop(path)
         with self._lock:
             self._models = {n: m for n, m in self._models.items() if n not in state.names}
             self.generation += 1
-        log.info("unserved %s (file removed)", path.name)
+        log.info("unserved %s (file removed)", printable(path.name))
+
+    def _refuse_outside_links(self, path):
+        """A model file or sidecar that resolves outside the model folder
+        (a symlink to /etc, say) is refused unless --follow-symlinks."""
+        if self.follow_symlinks:
+            return
+        root = self.folder.resolve()
+        for p in [path, *sidecars(path)]:
+            if not p.resolve().is_relative_to(root):
+                raise ModelLoadError(f"{p.name} links outside the model folder; refused "
+                                     "(serve it with --follow-symlinks, or copy it in)")
 
     def watch(self, interval):
         """Polls the folder in a background thread until stop()."""

@@ -25,6 +25,8 @@ import warnings
 from concurrent.futures import Future
 
 from .errors import Overloaded, PredictTimeout
+
+from . import r as _clean_r  # noqa: F401  (before rpy2: R starts clean)
 from .settings import R_HELPERS
 
 log = logging.getLogger(__name__)
@@ -45,8 +47,9 @@ class RSession:
     """Owns the embedded R of this process and the thread that drives it."""
 
     def __init__(self, helpers=R_HELPERS, max_batch_rows=10_000, max_wait=0.0, max_queue=1000,
-                 default_timeout=30.0):
+                 default_timeout=30.0, max_response_bytes=64 * 2**20):
         self._helpers = helpers
+        self.max_response_bytes = max_response_bytes
         self.default_timeout = default_timeout
         self.max_batch_rows = max_batch_rows
         self.max_wait = max_wait
@@ -257,6 +260,12 @@ class RSession:
         os.environ.setdefault("TZ", "UTC")
         ld_path = os.environ.get("LD_LIBRARY_PATH")
         _guard_releases()
+        # R starts clean wherever the server is started: no .Rprofile, .RData
+        # (.First), site profile or .Renviron from the working directory or
+        # $HOME (R's --vanilla). Those files are code no lock file approved.
+        from rpy2.rinterface_lib import embedded
+        if not embedded.isinitialized():
+            embedded.set_initoptions(("rpy2", "--quiet", "--no-save", "--vanilla"))
         with warnings.catch_warnings():
             # R started off the main thread owns SIGINT; Python keeps its own
             # handlers, which is what a server wants.

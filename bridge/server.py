@@ -28,8 +28,10 @@ def build(settings, readiness=None):
     session = RSession(max_batch_rows=settings.batch_max_rows,
                        max_wait=settings.batch_max_wait_ms / 1000.0,
                        max_queue=settings.max_queue,
-                       default_timeout=settings.predict_timeout)
-    registry = Registry(settings.models, session, lock=ModelLock.from_settings(settings))
+                       default_timeout=settings.predict_timeout,
+                       max_response_bytes=settings.max_response_bytes)
+    registry = Registry(settings.models, session, lock=ModelLock.from_settings(settings),
+                        follow_symlinks=settings.follow_symlinks)
     registry.scan()
     readiness.set_ready()
     if settings.reload_interval > 0:

@@ -27,8 +27,10 @@ class Settings:
     api_key_file: str = ""        # one key per line
     max_body_bytes: int = 50 * 1024 * 1024
     max_rows: int = 1_000_000
+    max_response_bytes: int = 64 * 2**20
     max_header_bytes: int = 64 * 1024
     require_lock: bool = False
+    follow_symlinks: bool = False  # serve model files that link outside the folder
     lock_file: str = ""           # default: <models>/bridge.lock
     plumber_dir: Path = ROOT / "r_scripts" / "api"
     plumber: tuple = ()

@@ -69,15 +69,16 @@ def free_port():
 class Server:
     """`python -m bridge serve` in a subprocess, as a user starts it."""
 
-    def __init__(self, models, *args, env=None):
+    def __init__(self, models, *args, env=None, cwd=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(Path(models) / f".server-{self.port}.log", "w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bridge", "serve", "--models", str(models),
              "--port", str(self.port), *args],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**CLEAN_ENV, **(env or {})})
+            cwd=cwd or ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            # started elsewhere than the checkout, Python still finds `bridge` here
+            env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **(env or {})})
         try:
             self.wait_ready()
         except BaseException:
@@ -116,8 +117,8 @@ class Server:
 def start_server():
     servers = []
 
-    def start(models, *args, env=None):
-        server = Server(models, *args, env=env)
+    def start(models, *args, env=None, cwd=None):
+        server = Server(models, *args, env=env, cwd=cwd)
         servers.append(server)
         return server
 
