@@ -49,7 +49,7 @@ def file_format(path):
 
 class LocalScorer:
     def __init__(self, path, object_name=None):
-        from .model import load_model
+        from .r.model import load_model
 
         self.model = load_model(path, object=object_name)
 

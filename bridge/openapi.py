@@ -120,8 +120,8 @@ def build(models):
 
 def _tag_description(model):
     text = f"{', '.join(model.r_class)} from {model.path.name}"
-    if model.sidecar.description:
-        text = f"{model.sidecar.description} ({text})"
+    if model.description:
+        text = f"{model.description} ({text})"
     return text
 
 

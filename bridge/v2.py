@@ -233,7 +233,7 @@ def model_metadata(model):
     sig = signature(model)
     return {
         "name": model.name,
-        "versions": [model.sidecar.version] if model.sidecar.version else [],
+        "versions": [model.version] if model.version else [],
         "platform": "R",
         "inputs": [{"name": c.name, "datatype": INPUT_DATATYPES[c.kind], "shape": [-1],
                     "parameters": {"r_type": c.kind}} for c in model.schema.columns],
@@ -289,7 +289,7 @@ class ReadyResource:
         self._readiness = readiness
 
     def on_get(self, req, resp):
-        ready = self._readiness.serving(self._registry.session)
+        ready = self._readiness.serving(self._registry.pool)
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"ready": ready})
@@ -312,7 +312,7 @@ class ModelReadyResource:
     @v2_errors
     def on_get(self, req, resp, name):
         self._registry.get(name)
-        ready = self._readiness.serving(self._registry.session)
+        ready = self._readiness.serving(self._registry.pool)
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"name": name, "ready": ready})

@@ -32,18 +32,31 @@ def fixture_models(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def session():
-    from bridge.rsession import default_session
+    """R embedded in the test process itself (conversion tests, the Python API)."""
+    from bridge.r.session import default_session
 
     return default_session()
 
 
 @pytest.fixture(scope="session")
-def registry(session, fixture_models):
+def pool():
+    """One real R worker process, supervised by this (test) process."""
+    from bridge.settings import Settings
+    from bridge.workers.pool import Pool
+
+    started = Pool(Settings(workers=1)).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(pool, fixture_models):
     from bridge.registry import Registry
 
-    reg = Registry(fixture_models, session)
+    reg = Registry(fixture_models, pool)
     reg.scan()
-    return reg
+    yield reg
+    reg.stop()
 
 
 @pytest.fixture(scope="session")
@@ -82,7 +95,7 @@ class Server:
         try:
             self.wait_ready()
         except BaseException:
-            # Never leave a server (or a gunicorn arbiter and its workers) behind.
+            # Never leave a server (or its R workers) behind.
             self.stop()
             raise
 

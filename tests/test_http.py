@@ -9,13 +9,13 @@ from conftest import EXAMPLES
 
 
 @pytest.fixture(scope="module")
-def examples(session):
+def examples(pool):
     from falcon import testing
 
     from bridge.app import create_app
     from bridge.registry import Registry
 
-    reg = Registry(EXAMPLES, session)
+    reg = Registry(EXAMPLES, pool)
     reg.scan()
     return testing.TestClient(create_app(reg))
 

@@ -1,69 +1,30 @@
-"""A served model: an R object from a model file, its input schema and how
-to call its predict(). Knows nothing of HTTP.
+"""A model inside an R worker: an R object from a model file, its input
+schema, its argument allow-list, and how to call its predict(). Knows
+nothing of HTTP or of other processes.
 
-Everything that touches R runs on the session's R thread; the public
-methods hand work to it.
+Everything here runs with R to itself (bridge/r/session.py): on an R
+worker's main thread, or under the R lock for the Python API.
 """
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
-import re
 from pathlib import Path
 
-import orjson
-
-from . import r as _clean_r  # noqa: F401  (before rpy2: R starts clean)
 from rpy2.rinterface_lib.embedded import RRuntimeError
 
-from . import metrics
-from .args import ArgSpec
-from .convert import FrameParts, concat, py2rpy_value, rpy2py_vector
-from .errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
-from .rsession import default_session
-from .schema import schema_from_r
-from .table import Table, nrows_of, prepare_table
+from ..args import ArgSpec
+from ..convert import FrameParts, concat, py2rpy_value, rpy2py_vector
+from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
+from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
+from ..prediction import EMPTY, Prediction
+from ..schema import schema_from_r
+from ..signature import probe_signature
+from ..table import Table, nrows_of, prepare_table
+from .session import default_session
 
 log = logging.getLogger(__name__)
-
-MODEL_SUFFIXES = (".rds", ".rda", ".rdata")
-# Object names an .rda may serve under: they become URL paths and sidecar
-# file names (<stem>.<object>.R), so nothing that could leave the folder.
-SAFE_OBJECT_NAME = re.compile(r"[A-Za-z0-9._-]{1,128}")
-
-
-@dataclasses.dataclass
-class Prediction:
-    """What predict() returned, flattened: `vector` (one value per row) or
-    `table` (named columns, one object per row), plus per-call `info`."""
-
-    kind: str
-    columns: dict
-    info: dict
-    warnings: list
-
-    @property
-    def nrows(self):
-        return len(next(iter(self.columns.values()), []))
-
-    def slice(self, start, stop):
-        return Prediction(self.kind, {k: v[start:stop] for k, v in self.columns.items()},
-                          self.info, self.warnings)
-
-    def records(self):
-        if self.kind == "vector":
-            return next(iter(self.columns.values()), [])
-        names = list(self.columns)
-        return [dict(zip(names, row)) for row in zip(*self.columns.values())]
-
-    def to_pandas(self):
-        import pandas as pd
-
-        if self.kind == "vector":
-            return pd.Series(next(iter(self.columns.values()), []), name="prediction")
-        return pd.DataFrame(self.columns)
 
 
 @dataclasses.dataclass
@@ -109,6 +70,9 @@ class RModel:
         self.sha256 = sha256
         self.loaded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         session.run(self._bind, robj)
+        # What the model answers for an example row, found once here so that
+        # no metadata request ever runs model code.
+        self.signature = session.run(probe_signature, self)
 
     def _bind(self, robj):
         """Per-model work done once at load: packages, schema, predictor."""
@@ -142,26 +106,14 @@ class RModel:
         return self.predict_table(table, args).to_pandas()
 
     def predict_table(self, table, args, timeout=None):
+        """In this process (the Python API and the R worker's own probes)."""
         merged, caller = self.merged_args(args)
         if table.nrows == 0 and not table.columns:
-            # Nothing to predict and no columns to check (an empty row list has none).
-            return Prediction("vector", {"prediction": []}, {}, [])
-        with self.session.arriving():
-            prepared = prepare_table(self.schema, table)
-            if table.nrows == 0:
-                return Prediction("vector", {"prediction": []}, {}, [])
-            nrows = nrows_of(prepared, table)
-            key = None
-            if self.batching:
-                try:
-                    key = (id(self), orjson.dumps(merged, option=orjson.OPT_SORT_KEYS), caller,
-                           tuple(p.column for p in prepared))
-                except orjson.JSONEncodeError:
-                    # args nested too deep to serialise: run alone, py2rpy_value refuses them (422)
-                    key = None
-            return self.session.run_batched(self.predict_many, (prepared, nrows, merged, caller), key,
-                                            nrows, self.name,
-                                            timeout or self.timeout or self.session.default_timeout)
+            return EMPTY
+        prepared = prepare_table(self.schema, table)
+        if table.nrows == 0:
+            return EMPTY
+        return self.session.run(self.predict_prepared, prepared, nrows_of(prepared, table), merged, caller)
 
     def predict_many(self, items):
         """On the R thread: requests with the same args as one predict() call.
@@ -170,7 +122,6 @@ class RModel:
         fails, or does not return one value per row, each request is run on
         its own so one bad request cannot fail the others.
         """
-        metrics.observe_batch(self.name, sum(item[1] for item in items), len(items))
         if len(items) == 1:
             return [self._guarded(*items[0])]
         _, _, args, caller = items[0]
@@ -259,6 +210,21 @@ class RModel:
         return {"name": self.name, "file": self.path.name, "object": self.object_name,
                 "class": self.r_class, "status": "loaded"}
 
+    def front_view(self):
+        """What the HTTP front keeps of this model (bridge/workers/remote.py)."""
+        return {
+            "summary": self.summary(),
+            "describe": self.describe(),
+            "schema": self.schema,
+            "arg_spec": self.arg_spec,
+            "default_args": self.default_args,
+            "signature": self.signature,
+            "batching": self.batching,
+            "timeout": self.timeout,
+            "description": self.sidecar.description,
+            "version": self.sidecar.version,
+        }
+
     def describe(self):
         return {
             **self.summary(),
@@ -292,18 +258,6 @@ def _names(source, value):
 
 def _scalar(values):
     return values[0] if len(values) == 1 else values
-
-
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def is_model_file(path):
-    return path.suffix.lower() in MODEL_SUFFIXES
 
 
 class FileModels(dict):
