@@ -103,7 +103,7 @@ def _size(text):
 
 def inspect_file(path):
     from .errors import BridgeError
-    from .model import read_model_file
+    from .r.model import read_model_file
 
     try:
         models = read_model_file(path)
