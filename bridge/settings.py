@@ -14,7 +14,7 @@ class Settings:
     host: str = "127.0.0.1"
     port: int = 8080
     workers: int = 1
-    threads: int = 8
+    threads: int = 64             # HTTP threads; a request waiting on R holds one
     reload_interval: float = 2.0
     batch_max_rows: int = 10_000
     batch_max_wait_ms: float = 0.0
@@ -28,6 +28,8 @@ class Settings:
     max_body_bytes: int = 50 * 1024 * 1024
     max_rows: int = 1_000_000
     max_header_bytes: int = 64 * 1024
+    read_timeout: float = 30.0    # seconds to receive one request's head and body
+    max_connections: int = 1000   # open client connections (docs/front.md)
     require_lock: bool = False
     lock_file: str = ""           # default: <models>/bridge.lock
     plumber_dir: Path = ROOT / "r_scripts" / "api"
