@@ -141,7 +141,8 @@ class FrontChannel(HTTPChannel):
         return self.read_started
 
     def needs_answer(self):
-        return bool(self.requests or self.request is not None) and not self.responding
+        return (bool(self.requests or self.request is not None)
+                and not self.responding and not self.cut)
 
     def busy(self):
         return bool(self.requests or self.request is not None or self.total_outbufs_len
@@ -209,8 +210,7 @@ class Front:
         self.signals = []  # appended by signal handlers, consumed by the loop
         self.reload_wanted = threading.Event()
         adj = Adjustments(host=settings.host, port=settings.port, threads=settings.threads,
-                          ident="r-bridge", asyncore_use_poll=True,
-                          channel_timeout=IDLE_TIMEOUT, cleanup_interval=1,
+                          ident="r-bridge", channel_timeout=IDLE_TIMEOUT,
                           # refuses a Content-Length >= this before reading the body
                           max_request_body_size=settings.max_body_bytes + 1,
                           max_request_header_size=settings.max_header_bytes)
@@ -258,6 +258,7 @@ class Front:
         deadline = None  # the end of the grace period, once draining
         next_expiry = 0.0
         while True:
+            # poll(), not select(): select() cannot watch fd 1024 and above.
             wasyncore.poll2(LOOP_TIMEOUT, self.map)
             while self.signals:
                 signum = self.signals.pop(0)
@@ -325,16 +326,22 @@ class Front:
 
     def _expire_slow_reads(self, now):
         limit = self.settings.read_timeout
+        slow = 0
         for channel in self.channels():
             since = channel.reading_since()
             if since is None or now - since < limit:
                 continue
+            slow += 1
             if channel.request is None:
                 channel.will_close = True  # connected, never sent a byte: just close
             else:
                 channel.answer_and_close(error_response(
                     "408 Request Timeout", "Request timeout",
                     f"the request's head and body did not arrive within {limit:g} s"))
+        if slow:
+            # One line per pass, not per connection: an attack must not flood the log.
+            log.info("closed %d connection(s) that sent no complete request within %g s",
+                     slow, limit)
 
     def _reload(self):
         if self.on_reload is None or self.draining.is_set():

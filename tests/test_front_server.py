@@ -194,8 +194,7 @@ def test_trickling_clients_are_cut_off_and_others_are_served_meanwhile(front, pa
     assert answered[0] < all_open_until, "no request was answered while the attack was on"
     for t in tricklers:
         assert t.closed_at - t.connected_at >= read_timeout
-        assert t.reply == b"" or t.reply.startswith(b"HTTP/1.1 408 "), t.reply
-    assert any(t.reply for t in tricklers), "no trickler was told 408"
+        assert t.reply.startswith(b"HTTP/1.1 408 "), t.reply
     assert requests.get(server.url + "/fast", timeout=10).status_code == 200
 
 
@@ -220,11 +219,16 @@ def test_the_read_clock_is_per_request_not_per_connection(front):
             time.sleep(0.3)
 
 
-def test_a_thousand_connections_are_served_at_once(front):
-    server = front()  # the defaults: up to 1000 connections
+@pytest.mark.parametrize("connections, settings", [
+    (1000, {}),  # the default limit
+    # past file descriptor 1024, where select() stops working
+    (1100, {"max_connections": 1100}),
+], ids=["default", "past-fd-1024"])
+def test_a_thousand_connections_are_served_at_once(front, connections, settings):
+    server = front(**settings)
     socks = []
     try:
-        for _ in range(1000):
+        for _ in range(connections):
             socks.append(connect(server, timeout=30))
             get(socks[-1], "/fast")
         for sock in socks:
