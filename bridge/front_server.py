@@ -45,7 +45,7 @@ STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 # never reuses a connection we are closing.
 IDLE_TIMEOUT = 75
 # How long one turn of the event loop may wait for I/O: the resolution of the
-# read clock and of the drain's checks (signals wake the loop at once).
+# read clock and of the drain's checks, and how late a signal may be seen.
 LOOP_TIMEOUT = 0.25
 # File descriptors beyond the connections: R worker pipes, model files, logs.
 SPARE_FILES = 256
@@ -53,7 +53,8 @@ SPARE_FILES = 256
 
 def serve_front(app, settings, readiness, on_reload=None):
     """Serves `app` on settings.host:port until SIGTERM/SIGINT; returns 0 once
-    drained. `readiness` (health.Readiness) is turned draining on the signal."""
+    drained. `readiness` (health.Readiness) is turned draining on the signal;
+    turning it ready is the caller's (once R can take work). Main thread only."""
     front = Front(app, settings, readiness, on_reload)
     return front.run()
 
@@ -181,7 +182,11 @@ class FrontServer(TcpWSGIServer):
         """Accepts every connection the kernel has queued, so that closing
         the listening socket resets none of them."""
         while True:
-            pair = self.accept()
+            try:
+                pair = self.accept()
+            except OSError:  # out of file descriptors: the rest cannot be taken
+                log.warning("could not accept every queued connection", exc_info=True)
+                return
             if pair is None:
                 return
             conn, addr = pair
