@@ -127,13 +127,10 @@ class FrontChannel(HTTPChannel):
         if self.request is not None:
             # A pipelined request waited, unread, while this one was served.
             self.read_started = time.monotonic()
-        if self.server.draining.is_set() and self.connected:
-            # A response begun before the drain had no `Connection: close`;
-            # close once it is flushed rather than wait for another request.
-            with self.requests_lock:
-                if not self.requests:
-                    self.close_when_flushed = True
-            self.server.pull_trigger()
+        # NOTE: a response begun before the drain had no `Connection: close`,
+        # yet its connection stays open: closing it now would reset a request
+        # the client may be sending already. The next response closes it, or
+        # the end of the drain does, once nothing else is in flight.
 
     def reading_since(self):
         """When the request being read began, or None when none is."""
