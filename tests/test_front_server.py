@@ -36,6 +36,8 @@ class FrontProcess:
         self.log = open(log_dir / f"front-{self.port}.log", "w+")
         self.proc = subprocess.Popen([sys.executable, "-m", "tests.front_apps"], cwd=ROOT, env=env,
                                      stdout=self.log, stderr=subprocess.STDOUT)
+
+    def wait_up(self):
         deadline = time.monotonic() + 30
         while True:
             assert self.proc.poll() is None, self.output()
@@ -67,6 +69,7 @@ def front(tmp_path):
 
     def start(**settings):
         started.append(FrontProcess(tmp_path, **settings))
+        started[-1].wait_up()
         return started[-1]
 
     yield start
@@ -208,14 +211,14 @@ def test_the_read_clock_is_per_request_not_per_connection(front):
             time.sleep(0.2)
             sock.sendall(b"a")
         status, _, body = read_response(sock)
-        assert status == 200 and orjson.loads(body) == {"bytes": 4}
+        assert status == 200 and orjson.loads(body) == {"bytes": 4}, body
         # Idle between requests for longer than the limit: idle, not reading.
         time.sleep(read_timeout + 1)
         # Requests on one connection that add up to more than the limit.
         started = time.monotonic()
         while time.monotonic() - started < read_timeout + 1:
-            status, headers, _ = ask(sock, "/fast")
-            assert status == 200 and headers.get("Connection") != "close"
+            status, headers, body = ask(sock, "/fast")
+            assert status == 200 and headers.get("Connection") != "close", body
             time.sleep(0.3)
 
 
@@ -232,8 +235,8 @@ def test_a_thousand_connections_are_served_at_once(front, connections, settings)
             socks.append(connect(server, timeout=30))
             get(socks[-1], "/fast")
         for sock in socks:
-            status, headers, _ = read_response(sock)
-            assert status == 200 and headers.get("Connection") != "close"
+            status, headers, body = read_response(sock)
+            assert status == 200 and headers.get("Connection") != "close", body
     finally:
         for sock in socks:
             sock.close()
@@ -280,8 +283,8 @@ def test_a_stop_signal_answers_every_request_then_exits_0(front, signum):
         connect(server)
 
     for sock in kept:
-        status, headers, _ = ask(sock, "/fast")
-        assert status == 200 and headers["Connection"] == "close"
+        status, headers, body = ask(sock, "/fast")
+        assert status == 200 and headers["Connection"] == "close", body
         assert closed_by_server(sock)
     for name, socks in (("running", running), ("late", late)):
         for i, sock in enumerate(socks):
