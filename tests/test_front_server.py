@@ -6,7 +6,6 @@ it, attacked and signalled from here. Every wait is bounded.
 """
 
 import http.client
-import os
 import select
 import signal
 import socket
