@@ -18,7 +18,6 @@ def main(argv=None):
     serve.add_argument("--host", help="address to bind (BRIDGE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (BRIDGE_PORT, default 8080)")
     serve.add_argument("--workers", type=int,
-<<<<<<< HEAD
                        help="R worker processes, each with its own R (BRIDGE_WORKERS, default 1)")
     serve.add_argument("--worker-memory", type=_size, dest="worker_memory",
                        help="memory one R worker may use before it is replaced, e.g. 4G "
@@ -27,17 +26,12 @@ def main(argv=None):
                        help="seconds an R worker may take to load one model file "
                             "(BRIDGE_LOAD_TIMEOUT, default 120)")
     serve.add_argument("--threads", type=int,
-                       help="HTTP threads of the front (BRIDGE_THREADS, default 64)")
-=======
-                       help="worker processes, each with its own R (BRIDGE_WORKERS, default 1)")
-    serve.add_argument("--threads", type=int,
                        help="HTTP threads; each request waiting on R holds one (BRIDGE_THREADS, default 64)")
     serve.add_argument("--read-timeout", type=float, dest="read_timeout",
                        help="seconds a client has to send one request's head and body, then 408 "
                             "(BRIDGE_READ_TIMEOUT, default 30)")
     serve.add_argument("--max-connections", type=int, dest="max_connections",
                        help="client connections open at once (BRIDGE_MAX_CONNECTIONS, default 1000)")
->>>>>>> front
     serve.add_argument("--batch-max-rows", type=int, dest="batch_max_rows",
                        help="rows one batched predict() call may hold (BRIDGE_BATCH_MAX_ROWS, default 10000)")
     serve.add_argument("--batch-max-wait-ms", type=float, dest="batch_max_wait_ms",
