@@ -304,6 +304,7 @@ def test_sigterm_mid_request_drains(tmp_path, start_server):
         f'predict_fn <- function(model, newdata, ...) {{ file.create("{started}"); '
         'Sys.sleep(3); predict(model, newdata) }\n')
     srv = start_server(tmp_path)
+    started.unlink()  # made by the example prediction at load
     result = {}
     request = threading.Thread(target=lambda: result.update(
         r=requests.post(f"{srv.url}/models/slow/predict", json=[ROW], timeout=60)))
