@@ -80,10 +80,13 @@ class Dispatcher:
 
     # ---- the worker side -----------------------------------------------------------
 
-    def control(self, handle, job):
+    def control(self, handle, job, first=False):
         """Queues a job for one worker, ahead of any waiting request."""
         with self._cv:
-            self._control[handle].append(job)
+            if first:
+                self._control[handle].appendleft(job)
+            else:
+                self._control[handle].append(job)
             self._cv.notify_all()
         return job.future
 

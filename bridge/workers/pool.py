@@ -141,7 +141,9 @@ class WorkerHandle:
     def _serve(self):
         """Takes jobs until the process is gone or the pool stops."""
         while True:
-            jobs = self.pool.dispatcher.take(self, lambda: self.pool.stopping)
+            # An idle worker that dies is noticed here, not by the next request.
+            jobs = self.pool.dispatcher.take(
+                self, lambda: self.pool.stopping or self.proc.poll() is not None)
             if not jobs:
                 return
             if not self._run_jobs(jobs):
@@ -163,9 +165,12 @@ class WorkerHandle:
         try:
             self.conn.send(_message(live))
         except (OSError, ValueError):
+            # Gone before it saw the call: requests go to whichever worker is
+            # free next, control jobs wait for this one's replacement.
             self.pool.dispatcher.requeue([j for j in live if j.kind in ("predict", "plumber", "call")])
-            self._fail_control([j for j in live if j.kind not in ("predict", "plumber", "call")],
-                               "the R worker was gone")
+            for job in live:
+                if job.kind not in ("predict", "plumber", "call"):
+                    self.pool.dispatcher.control(self, job, first=True)
             return False
         self.busy_since = now
         try:
@@ -210,6 +215,7 @@ class WorkerHandle:
         """The call did not come back: answer for it, kill and replace the process."""
         if outcome == "died":
             self.proc.wait()
+            self.pool.dispatcher.wake()
             self.last_exit = self._exit_reason()
             log.error("R worker %d (pid %d) died: %s", self.index, self.pid, self.last_exit)
         else:
