@@ -13,6 +13,7 @@ from pathlib import Path
 from . import metrics
 from .errors import ModelNotFound
 from .model import is_model_file, read_model_file
+from .suggest import hint
 
 log = logging.getLogger(__name__)
 
@@ -44,8 +45,8 @@ class Registry:
     def get(self, name):
         model = self._models.get(name)
         if model is None:
-            raise ModelNotFound(f"no model named {name!r} is served; GET /models lists them",
-                                model=name)
+            raise ModelNotFound(f"no model named {name!r} is served{hint(name, self._models)}; "
+                                "GET /models lists them", model=name)
         return model
 
     def models(self):
