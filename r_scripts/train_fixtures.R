@@ -505,7 +505,9 @@ set.seed(25)
 lung <- survival::lung
 lung$sex <- factor(lung$sex, labels = c("male", "female"))
 library(survival)
-fit <- coxph(Surv(time, status) ~ age + sex + strata(ph.ecog), data = lung)
+# model = TRUE: with strata, predict.coxph needs the training frame, which it
+# would otherwise rebuild from a `lung` found wherever it is predicted.
+fit <- coxph(Surv(time, status) ~ age + sex + strata(ph.ecog), data = lung, model = TRUE)
 save_model(fit, "coxph_lung")
 cc <- lung[stats::complete.cases(lung[c("age", "sex", "ph.ecog")]), ]
 nd <- newdata_of(cc, c(1, 2, 3, 5, 8, 13), c("age", "sex", "ph.ecog"))

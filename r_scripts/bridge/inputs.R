@@ -33,6 +33,12 @@ bridge_inputs <- function(model) {
   if (inherits(model, "naiveBayes")) return(.inputs_naive_bayes(model))
   if (inherits(model, "randomForest") && is.null(model$terms)) return(.inputs_forest(model))
   if (inherits(model, "train") && is.null(model$terms)) return(.inputs_train(model))
+  if (inherits(model, c("classbagg", "regbagg", "survbagg")) && length(model$mtrees)) {
+    # ipred's bagging keeps types and levels only in its rpart trees.
+    found <- .inputs_terms(model$mtrees[[1]]$btree)
+    found$source <- "first bagged tree"
+    return(found)
+  }
   .inputs_terms(model)
 }
 
@@ -57,7 +63,8 @@ bridge_inputs <- function(model) {
     if (name %in% methods::slotNames(model)) return(methods::slot(model, name))
     return(NULL)
   }
-  if (is.list(model)) model[[name]] else NULL
+  # .subset2: some classes (partykit's party) redefine [[ for other uses.
+  if (is.list(model)) .subset2(model, name) else NULL
 }
 
 # Every variable the model reads from newdata: those of its terms, of its
