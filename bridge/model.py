@@ -217,7 +217,7 @@ class RModel:
             message = out["error"][0]
             kind = out["kind"][0]
             if kind == "input":
-                raise _input_error(message, {k: rpy2py_vector(out[k]) for k in ("argument", "column")
+                raise _input_error(message, {k: rpy2py_vector(out[k]) for k in ("argument", "column", "row", "missing")
                                              if k in out})
             if kind == "shape":
                 raise ModelError(message)
@@ -270,6 +270,11 @@ def _input_error(message, blame):
         what = ", ".join(f"'{n}'" for n in names)
         return InputError(f"R rejected the argument{'s' if len(names) > 1 else ''} {what}: {message}",
                           r_message=message, argument=names[0] if len(names) == 1 else names)
+    if blame.get("missing"):
+        name, row = blame["column"][0], blame["row"][0]
+        return InputError(f"column '{name}', row {row}: null (a missing value), which this model's "
+                          f"predict() cannot take; send a value. R: {message}",
+                          r_message=message, column=name, row=row)
     if blame.get("column"):
         name = blame["column"][0]
         return InputError(f"R rejected the values of column '{name}': {message}",

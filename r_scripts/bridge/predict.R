@@ -102,6 +102,12 @@ bridge_predict <- function(predictor, model, cols, classes, n, args) {
   }
   if (n == 1) result <- .one_row(result, run, newdata, args, state)
   flat <- bridge_flatten(result, n)
+  if (!is.null(flat$error)) {
+    # Rows short because predict() dropped the incomplete ones (kernlab does,
+    # without names to put them back by): the caller's nulls, said so.
+    missing <- .blame_missing(run, newdata, args)
+    if (!is.null(missing)) flat <- c(flat["error"], missing)
+  }
   flat$warnings <- as.character(unique(out$warnings))
   flat
 }
@@ -144,6 +150,8 @@ bridge_predict <- function(predictor, model, cols, classes, n, args) {
     }
     return(list(kind = "input", argument = names(args)))
   }
+  missing <- .blame_missing(run, newdata, args)
+  if (!is.null(missing)) return(missing)
   ref <- state$reference
   if (!is.null(ref) && ncol(newdata) && all(names(newdata) %in% names(ref))) {
     ref <- ref[names(newdata)]
@@ -159,7 +167,22 @@ bridge_predict <- function(predictor, model, cols, classes, n, args) {
   list(kind = .error_kind(msg))
 }
 
+# Missing values the model's predict() cannot take: the call succeeds, one
+# prediction per row, on the complete rows alone. Pinned on the first null.
+.blame_missing <- function(run, newdata, args) {
+  ok <- stats::complete.cases(newdata)
+  if (all(ok) || !any(ok)) return(NULL)
+  complete <- run(newdata[ok, , drop = FALSE], args)
+  if (.failed(complete) || !is.null(bridge_flatten(complete$value, sum(ok))$error)) return(NULL)
+  row <- which(!ok)[1]
+  column <- names(newdata)[vapply(newdata, function(x) is.na(x[row]), TRUE)][1]
+  list(kind = "input", column = column, row = row, missing = TRUE)
+}
+
 .input_error_patterns <- c(
+  # missing values a predict() method cannot take
+  "missing values in object", "no missing values are allowed", "NAs are not allowed",
+  "NA/NaN/Inf in",
   "has new level", "new levels", "New factor levels", "should be one of",
   "unused argument", "not in the training data", "not found in data",
   "invalid 'type'", "must be one of", "arguments imply differing number",
