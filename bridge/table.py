@@ -5,7 +5,7 @@ import dataclasses
 from .convert import Prepared, prepare_column
 from .errors import InputError
 from .schema import Column
-from .suggest import closest, hint
+from .suggest import closest
 
 MISSING = object()
 
@@ -48,7 +48,7 @@ def prepare_table(schema, table):
     if missing:
         raise InputError(
             f"missing column{'s' if len(missing) > 1 else ''}: "
-            f"{', '.join(repr(m) + hint(m, unknown) for m in missing)}; "
+            f"{', '.join(_missing(m, unknown) for m in missing)}; "
             f"the model needs {', '.join(repr(c.name) for c in columns)}",
             missing_columns=missing)
     if unknown and schema.source != "none":
@@ -56,6 +56,12 @@ def prepare_table(schema, table):
     return [prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
                            c.name in schema.untyped_factors)
             for c in columns]
+
+
+def _missing(name, unknown):
+    """'hp', or 'hp' (got 'hpp': did you mean 'hp'?) when a sent key is near it."""
+    near = closest(name, unknown)
+    return repr(name) + (f" (got {near!r}: did you mean {name!r}?)" if near is not None else "")
 
 
 def _refuse_stray_keys(columns, unknown, table):

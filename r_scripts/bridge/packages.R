@@ -52,7 +52,7 @@ bridge_predict_index <- function() bridge_package_index()$s3
 bridge_dispatch_classes <- function(model) {
   if (isS4(model)) {
     pkg <- attr(class(model), "package")
-    if (!is.null(pkg)) .load(pkg)
+    if (.is_package(pkg)) .load(pkg)
     classes <- methods::is(model)
   } else {
     classes <- attr(model, "class", exact = TRUE)
@@ -71,7 +71,7 @@ bridge_predict_source <- function(model) {
   index <- bridge_package_index()
   if (isS4(model)) {
     own <- attr(class(model), "package")
-    for (pkg in unique(c(own[own %in% index$s4], index$s4))) {
+    for (pkg in unique(c(own[own %in% index$s4], index$s4, "methods"))) {
       generic <- .s4_generic(pkg)
       if (is.null(generic)) next
       for (cls in classes) {
@@ -93,6 +93,11 @@ bridge_predict_source <- function(model) {
 }
 
 .s4_generic <- function(pkg) {
+  if (identical(pkg, "methods")) {
+    # A predict generic made where the model was defined (setGeneric at top level).
+    generic <- get0("predict", envir = globalenv())
+    return(if (methods::is(generic, "genericFunction")) generic else NULL)
+  }
   ns <- tryCatch(.load(pkg), error = function(e) NULL)
   if (is.null(ns)) return(NULL)
   generic <- get0("predict", envir = ns, inherits = FALSE)
@@ -106,6 +111,9 @@ bridge_predict_source <- function(model) {
 }
 
 .load <- function(pkg) suppressPackageStartupMessages(loadNamespace(pkg))
+
+# An installed package (a class defined at top level says ".GlobalEnv").
+.is_package <- function(pkg) length(pkg) == 1 && !is.na(pkg) && nzchar(system.file(package = pkg))
 
 bridge_has_predict <- function(model) !is.null(bridge_predict_source(model))
 
@@ -124,7 +132,7 @@ bridge_model_packages <- function(model) {
     # caret calls the fitting package's own predict through modelInfo.
     pkgs <- c(pkgs, model$modelInfo$library)
   }
-  pkgs <- pkgs[!is.na(pkgs)]
+  pkgs <- Filter(.is_package, pkgs)
   unique(setdiff(c(pkgs, bridge_formula_packages(model, pkgs)), c("base", "stats", "methods")))
 }
 
