@@ -525,8 +525,11 @@ detach("package:survival")
 set.seed(27)
 fit <- nlme::gls(mpg ~ wt + factor(cyl), data = mtcars, correlation = nlme::corAR1())
 save_model(fit, "gls_mtcars")
-case_from_predict("gls_mtcars", fit, newdata_of(mtcars, c(1, 3, 5, 8, 19, 30), c("wt", "cyl")),
-                  fitted = "nlme", covers = "factor() of a numeric column")
+# Sent as the labels of factor(cyl): R's answer is the same for the numbers.
+nd <- newdata_of(mtcars, c(1, 3, 5, 8, 19, 30), c("wt", "cyl"))
+stopifnot(identical(predict(fit, nd), predict(fit, transform(nd, cyl = as.character(cyl)))))
+nd$cyl <- as.character(nd$cyl)
+case_from_predict("gls_mtcars", fit, nd, fitted = "nlme", covers = "factor() of a numeric column")
 orth <- as.data.frame(nlme::Orthodont)
 fit <- nlme::lme(distance ~ age + Sex, random = ~ 1 | Subject, data = orth)
 save_model(fit, "lme_orthodont")

@@ -121,6 +121,15 @@ def test_every_variable_the_model_reads_is_a_typed_input(server, name, column, k
     assert found[column]["type"] == kind
 
 
+def test_a_factor_made_in_the_formula_takes_the_numbers_it_was_made_from(server, fixture_models):
+    """gls(mpg ~ factor(cyl)) was fitted on numeric cyl: 6 and "6" are the same level."""
+    case = load_case(fixture_models, "gls_mtcars")
+    rows = [{**row, "cyl": int(row["cyl"])} for row in case["rows"]]
+    resp = predict(server, "gls_mtcars", rows)
+    assert resp.status_code == 200, resp.text
+    assert all(close(g, w) for g, w in zip(resp.json()["predictions"], case["expected"]))
+
+
 def test_a_missing_grouping_factor_is_named(server, fixture_models):
     case = load_case(fixture_models, "lmer_sleep")
     rows = [{k: v for k, v in row.items() if k != "Subject"} for row in case["rows"]]
