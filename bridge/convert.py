@@ -17,9 +17,11 @@ import struct
 import zoneinfo
 
 import numpy as np
+import orjson
 
 from .errors import InputError
 from .schema import Column
+from .suggest import hint
 
 # R's NA_real_ is a NaN with payload 1954; NA_integer_ and NA (logical) are INT_MIN.
 REAL_NA = struct.unpack("<d", struct.pack("<Q", 0x7FF00000000007A2))[0]
@@ -43,15 +45,33 @@ class Prepared:
         return len(self.data)
 
 
-def _fail(col, row, value, expected, **details):
+def _fail(col, row, value, expected, note="", **details):
+    got = shown(value)
+    if type(value) is str and "number" in expected and _is_number_text(value):
+        got = f"the string {got} (send numbers without quotes)"
     if isinstance(value, (list, dict)):
         # A bounded repr: a value nested 1000 deep must not recurse (or reach the JSON error body).
         value = reprlib.repr(value)
-    shown = value if len(repr(value)) <= 80 else repr(value)[:77] + "..."
     raise InputError(
-        f"column '{col.name}', row {row + 1}: expected {expected}, got {shown!r}",
+        f"column '{col.name}', row {row + 1}: expected {expected}, got {got}{note}",
         column=col.name, row=row + 1, value=value if not isinstance(value, str) or len(value) <= 200 else value[:200],
         **details)
+
+
+def shown(value):
+    """A request value as the caller wrote it: JSON (true, null, "2.62"), at most 80 characters."""
+    try:
+        text = orjson.dumps(value, option=orjson.OPT_SERIALIZE_NUMPY).decode()
+    except (TypeError, orjson.JSONEncodeError):
+        text = reprlib.repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
+
+
+def _is_number_text(text):
+    try:
+        return math.isfinite(float(text))
+    except ValueError:
+        return False
 
 
 def _first_bad(values, ok):
@@ -145,8 +165,9 @@ def prepare_factor(col, values, text=False):
                 out[i] = codes[label]
                 continue
             allowed = list(col.levels)
-            shown = ", ".join(repr(x) for x in allowed[:20]) + (", ..." if len(allowed) > 20 else "")
-            _fail(col, i, v, f"one of the training levels [{shown}]", allowed_levels=allowed)
+            listed = ", ".join(shown(x) for x in allowed[:20]) + (", ..." if len(allowed) > 20 else "")
+            _fail(col, i, v, f"one of the training levels [{listed}]",
+                  note=hint(v if type(v) is str else label, allowed), allowed_levels=allowed)
     return Prepared(col, np.array(out, dtype=np.int32))
 
 
@@ -221,8 +242,10 @@ def _zone(name):
         return dt.timezone.utc
 
 
-def prepare_any(col, values, text=False, strings_unsafe=False):
+def prepare_any(col, values, text=False, strings_unsafe=False, untyped_factor=False):
     """No type recorded by the model: plain JSON typing."""
+    if untyped_factor:
+        _refuse_untyped_factor(col, values, text)
     if text:
         try:
             return prepare_numeric(Column(col.name, "numeric"), values, text=True)
@@ -242,14 +265,33 @@ def prepare_any(col, values, text=False, strings_unsafe=False):
     _fail(col, i, v, "values of one type (all numbers, all strings or all booleans)")
 
 
+PTYPE_REMEDY = ("Save the model with a prototype of its inputs: "
+                "attach_ptype(model, training_data) from r_scripts/ptype.R.")
+
+
 def _strings(col, values, text, strings_unsafe):
     if strings_unsafe:
         i, v = _first_bad(values, lambda v: not isinstance(v, str) or (text and v in TEXT_NA))
         raise InputError(
-            f"column '{col.name}': this model does not record the levels of its inputs, so the "
-            f"string {v!r} cannot be coded the way it was in training. Attach a prototype when "
-            "saving the model (r_scripts/ptype.R: attach_ptype).", column=col.name, value=v)
+            f"column '{col.name}', row {i + 1}: this model does not record the type or levels of "
+            f"'{col.name}', so the string {shown(v)} would be coded by R's default (levels taken "
+            f"from this request, in alphabetical order), not the way it was in training. "
+            + PTYPE_REMEDY, column=col.name, row=i + 1, value=v)
     return prepare_character(Column(col.name, "character"), values, text)
+
+
+def _refuse_untyped_factor(col, values, text):
+    """A factor whose training levels the model keeps nowhere: only NA can be sent."""
+    def missing(v):
+        return v is None or (text and v in TEXT_NA) or (type(v) is float and math.isnan(v))
+
+    if all(map(missing, values)):
+        return
+    i, v = _first_bad(values, missing)
+    raise InputError(
+        f"column '{col.name}', row {i + 1}: '{col.name}' is a factor in this model, but the model "
+        f"does not record its levels, so {shown(v)} cannot be coded the way it was in training. "
+        + PTYPE_REMEDY, column=col.name, row=i + 1, value=v)
 
 
 PREPARERS = {
@@ -264,9 +306,9 @@ PREPARERS = {
 }
 
 
-def prepare_column(col, values, text=False, strings_unsafe=False):
+def prepare_column(col, values, text=False, strings_unsafe=False, untyped_factor=False):
     if col.kind == "any":
-        return prepare_any(col, values, text, strings_unsafe)
+        return prepare_any(col, values, text, strings_unsafe, untyped_factor)
     return PREPARERS[col.kind](col, values, text)
 
 
@@ -400,7 +442,7 @@ def py2rpy_value(name, value):
         return ri.StrSexpVector(values)
     raise InputError(
         f"argument '{name}': expected a string, number, boolean or a list of one of those, "
-        f"got {reprlib.repr(value)}", argument=name)
+        f"got {shown(value)}", argument=name)
 
 
 def rpy2py_vector(vec):

@@ -59,8 +59,11 @@ class Schema:
     columns: tuple
     source: str
     # Strings sent for untyped columns would be coded against the request's
-    # own levels (ranger's default): refuse them rather than mis-predict.
+    # own levels (R's default factor coding): refuse them rather than mis-predict.
     strings_unsafe: bool = False
+    # Columns the model knows are factors but keeps no levels for: no value
+    # can be coded the way it was in training.
+    untyped_factors: frozenset = frozenset()
 
     @property
     def complete(self):
@@ -78,7 +81,9 @@ class Schema:
                 "This model does not record the type of every input: columns of type "
                 "'any' take plain JSON typing. Attach a prototype with "
                 "r_scripts/ptype.R (attach_ptype) to have them checked."),
-            "columns": [c.describe() for c in self.columns],
+            "columns": [{**c.describe(), **({"note": "a factor whose levels the model does not record"}
+                                            if c.name in self.untyped_factors else {})}
+                        for c in self.columns],
         }
 
 
@@ -119,6 +124,7 @@ def schema_from_r(inputs):
     names = list(protos.names) if protos.names is not ri.NULL else []
     columns = tuple(column_from_prototype(n, p) for n, p in zip(names, protos))
     unsafe = "strings_unsafe" in fields and bool(fields["strings_unsafe"][0])
+    untyped = frozenset(fields["untyped_factors"]) if "untyped_factors" in fields else frozenset()
     # No inputs found at all: the request's columns are passed through as sent.
     source = str(fields["source"][0]) if columns else "none"
-    return Schema(columns, source, unsafe)
+    return Schema(columns, source, unsafe, untyped)

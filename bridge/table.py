@@ -5,6 +5,7 @@ import dataclasses
 from .convert import Prepared, prepare_column
 from .errors import InputError
 from .schema import Column
+from .suggest import closest
 
 MISSING = object()
 
@@ -42,13 +43,46 @@ def prepare_table(schema, table):
     if not columns and schema.source == "none":
         columns = tuple(Column(name, "any") for name in table.columns)
     missing = [c.name for c in columns if c.name not in table.columns]
+    known = {c.name for c in columns}
+    unknown = [name for name in table.columns if name not in known]
     if missing:
         raise InputError(
-            f"missing column{'s' if len(missing) > 1 else ''}: {', '.join(repr(m) for m in missing)}; "
+            f"missing column{'s' if len(missing) > 1 else ''}: "
+            f"{', '.join(_missing(m, unknown) for m in missing)}; "
             f"the model needs {', '.join(repr(c.name) for c in columns)}",
             missing_columns=missing)
-    return [prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe)
+    if unknown and schema.source != "none":
+        _refuse_stray_keys(columns, unknown, table)
+    return [prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
+                           c.name in schema.untyped_factors)
             for c in columns]
+
+
+def _missing(name, unknown):
+    """'hp', or 'hp' (got 'hpp': did you mean 'hp'?) when a sent key is near it."""
+    near = closest(name, unknown)
+    return repr(name) + (f" (got {near!r}: did you mean {name!r}?)" if near is not None else "")
+
+
+def _refuse_stray_keys(columns, unknown, table):
+    """A row without a value for an input but with a key the model does not
+    know, where other rows leave that key out: a misspelled key (`"hpp"` for
+    `"hp"` in one row), which would otherwise predict that row with NA.
+    A key every row carries (an id) is simply ignored."""
+    for name in unknown:
+        values = table.columns[name]
+        if all(v is not None for v in values):
+            continue
+        near = closest(name, [c.name for c in columns])
+        for col in sorted(columns, key=lambda c: c.name != near):
+            required = table.columns[col.name]
+            for i, (v, r) in enumerate(zip(values, required)):
+                if v is not None and r is None:
+                    guess = f" (did you mean '{near}'?)" if near == col.name else ""
+                    raise InputError(
+                        f"row {i + 1} has no value for column '{col.name}' but has the key "
+                        f"'{name}', which the model does not know{guess}",
+                        row=i + 1, column=col.name, unknown_key=name)
 
 
 def nrows_of(prepared, table):

@@ -11,6 +11,7 @@ PACKAGES=(
   # the wider model matrix (issue 11) and forecasting (issue 14)
   r-cran-mass r-cran-survival r-cran-nlme r-cran-lme4 r-cran-kernlab r-cran-earth
   r-cran-partykit r-cran-pls r-cran-quantreg r-cran-pscl r-cran-ordinal r-cran-forecast
+  r-cran-ipred
   # Plumber's async endpoints
   r-cran-later r-cran-promises
   # the benchmark and the Plumber comparison

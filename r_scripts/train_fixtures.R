@@ -77,34 +77,104 @@ json_rows <- function(df) {
   }, "")
 }
 
-# Class probabilities and intervals come back as matrices: one object per row.
-# Everything else is one scalar per row (as.vector drops names and 1-d dims).
-json_expected <- function(pred) {
-  if (is.matrix(pred) || is.data.frame(pred)) {
-    paste0("[\n    ", paste(json_rows(pred), collapse = ",\n    "), "\n  ]")
-  } else {
-    if (is.factor(pred)) pred <- as.character(pred)
-    paste0("[", paste(json_column(as.vector(pred)), collapse = ", "), "]")
+# predict()'s answer for n rows as what a caller gets: a vector (one value per
+# row) or a data.frame (one object per row). The bridge's convention for
+# shapes R has no one-row-per-row form for: a matrix is one field per column
+# (one column: a plain value); a rows x a x b array is fields "a.b"; a list
+# puts each per-row part on the row ("part", or "part.col" for a matrix); a
+# one-row call's named vector (R dropped the matrix) is that row's fields.
+as_rows <- function(pred, n) {
+  if (is.data.frame(pred)) return(pred)
+  if (length(dim(pred)) == 3) {
+    d <- dimnames(pred)
+    pred <- matrix(pred, nrow = dim(pred)[1],
+                   dimnames = list(NULL, as.vector(outer(d[[2]], d[[3]], paste, sep = "."))))
   }
+  if (length(dim(pred)) == 2) {
+    if (ncol(pred) == 1) return(as.vector(pred[, 1]))
+    cols <- lapply(seq_len(ncol(pred)), function(j) as.vector(pred[, j]))
+    names(cols) <- colnames(pred)
+    return(structure(cols, row.names = c(NA_integer_, -nrow(pred)), class = "data.frame"))
+  }
+  if (is.list(pred)) {
+    cols <- list()
+    for (part in names(pred)) {
+      x <- pred[[part]]
+      if (length(dim(x)) == 2 && nrow(x) == n) {
+        if (ncol(x) == 1) cols[[part]] <- as.vector(x[, 1])
+        else for (j in colnames(x)) cols[[paste(part, j, sep = ".")]] <- as.vector(x[, j])
+      } else if (is.null(dim(x)) && length(x) == n && !(part %in% c("df", "residual.scale"))) {
+        cols[[part]] <- if (is.factor(x)) as.character(x) else as.vector(x)
+      }
+    }
+    return(structure(cols, row.names = c(NA_integer_, -n), class = "data.frame"))
+  }
+  if (n == 1 && length(pred) > 1 && !is.null(names(pred))) {
+    cols <- as.list(if (is.factor(pred)) as.character(pred) else unname(pred))
+    names(cols) <- names(pred)
+    return(structure(cols, row.names = c(NA_integer_, -1L), class = "data.frame"))
+  }
+  if (is.factor(pred)) as.character(pred) else as.vector(pred)
+}
+
+json_expected <- function(pred, n) {
+  rows <- as_rows(pred, n)
+  stopifnot(NROW(rows) == n)
+  if (is.data.frame(rows)) return(paste0("[\n    ", paste(json_rows(rows), collapse = ",\n    "), "\n  ]"))
+  paste0("[", paste(json_column(rows), collapse = ", "), "]")
+}
+
+# The one-row answer, as the one row's JSON value.
+json_single <- function(pred) {
+  rows <- as_rows(pred, 1)
+  stopifnot(NROW(rows) == 1)
+  if (is.data.frame(rows)) json_rows(rows) else json_column(rows)
 }
 
 json_args <- function(args) {
   if (length(args) == 0) return("{}")
-  values <- vapply(args, json_column, "")
+  values <- vapply(args, function(a) {
+    v <- json_column(a)
+    if (length(v) == 1) v else paste0("[", paste(v, collapse = ", "), "]")
+  }, "")
   paste0("{", paste0(json_string(names(args)), ": ", values, collapse = ", "), "}")
 }
 
-write_case <- function(file, model, newdata, expected, args = list()) {
-  stopifnot(NROW(expected) == nrow(newdata))
+# Where predict() for a model is defined: the package of its S4 method or
+# class, or of the first S3 method R dispatches to.
+predict_package <- function(model) {
+  if (isS4(model)) return(attr(class(model), "package"))
+  for (cls in class(model)) {
+    fn <- utils::getS3method("predict", cls, optional = TRUE)
+    if (!is.null(fn)) return(environmentName(environment(fn)))
+  }
+  ""
+}
+
+# A case: rows as a caller sends them, R's answer for all rows at once
+# (expected) and for each row alone on correctly typed one-row data (single),
+# and what the docs' table of verified classes shows about the model.
+write_case <- function(file, model, newdata, fun, args = list(), fit = NULL, fitted = "",
+                       covers = "") {
+  n <- nrow(newdata)
+  single <- vapply(seq_len(n), function(i) json_single(fun(newdata[i, , drop = FALSE])), "")
+  cls <- if (is.null(fit)) character(0) else class(fit)
   text <- paste0(
     "{\n",
     '  "model": ', json_string(model), ",\n",
+    '  "class": [', paste(json_string(cls), collapse = ", "), "],\n",
+    '  "fitted_with": ', json_string(fitted), ",\n",
+    '  "predict_from": ', json_string(if (is.null(fit)) "" else predict_package(fit)), ",\n",
+    '  "covers": ', json_string(covers), ",\n",
     '  "rows": [\n    ', paste(json_rows(newdata), collapse = ",\n    "), "\n  ],\n",
     '  "args": ', json_args(args), ",\n",
-    '  "expected": ', json_expected(expected), "\n",
+    '  "expected": ', json_expected(fun(newdata), n), ",\n",
+    '  "single": [\n    ', paste(single, collapse = ",\n    "), "\n  ]\n",
     "}\n")
   path <- file.path(outdir, file)
-  writeLines(text, path)
+  con <- file(path, open = "w", encoding = "UTF-8")
+  writeLines(enc2utf8(text), con, useBytes = TRUE)
+  close(con)
   cat("wrote", path, fill = TRUE)
 }
 
@@ -116,10 +186,12 @@ save_model <- function(model, name) {
   cat("wrote", path, fill = TRUE)
 }
 
-# The case for the common shape: predict(model, newdata = newdata, <args>).
-case_from_predict <- function(name, model, newdata, args = list(), file = paste0(name, ".case.json")) {
-  expected <- do.call(predict, c(list(model, newdata = newdata), args))
-  write_case(file, name, newdata, expected, args)
+# The case for the common shape: predict(model, newdata = newdata, <args>),
+# through the generic `using` (kernlab's S4 methods hang off its own).
+case_from_predict <- function(name, model, newdata, args = list(), file = paste0(name, ".case.json"),
+                              fitted = "", covers = "", using = predict) {
+  fun <- function(nd) do.call(using, c(list(model, newdata = nd), args))
+  write_case(file, name, newdata, fun, args, model, fitted, covers)
 }
 
 # The first n row numbers for each level of `by`, so newdata hits every level.
@@ -167,7 +239,8 @@ nd <- newdata_of(mt, c(1, 3, 5, 7, 19, 29), c("wt", "cyl", "power", "gear"))
 na_rows <- nd[c(1, 2), ]
 na_rows$wt[1] <- NA
 na_rows$cyl[2] <- NA
-case_from_predict("lm_factor", fit, rbind(nd, na_rows))
+case_from_predict("lm_factor", fit, rbind(nd, na_rows),
+                  fitted = "stats", covers = "factor, ordered factor, integer, NA rows")
 
 # ---- 2. lm_types -------------------------------------------------------------
 set.seed(2)
@@ -180,7 +253,8 @@ d$y <- 3 + 2 * d$flag + 0.01 * as.numeric(d$day - start) + 0.5 * d$count + rnorm
 stopifnot(is.integer(d$count))
 fit <- lm(y ~ flag + day + count, data = d)
 save_model(fit, "lm_types")
-case_from_predict("lm_types", fit, newdata_of(d, 1:6, c("flag", "day", "count")))
+case_from_predict("lm_types", fit, newdata_of(d, 1:6, c("flag", "day", "count")),
+                  fitted = "stats", covers = "logical, Date, integer inputs")
 
 # ---- 3. glm_binomial ---------------------------------------------------------
 set.seed(3)
@@ -189,7 +263,8 @@ fit <- glm(case ~ age + parity + education + spontaneous + induced,
 save_model(fit, "glm_binomial")
 nd <- newdata_of(infert, rows_per_level(infert, "education"),
                  c("age", "parity", "education", "spontaneous", "induced"))
-case_from_predict("glm_binomial", fit, nd, list(type = "response"))
+case_from_predict("glm_binomial", fit, nd, list(type = "response"),
+                  fitted = "stats", covers = "type = \"response\"")
 
 # ---- 4. glm_poisson_offset ---------------------------------------------------
 set.seed(4)
@@ -202,7 +277,8 @@ d$events <- rpois(n, d$exposure * rate)
 fit <- glm(events ~ x + region + offset(log(exposure)), family = poisson, data = d)
 save_model(fit, "glm_poisson_offset")
 nd <- newdata_of(d, rows_per_level(d, "region"), c("x", "region", "exposure"))
-case_from_predict("glm_poisson_offset", fit, nd, list(type = "response"))
+case_from_predict("glm_poisson_offset", fit, nd, list(type = "response"),
+                  fitted = "stats", covers = "offset() in the formula")
 
 # ---- 5. randomforest_class (+ _prob) -----------------------------------------
 set.seed(5)
@@ -211,9 +287,11 @@ save_model(fit, "randomforest_class")
 nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
 stopifnot(nlevels(droplevels(nd$soil)) == 3)
 stop_on_ties(predict(fit, nd, type = "prob"))
-case_from_predict("randomforest_class", fit, nd)
+case_from_predict("randomforest_class", fit, nd,
+                  fitted = "randomForest", covers = "class labels")
 case_from_predict("randomforest_class", fit, nd, list(type = "prob"),
-                  file = "randomforest_class_prob.case.json")
+                  file = "randomforest_class_prob.case.json",
+                  fitted = "randomForest", covers = "probabilities (type = \"prob\")")
 
 # ---- 6. ranger_reg -----------------------------------------------------------
 # With its default respect.unordered.factors = "ignore", ranger splits on
@@ -228,7 +306,8 @@ fit <- attach_ptype(fit, warpbreaks, cols = fit$forest$independent.variable.name
 save_model(fit, "ranger_reg")
 nd <- newdata_of(warpbreaks, seq(1, 54, by = 9), c("wool", "tension"))
 write_case("ranger_reg.case.json", "ranger_reg", nd,
-           predict(fit, data = nd, num.threads = 1)$predictions)
+           function(nd) predict(fit, data = nd, num.threads = 1)$predictions, fit = fit,
+           fitted = "ranger", covers = "ptype attribute, factor levels not alphabetical")
 
 # ---- 7. ranger_class_prob ----------------------------------------------------
 # Same reason as ranger_reg for the ptype: soil's levels live nowhere else.
@@ -239,7 +318,8 @@ fit <- attach_ptype(fit, iris_f, cols = fit$forest$independent.variable.names)
 save_model(fit, "ranger_class_prob")
 nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
 write_case("ranger_class_prob.case.json", "ranger_class_prob", nd,
-           predict(fit, data = nd, num.threads = 1)$predictions)
+           function(nd) predict(fit, data = nd, num.threads = 1)$predictions, fit = fit,
+           fitted = "ranger", covers = "probabilities")
 
 # ---- 8. rpart_class ----------------------------------------------------------
 # cu.summary is rpart's own example: many-level factors, an ordered response,
@@ -252,13 +332,15 @@ save_model(fit, "rpart_class")
 nd <- newdata_of(cu, c(rows_per_level(cu, "Type", 1), which(is.na(cu$Mileage))[3]),
                  c("Price", "Country", "Mileage", "Type"))
 stop_on_ties(predict(fit, nd, type = "prob"))
-case_from_predict("rpart_class", fit, nd, list(type = "class"))
+case_from_predict("rpart_class", fit, nd, list(type = "class"),
+                  fitted = "rpart", covers = "NA input routed by surrogates")
 
 # ---- 9. svm_ptype ------------------------------------------------------------
 set.seed(9)
 fit <- attach_ptype(e1071::svm(mpg ~ wt + hp + cyl, data = mt), mt)
 save_model(fit, "svm_ptype")
-case_from_predict("svm_ptype", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")))
+case_from_predict("svm_ptype", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "e1071", covers = "ptype attribute")
 
 # ---- 10. gam_mgcv ------------------------------------------------------------
 set.seed(10)
@@ -268,7 +350,8 @@ d <- data.frame(x = runif(n, 0, 10),
 d$y <- sin(d$x) + c(a = 0, b = 1, c = -1)[as.character(d$group)] + rnorm(n, sd = 0.3)
 fit <- mgcv::gam(y ~ s(x) + group, data = d)
 save_model(fit, "gam_mgcv")
-case_from_predict("gam_mgcv", fit, newdata_of(d, rows_per_level(d, "group"), c("x", "group")))
+case_from_predict("gam_mgcv", fit, newdata_of(d, rows_per_level(d, "group"), c("x", "group")),
+                  fitted = "mgcv", covers = "s() smooth")
 
 # ---- 11. gbm_reg -------------------------------------------------------------
 # bag.fraction = 1 makes the fit independent of the RNG; args stay {} because
@@ -284,7 +367,8 @@ fit <- gbm::gbm(y ~ x1 + x2 + shape, distribution = "gaussian", data = d, n.tree
                 interaction.depth = 2, shrinkage = 0.1, bag.fraction = 1, n.cores = 1)
 save_model(fit, "gbm_reg")
 nd <- newdata_of(d, rows_per_level(d, "shape"), c("x1", "x2", "shape"))
-write_case("gbm_reg.case.json", "gbm_reg", nd, predict(fit, nd, n.trees = 50))
+write_case("gbm_reg.case.json", "gbm_reg", nd, function(nd) predict(fit, nd, n.trees = 50),
+           fit = fit, fitted = "gbm", covers = "n.trees supplied by the bridge")
 
 # ---- 12. glmnet_reg ----------------------------------------------------------
 set.seed(12)
@@ -294,7 +378,8 @@ fit <- glmnet::glmnet(x, y)
 save_model(fit, "glmnet_reg")
 newx <- x[1:6, ]
 write_case("glmnet_reg.case.json", "glmnet_reg", as.data.frame(newx),
-           predict(fit, newx = newx, s = 0.01)[, 1], list(s = 0.01))
+           function(nd) predict(fit, newx = as.matrix(nd), s = 0.01)[, 1], list(s = 0.01),
+           fit = fit, fitted = "glmnet", covers = "matrix input (newx)")
 
 # ---- 13. cvglmnet_reg --------------------------------------------------------
 # The seed matters here: cv.glmnet draws the fold assignment.
@@ -305,7 +390,8 @@ fit <- glmnet::cv.glmnet(x, y, nfolds = 3)
 save_model(fit, "cvglmnet_reg")
 newx <- x[1:6, ]
 write_case("cvglmnet_reg.case.json", "cvglmnet_reg", as.data.frame(newx),
-           predict(fit, newx = newx, s = "lambda.1se")[, 1])
+           function(nd) predict(fit, newx = as.matrix(nd), s = "lambda.1se")[, 1],
+           fit = fit, fitted = "glmnet")
 
 # ---- 14. nnet_class ----------------------------------------------------------
 set.seed(14)
@@ -313,14 +399,16 @@ fit <- nnet::nnet(Species ~ ., data = iris_f, size = 2, trace = FALSE)
 save_model(fit, "nnet_class")
 nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
 stop_on_ties(predict(fit, nd, type = "raw"))
-case_from_predict("nnet_class", fit, nd, list(type = "class"))
+case_from_predict("nnet_class", fit, nd, list(type = "class"),
+                  fitted = "nnet", covers = "type = \"class\"")
 
 # ---- 15. caret_train ---------------------------------------------------------
 set.seed(15)
 fit <- caret::train(mpg ~ wt + hp + cyl, data = mt, method = "lm",
                     trControl = caret::trainControl(method = "none"))
 save_model(fit, "caret_train")
-case_from_predict("caret_train", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")))
+case_from_predict("caret_train", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "caret", covers = "")
 
 # ---- 16. loess_reg -----------------------------------------------------------
 # speed 30 lies outside the training range (4..25): loess returns NA there.
@@ -328,7 +416,8 @@ set.seed(16)
 fit <- loess(dist ~ speed, data = cars)
 save_model(fit, "loess_reg")
 nd <- rbind(newdata_of(cars, c(1, 10, 20, 30, 50), "speed"), data.frame(speed = 30))
-case_from_predict("loess_reg", fit, nd)
+case_from_predict("loess_reg", fit, nd,
+                  fitted = "stats", covers = "NA outside the training range")
 
 # ---- 17. nls_reg -------------------------------------------------------------
 set.seed(17)
@@ -336,7 +425,8 @@ d <- data.frame(x = seq(0, 5, length.out = 30))
 d$y <- 2 * exp(0.3 * d$x) + rnorm(30, sd = 0.1)
 fit <- nls(y ~ a * exp(b * x), data = d, start = list(a = 1, b = 0.1))
 save_model(fit, "nls_reg")
-case_from_predict("nls_reg", fit, newdata_of(d, c(1, 6, 12, 18, 24, 30), "x"))
+case_from_predict("nls_reg", fit, newdata_of(d, c(1, 6, 12, 18, 24, 30), "x"),
+                  fitted = "stats", covers = "parameters are not inputs")
 
 # ---- 18. multi.rda -----------------------------------------------------------
 # Two models and a data.frame in one file: the bridge must serve the models
@@ -351,9 +441,11 @@ save(first, second, notamodel, file = path)
 cat("wrote", path, fill = TRUE)
 rows <- c(1, 5, 10, 15, 20, 25)
 case_from_predict("multi.first", first, newdata_of(mtcars, rows, c("wt", "hp")),
-                  file = "multi.first.case.json")
+                  file = "multi.first.case.json",
+                  fitted = "stats", covers = "several models in one .rda")
 case_from_predict("multi.second", second, newdata_of(mtcars, rows, "wt"),
-                  file = "multi.second.case.json")
+                  file = "multi.second.case.json",
+                  fitted = "stats", covers = "several models in one .rda")
 
 # ---- 19. ordered_only_lm -----------------------------------------------------
 # A one-row request holds one level; the prediction is only right if the
@@ -365,4 +457,300 @@ d <- data.frame(grade = factor(sample(c("low", "mid", "high"), n, replace = TRUE
 d$y <- c(low = 1, mid = 2.5, high = 3)[as.character(d$grade)] + rnorm(n, sd = 0.2)
 fit <- lm(y ~ grade, data = d)
 save_model(fit, "ordered_only_lm")
-case_from_predict("ordered_only_lm", fit, newdata_of(d, which(d$grade == "mid")[1], "grade"))
+case_from_predict("ordered_only_lm", fit, newdata_of(d, which(d$grade == "mid")[1], "grade"),
+                  fitted = "stats", covers = "one row holding one level of an ordered factor")
+
+# ==== the wider matrix: every class a data scientist would save ===============
+# Each case is fitted on a data set shipped with R or the package, and its
+# newdata is typed as in training; R's own predict() gives the answers.
+
+# ---- 20. polr (MASS): labels and class probabilities -------------------------
+# One-row probabilities are where R drops the matrix to a named vector.
+set.seed(20)
+housing <- MASS::housing
+fit <- MASS::polr(Sat ~ Infl + Type + Cont, weights = Freq, data = housing)
+save_model(fit, "polr_housing")
+nd <- newdata_of(housing, c(1, 10, 20, 30, 40, 50, 60, 70), c("Infl", "Type", "Cont"))
+case_from_predict("polr_housing", fit, nd, fitted = "MASS", covers = "ordered response, weights")
+case_from_predict("polr_housing", fit, nd, list(type = "probs"), file = "polr_housing_probs.case.json",
+                  fitted = "MASS", covers = "class probabilities; one row is a named vector in R")
+
+# ---- 21. lda / 22. qda (MASS): a list of class, posterior and scores ---------
+set.seed(21)
+fit <- MASS::lda(Species ~ ., data = iris_f)
+save_model(fit, "lda_iris")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+case_from_predict("lda_iris", fit, nd, fitted = "MASS", covers = "list result: class, posterior, x")
+fit <- MASS::qda(Species ~ Sepal.Length + Sepal.Width + Petal.Length + Petal.Width, data = iris)
+save_model(fit, "qda_iris")
+case_from_predict("qda_iris", fit, newdata_of(iris, iris_rows, names(iris)[1:4]),
+                  fitted = "MASS", covers = "list result: class, posterior")
+
+# ---- 23. glm.nb / 24. rlm (MASS) ---------------------------------------------
+set.seed(23)
+quine <- MASS::quine
+fit <- MASS::glm.nb(Days ~ Eth + Sex + Age + Lrn, data = quine)
+save_model(fit, "glmnb_quine")
+case_from_predict("glmnb_quine", fit, newdata_of(quine, rows_per_level(quine, "Age"), c("Eth", "Sex", "Age", "Lrn")),
+                  list(type = "response"), fitted = "MASS", covers = "negative binomial, response scale")
+fit <- MASS::rlm(stack.loss ~ Air.Flow + Water.Temp + Acid.Conc., data = stackloss)
+save_model(fit, "rlm_stackloss")
+case_from_predict("rlm_stackloss", fit, newdata_of(stackloss, c(1, 5, 9, 13, 17, 21), 1:3),
+                  fitted = "MASS", covers = "names with dots")
+
+# ---- 25. coxph / 26. survreg (survival) --------------------------------------
+# strata() is survival's: the bridge must attach survival for model.frame()
+# to find it, as library(survival) did at training time.
+set.seed(25)
+lung <- survival::lung
+lung$sex <- factor(lung$sex, labels = c("male", "female"))
+library(survival)
+# model = TRUE: with strata, predict.coxph needs the training frame, which it
+# would otherwise rebuild from a `lung` found wherever it is predicted.
+fit <- coxph(Surv(time, status) ~ age + sex + strata(ph.ecog), data = lung, model = TRUE)
+save_model(fit, "coxph_lung")
+cc <- lung[stats::complete.cases(lung[c("age", "sex", "ph.ecog")]), ]
+nd <- newdata_of(cc, c(1, 2, 3, 5, 8, 13), c("age", "sex", "ph.ecog"))
+case_from_predict("coxph_lung", fit, nd, list(type = "risk"), fitted = "survival",
+                  covers = "strata() from survival in the formula")
+fit <- survreg(Surv(time, status) ~ age + sex, data = lung, dist = "weibull")
+save_model(fit, "survreg_lung")
+case_from_predict("survreg_lung", fit, newdata_of(lung, c(1, 4, 9, 16, 25, 36), c("age", "sex")),
+                  list(type = "response"), fitted = "survival", covers = "Weibull, response scale")
+detach("package:survival")
+
+# ---- 27. gls / 28. lme (nlme) ------------------------------------------------
+# gls: factor() of a numeric column, levels kept only as contrast matrix rows.
+# lme: the grouping factor is an input though the fixed formula lacks it.
+set.seed(27)
+fit <- nlme::gls(mpg ~ wt + factor(cyl), data = mtcars, correlation = nlme::corAR1())
+save_model(fit, "gls_mtcars")
+# Sent as the labels of factor(cyl): R's answer is the same for the numbers.
+nd <- newdata_of(mtcars, c(1, 3, 5, 8, 19, 30), c("wt", "cyl"))
+stopifnot(identical(predict(fit, nd), predict(fit, transform(nd, cyl = as.character(cyl)))))
+nd$cyl <- as.character(nd$cyl)
+case_from_predict("gls_mtcars", fit, nd, fitted = "nlme", covers = "factor() of a numeric column")
+orth <- as.data.frame(nlme::Orthodont)
+fit <- nlme::lme(distance ~ age + Sex, random = ~ 1 | Subject, data = orth)
+save_model(fit, "lme_orthodont")
+case_from_predict("lme_orthodont", fit, newdata_of(orth, c(1, 10, 30, 50, 70, 100), c("age", "Sex", "Subject")),
+                  fitted = "nlme", covers = "grouping factor of the random effects")
+
+# ---- 29. lmer / 30. glmer (lme4, S4 merMod) ----------------------------------
+set.seed(29)
+sleep <- lme4::sleepstudy
+fit <- lme4::lmer(Reaction ~ Days + (Days | Subject), data = sleep)
+save_model(fit, "lmer_sleep")
+case_from_predict("lmer_sleep", fit, newdata_of(sleep, c(1, 15, 40, 77, 120, 180), c("Days", "Subject")),
+                  fitted = "lme4", covers = "S4 class, random-effect grouping factor")
+cbpp <- lme4::cbpp
+fit <- lme4::glmer(cbind(incidence, size - incidence) ~ period + (1 | herd), data = cbpp, family = binomial)
+save_model(fit, "glmer_cbpp")
+case_from_predict("glmer_cbpp", fit, newdata_of(cbpp, c(1, 6, 11, 20, 33, 50), c("period", "herd")),
+                  list(type = "response"), fitted = "lme4", covers = "S4 class, binomial, response scale")
+
+# ---- 31. ksvm / 32. gausspr (kernlab, S4 methods) ---------------------------
+# kernlab's predict is an S4 method of kernlab's own generic: stats::predict
+# does not reach it.
+set.seed(31)
+fit <- kernlab::ksvm(Species ~ ., data = iris, prob.model = TRUE)
+save_model(fit, "ksvm_iris")
+nd <- newdata_of(iris, iris_rows, names(iris)[1:4])
+case_from_predict("ksvm_iris", fit, nd, fitted = "kernlab", covers = "S4 generic, class labels", using = kernlab::predict)
+case_from_predict("ksvm_iris", fit, nd, list(type = "probabilities"), file = "ksvm_iris_probs.case.json",
+                  fitted = "kernlab", covers = "S4 generic, probabilities", using = kernlab::predict)
+set.seed(32)
+fit <- kernlab::gausspr(mpg ~ wt + hp, data = mtcars, kpar = list(sigma = 0.1))
+save_model(fit, "gausspr_mtcars")
+case_from_predict("gausspr_mtcars", fit, newdata_of(mtcars, c(1, 5, 9, 14, 20, 28), c("wt", "hp")),
+                  fitted = "kernlab", covers = "S4 generic, regression", using = kernlab::predict)
+
+# ---- 33. earth -----------------------------------------------------------------
+set.seed(33)
+fit <- earth::earth(mpg ~ wt + hp + cyl, data = mt)
+save_model(fit, "earth_mtcars")
+case_from_predict("earth_mtcars", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "earth", covers = "one-column matrix result")
+
+# ---- 34. ctree / 35. cforest (partykit) --------------------------------------
+set.seed(34)
+fit <- partykit::ctree(Species ~ ., data = iris_f)
+save_model(fit, "ctree_iris")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+case_from_predict("ctree_iris", fit, nd, fitted = "partykit", covers = "class labels")
+case_from_predict("ctree_iris", fit, nd, list(type = "prob"), file = "ctree_iris_prob.case.json",
+                  fitted = "partykit", covers = "probabilities")
+set.seed(35)
+fit <- partykit::cforest(mpg ~ wt + hp + cyl, data = mt, ntree = 20)
+save_model(fit, "cforest_mtcars")
+case_from_predict("cforest_mtcars", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "partykit", covers = "forest of conditional trees")
+
+# ---- 36. plsr (pls) ------------------------------------------------------------
+# predict.mvr answers a rows x responses x components array.
+set.seed(36)
+fit <- pls::plsr(mpg ~ wt + hp + disp + cyl, data = mt, ncomp = 3)
+save_model(fit, "plsr_mtcars")
+case_from_predict("plsr_mtcars", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "disp", "cyl")),
+                  fitted = "pls", covers = "3-d array result (one field per component)")
+
+# ---- 37. rq / 38. rqs (quantreg) -----------------------------------------------
+set.seed(37)
+fit <- quantreg::rq(mpg ~ wt + cyl, data = mt, tau = 0.5)
+save_model(fit, "rq_mtcars")
+nd <- newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "cyl"))
+case_from_predict("rq_mtcars", fit, nd, fitted = "quantreg", covers = "median")
+fit <- quantreg::rq(mpg ~ wt + cyl, data = mt, tau = c(0.25, 0.5, 0.75))
+save_model(fit, "rqs_mtcars")
+case_from_predict("rqs_mtcars", fit, nd, fitted = "quantreg", covers = "several taus: one field per tau")
+
+# ---- 39. zeroinfl / 40. hurdle (pscl) ----------------------------------------
+set.seed(39)
+bio <- pscl::bioChemists
+fit <- pscl::zeroinfl(art ~ fem + mar + kid5 + ment | ment, data = bio)
+save_model(fit, "zeroinfl_bio")
+nd <- newdata_of(bio, c(1, 100, 300, 500, 700, 900), c("fem", "mar", "kid5", "ment"))
+case_from_predict("zeroinfl_bio", fit, nd, fitted = "pscl", covers = "two-part formula")
+fit <- pscl::hurdle(art ~ fem + mar + kid5 + ment, data = bio, dist = "negbin")
+save_model(fit, "hurdle_bio")
+case_from_predict("hurdle_bio", fit, nd, list(type = "zero"), fitted = "pscl", covers = "type = \"zero\"")
+
+# ---- 41. clm (ordinal) ---------------------------------------------------------
+set.seed(41)
+wine <- ordinal::wine
+fit <- ordinal::clm(rating ~ temp + contact, data = wine)
+save_model(fit, "clm_wine")
+nd <- newdata_of(wine, c(1, 3, 5, 7, 9, 11), c("temp", "contact"))
+case_from_predict("clm_wine", fit, nd, list(type = "prob"), file = "clm_wine_prob.case.json",
+                  fitted = "ordinal", covers = "probabilities (a list holding a matrix)")
+case_from_predict("clm_wine", fit, nd, list(type = "class"),
+                  fitted = "ordinal", covers = "class (a list holding a factor)")
+
+# ---- 42. naiveBayes (e1071) ----------------------------------------------------
+# Its categorical levels are kept only as the columns of its tables.
+set.seed(42)
+fit <- e1071::naiveBayes(Species ~ ., data = iris_f)
+save_model(fit, "naivebayes_iris")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+case_from_predict("naivebayes_iris", fit, nd, fitted = "e1071", covers = "levels from the model's tables")
+case_from_predict("naivebayes_iris", fit, nd, list(type = "raw"), file = "naivebayes_iris_raw.case.json",
+                  fitted = "e1071", covers = "probabilities")
+
+# ---- 43. svm without a ptype (e1071) -------------------------------------------
+# Numeric inputs need no record of levels; svm_factor (no case) has a factor
+# input it keeps no levels for, which the bridge must refuse, not guess.
+set.seed(43)
+fit <- e1071::svm(Species ~ ., data = iris, probability = TRUE)
+save_model(fit, "svm_noptype")
+case_from_predict("svm_noptype", fit, newdata_of(iris, iris_rows, names(iris)[1:4]),
+                  fitted = "e1071", covers = "no ptype, numeric inputs")
+save_model(e1071::svm(mpg ~ wt + hp + cyl, data = mt), "svm_factor")
+
+# ---- 44. multinom (nnet) -------------------------------------------------------
+set.seed(44)
+fit <- nnet::multinom(Species ~ ., data = iris_f, trace = FALSE)
+save_model(fit, "multinom_iris")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+case_from_predict("multinom_iris", fit, nd, fitted = "nnet", covers = "class labels")
+case_from_predict("multinom_iris", fit, nd, list(type = "probs"), file = "multinom_iris_probs.case.json",
+                  fitted = "nnet", covers = "probabilities; one row is a named vector in R")
+
+# ---- 45. gam with te() and by-factor smooths / 46. bam (mgcv) ----------------
+set.seed(45)
+n <- 300
+d <- data.frame(x = runif(n), z = runif(n),
+                g = factor(sample(c("left", "right"), n, replace = TRUE)))
+d$y <- sin(3 * d$x) * d$z + ifelse(d$g == "left", d$x, -d$x) + rnorm(n, sd = 0.1)
+fit <- mgcv::gam(y ~ te(x, z, k = 4) + s(x, by = g, k = 5) + g, data = d)
+save_model(fit, "gam_te_by")
+nd <- newdata_of(d, rows_per_level(d, "g", 3), c("x", "z", "g"))
+case_from_predict("gam_te_by", fit, nd, fitted = "mgcv", covers = "te() and a by-factor smooth")
+fit <- mgcv::bam(y ~ s(x, k = 5) + s(z, k = 5) + g, data = d)
+save_model(fit, "bam_smooth")
+case_from_predict("bam_smooth", fit, nd, fitted = "mgcv", covers = "big additive model")
+
+# ---- 47. lm with formula transforms and weights --------------------------------
+# ns() and bs() are splines'; the bridge must find them without library().
+set.seed(47)
+n <- 120
+d <- data.frame(x = runif(n, 1, 10), z = runif(n), w = runif(n, 0.5, 2),
+                g = factor(sample(c("a", "b", "c"), n, replace = TRUE)))
+d$y <- log(d$x) + d$z^2 + c(a = 0, b = 1, c = 2)[as.character(d$g)] * d$z + rnorm(n, sd = 0.1)
+fit <- lm(y ~ splines::ns(x, 3) + poly(z, 2) + I(z^3) + log(x) + relevel(g, ref = "b") * z,
+          data = d, weights = w)
+save_model(fit, "lm_transforms")
+nd <- newdata_of(d, rows_per_level(d, "g"), c("x", "z", "g"))
+case_from_predict("lm_transforms", fit, nd, fitted = "stats",
+                  covers = "ns(), poly(), I(), log(), relevel(), interaction, weights")
+library(splines)
+fit <- glm(y ~ ns(x, df = 3) + bs(z, df = 4) + g, data = d, family = gaussian)
+save_model(fit, "glm_splines")
+case_from_predict("glm_splines", fit, nd, fitted = "stats", covers = "ns(), bs() without splines::")
+detach("package:splines")
+
+# ---- 48. glm with an offset argument -------------------------------------------
+set.seed(48)
+n <- 80
+d <- data.frame(x = runif(n), exposure = runif(n, 1, 10))
+d$events <- rpois(n, d$exposure * exp(-1 + d$x))
+fit <- glm(events ~ x, offset = log(exposure), family = poisson, data = d)
+save_model(fit, "glm_offset_arg")
+case_from_predict("glm_offset_arg", fit, newdata_of(d, 1:6, c("x", "exposure")), list(type = "response"),
+                  fitted = "stats", covers = "offset = argument")
+
+# ---- 49. names and levels that need quoting, NA rows with na.exclude ---------
+set.seed(49)
+n <- 60
+trims <- c("base, plain", "say \"hi\"", "c'est la vie")
+d <- data.frame(`fuel economy` = runif(n, 10, 30), wt.lbs = runif(n, 2, 5),
+                check.names = FALSE)
+d[["gr\u00f6\u00dfe"]] <- runif(n)
+d$trim <- factor(sample(trims, n, replace = TRUE), levels = trims)
+d$y <- 0.5 * d$`fuel economy` - d$wt.lbs + d[["gr\u00f6\u00dfe"]] + as.integer(d$trim) + rnorm(n)
+d$wt.lbs[c(3, 7)] <- NA
+f <- as.formula(sprintf("y ~ `fuel economy` + log(wt.lbs) + `%s` + trim", "gr\u00f6\u00dfe"))
+fit <- lm(f, data = d, na.action = na.exclude)
+save_model(fit, "lm_names")
+nd <- newdata_of(d, c(1, 2, 3, 4, 5, 6, 7, 8), c("fuel economy", "wt.lbs", "gr\u00f6\u00dfe", "trim"))
+case_from_predict("lm_names", fit, nd, fitted = "stats",
+                  covers = "names with spaces, dots, non-ASCII; levels with commas and quotes; na.exclude")
+
+# ---- 50. multivariate lm (mlm) / 51. prcomp / 52. lqs / 53. knn3 / 54. bagging
+set.seed(50)
+fit <- lm(cbind(mpg, qsec) ~ wt + hp, data = mtcars)
+save_model(fit, "mlm_mtcars")
+nd <- newdata_of(mtcars, c(1, 5, 9, 14, 20, 28), c("wt", "hp"))
+case_from_predict("mlm_mtcars", fit, nd, fitted = "stats", covers = "two responses: one field each")
+fit <- prcomp(~ mpg + wt + hp + qsec, data = mtcars, scale. = TRUE)
+save_model(fit, "prcomp_mtcars")
+case_from_predict("prcomp_mtcars", fit, newdata_of(mtcars, c(1, 5, 9, 14, 20, 28), c("mpg", "wt", "hp", "qsec")),
+                  fitted = "stats", covers = "principal component scores")
+set.seed(52)
+fit <- MASS::lqs(stack.loss ~ ., data = stackloss, method = "lms")
+save_model(fit, "lqs_stackloss")
+case_from_predict("lqs_stackloss", fit, newdata_of(stackloss, c(2, 6, 10, 14, 18), 1:3),
+                  fitted = "MASS", covers = "resistant regression")
+set.seed(53)
+fit <- caret::knn3(Species ~ ., data = iris, k = 7)
+save_model(fit, "knn3_iris")
+case_from_predict("knn3_iris", fit, newdata_of(iris, c(1, 52, 103, 120, 140, 150), names(iris)[1:4]),
+                  fitted = "caret", covers = "k-nearest-neighbour probabilities")
+set.seed(54)
+fit <- ipred::bagging(mpg ~ wt + hp + cyl, data = mt, nbagg = 10, coob = FALSE)
+save_model(fit, "bagging_mtcars")
+case_from_predict("bagging_mtcars", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "ipred", covers = "bagged regression trees")
+
+# ---- 55. an .RData holding one model and data -----------------------------------
+# Only the model is served, under the file's stem: the data frame, the plain
+# list and the vector are not models, whatever predict methods exist.
+set.seed(55)
+model <- lm(mpg ~ wt + hp, data = mtcars)
+training <- mtcars
+settings <- list(alpha = 0.5, note = "kept beside the model")
+cutoffs <- c(low = 15, high = 25)
+path <- file.path(outdir, "workspace.RData")
+save(model, training, settings, cutoffs, file = path)
+cat("wrote", path, fill = TRUE)
+case_from_predict("workspace", model, newdata_of(mtcars, c(2, 4, 6, 8, 10, 12), c("wt", "hp")),
+                  fitted = "stats", covers = "an .RData with a model, a data frame, a list and a vector")

@@ -149,7 +149,8 @@ def test_unseen_level_lists_the_allowed_levels():
     with pytest.raises(InputError) as err:
         prepare_column(col, ["4", "5"])
     assert err.value.details["allowed_levels"] == ["4", "6", "8"]
-    assert "'5'" in err.value.description and "row 2" in err.value.description
+    # values are shown as the caller wrote them: JSON
+    assert 'got "5"' in err.value.description and "row 2" in err.value.description
 
 
 # ---- through HTTP and predict() ---------------------------------------------------
@@ -267,3 +268,42 @@ def test_reading_results_keeps_none_alive(session):
         session.run(lambda: [rpy2py_vector(v) for v in vectors])
     assert sys.getrefcount(None) > before - 500
     assert session.run(lambda: [rpy2py_vector(v) for v in vectors]) == [[1.5, 2.5], [1, 2], [True, False]]
+
+
+@pytest.mark.parametrize("kind, value, shown", [
+    ("numeric", "2.62", 'got the string "2.62"'),
+    ("numeric", True, "got true"),
+    ("integer", "7", 'got the string "7"'),
+    ("numeric", {"a": None}, 'got {"a":null}'),
+    ("logical", "yes", 'got "yes"'),
+    ("character", 3, "got 3"),
+])
+def test_bad_values_are_shown_as_json(kind, value, shown):
+    with pytest.raises(InputError) as err:
+        prepare_column(Column("c", kind), [None, value])
+    assert shown in err.value.description, err.value.description
+
+
+@pytest.mark.parametrize("value, near", [("Low", "low"), ("MID", "mid"), ("hgh", "high")])
+def test_a_level_near_a_training_level_is_suggested(value, near):
+    with pytest.raises(InputError) as err:
+        prepare_column(Column("power", "ordered", ("low", "mid", "high")), [value])
+    assert f"did you mean '{near}'" in err.value.description
+
+
+@pytest.mark.parametrize("values", [["a"], [None, "b"], [1.0], [True]])
+def test_an_untyped_factor_takes_no_value(values):
+    with pytest.raises(InputError) as err:
+        prepare_column(Column("cyl", "any"), values, untyped_factor=True)
+    assert err.value.details["column"] == "cyl" and "attach_ptype" in err.value.description
+
+
+def test_an_untyped_factor_takes_nulls():
+    assert prepare_column(Column("cyl", "any"), [None, None], untyped_factor=True).data.tolist() == [INT_NA] * 2
+
+
+@pytest.mark.parametrize("values", [["a"], [None, "b", None]])
+def test_strings_for_an_untyped_column_are_refused_when_unsafe(values):
+    with pytest.raises(InputError) as err:
+        prepare_column(Column("g", "any"), values, strings_unsafe=True)
+    assert err.value.details["column"] == "g" and "attach_ptype" in err.value.description

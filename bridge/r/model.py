@@ -79,9 +79,11 @@ class RModel:
         ri, h = self.session.ri, self.session.helper
         self.robj = robj
         self.r_class = list(robj.rclass)
-        self.packages = list(h("bridge_model_packages")(robj))
-        h("bridge_load_packages")(ri.StrSexpVector(self.packages))
+        self.packages = list(h("bridge_load_model")(robj))
         self.schema = schema_from_r(h("bridge_inputs")(robj))
+        if self.sidecar.predict_fn is not None:
+            # A custom predict_fn does its own conversion: strings reach it as sent.
+            self.schema = dataclasses.replace(self.schema, strings_unsafe=False)
         if self.sidecar.predict_fn is not None:
             self.predictor = h("bridge_custom_predictor")(ri.StrSexpVector([str(self.sidecar.predict_fn)]))
         else:
@@ -165,8 +167,10 @@ class RModel:
                                ri.StrSexpVector(list(caller)),
                                ri.FloatSexpVector([float(self.session.max_response_bytes)]))
         if result.typeof != ri.RTYPES.VECSXP:
-            return Prediction("vector", {"prediction": rpy2py_vector(result)}, {}, [])
-        return self._read_result(dict(zip(result.names, result)))
+            prediction = Prediction("vector", {"prediction": rpy2py_vector(result)}, {}, [])
+        else:
+            prediction = self._read_result(dict(zip(result.names, result)))
+        return _one_per_row(prediction, nrows)
 
     def _read_result(self, out):
         warnings = rpy2py_vector(out["warnings"]) if "warnings" in out else []
@@ -174,7 +178,8 @@ class RModel:
             message = out["error"][0]
             kind = out["kind"][0]
             if kind == "input":
-                raise InputError(f"R rejected the input: {message}", r_message=message)
+                raise _input_error(message, {k: rpy2py_vector(out[k]) for k in ("argument", "column", "row", "missing")
+                                             if k in out})
             if kind == "argument":
                 names = rpy2py_vector(out["arguments"])
                 raise InputError(f"R rejected the argument{'s' if len(names) > 1 else ''} "
@@ -182,6 +187,8 @@ class RModel:
                                  r_message=message, arguments=names)
             if kind == "too_large":
                 raise self._too_large(out)
+            if kind == "shape":
+                raise ModelError(message)
             raise ModelError(f"predict() failed in R: {message}", r_message=message)
         columns = out["columns"]
         names = list(columns.names) if columns.names is not self.session.ri.NULL else []
@@ -256,6 +263,35 @@ def _names(source, value):
     return tuple(value)
 
 
+def _one_per_row(prediction, nrows):
+    """Exactly one prediction per input row, whatever R returned (R checks
+    this too; this is the last gate before a caller sees rows)."""
+    lengths = {len(v) for v in prediction.columns.values()}
+    if lengths != {nrows}:
+        raise ModelError(f"predict() returned {sorted(lengths) or 'no'} values per column "
+                         f"for {nrows} input row{'s' if nrows != 1 else ''}: not one prediction per row")
+    return prediction
+
+
+def _input_error(message, blame):
+    """A 422 naming what R's error was pinned on: an argument or a column."""
+    if blame.get("argument"):
+        names = blame["argument"]
+        what = ", ".join(f"'{n}'" for n in names)
+        return InputError(f"R rejected the argument{'s' if len(names) > 1 else ''} {what}: {message}",
+                          r_message=message, argument=names[0] if len(names) == 1 else names)
+    if blame.get("missing"):
+        name, row = blame["column"][0], blame["row"][0]
+        return InputError(f"column '{name}', row {row}: null (a missing value), which this model's "
+                          f"predict() cannot take; send a value. R: {message}",
+                          r_message=message, column=name, row=row)
+    if blame.get("column"):
+        name = blame["column"][0]
+        return InputError(f"R rejected the values of column '{name}': {message}",
+                          r_message=message, column=name)
+    return InputError(f"R rejected the input: {message}", r_message=message)
+
+
 def _scalar(values):
     return values[0] if len(values) == 1 else values
 
@@ -310,8 +346,8 @@ def _read_objects(session, path):
     names = list(objects.names) if objects.names is not ri.NULL else []
     if path.suffix.lower() == ".rds":
         names = [path.stem]
-    has_predict = h("bridge_has_predict")
-    return [(n, o) for n, o in zip(names, objects) if has_predict(o)[0]]
+    is_model = h("bridge_is_model")
+    return [(n, o) for n, o in zip(names, objects) if is_model(o)[0]]
 
 
 def load_model(path, object=None, session=None):

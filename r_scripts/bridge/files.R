@@ -13,3 +13,12 @@ bridge_read_file <- function(path) {
   nms <- load(path, envir = env)
   mget(sort(nms), envir = env)
 }
+
+# A model is an object of a class that predict() dispatches on, S3 or S4
+# (inherited methods included). Data never is: a data frame, a plain list or
+# a vector keeps no class of its own to dispatch on, whatever methods some
+# package registers for "list" or "data.frame" (see packages.R).
+bridge_is_model <- function(x) {
+  if (!is.object(x) || inherits(x, "data.frame")) return(FALSE)
+  !is.null(bridge_predict_source(x))
+}

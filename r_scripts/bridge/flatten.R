@@ -3,21 +3,80 @@
 
 # ---- flattening results ------------------------------------------------------
 
-# Turns what predict() returned into list(kind, columns, info):
+# Turns what predict() returned for n rows into list(kind, columns, info):
 # kind "vector": columns holds one atomic vector, one entry per row;
 # kind "table": columns holds named atomic vectors, one object per row;
 # info holds the components that are not per row (df, residual.scale).
+# Exactly one prediction per row, or list(error, kind = "shape") saying what
+# R returned: a result that does not fit is never reshaped into a guess.
 bridge_flatten <- function(result, n) {
+  result <- .align_rows(result, n)
+  out <- .flatten(result, n)
+  lens <- lengths(out$columns)
+  if (!length(lens) || any(lens != n) || isTRUE(out$misfit)) {
+    return(list(error = .shape_message(result, n), kind = "shape"))
+  }
+  out$misfit <- NULL
+  out
+}
+
+.flatten <- function(result, n) {
   if (is.data.frame(result)) {
     return(list(kind = "table", columns = lapply(as.list(result), .plain), info = list()))
   }
   if (is.matrix(result) || (is.array(result) && length(dim(result)) == 2)) {
     return(.flatten_matrix(result))
   }
+  if (is.array(result) && length(dim(result)) == 3 && dim(result)[1] == n) {
+    return(.flatten_matrix(.array_columns(result)))
+  }
   if (is.list(result)) {
     return(.flatten_list(result, n))
   }
   list(kind = "vector", columns = list(.plain(result)), info = list())
+}
+
+# A rows x a x b array (pls: rows x responses x components) as a matrix
+# whose columns are named "<a>.<b>".
+.array_columns <- function(x) {
+  d <- dim(x)
+  dn <- dimnames(x)
+  a <- if (is.null(dn[[2]])) as.character(seq_len(d[2])) else dn[[2]]
+  b <- if (is.null(dn[[3]])) as.character(seq_len(d[3])) else dn[[3]]
+  matrix(x, nrow = d[1], dimnames = list(NULL, as.vector(outer(a, b, paste, sep = "."))))
+}
+
+# A predict() that drops rows with missing values (na.action = na.omit, as
+# e1071's svm does) names the rows it kept after newdata's row names, 1..n:
+# those names put each prediction back on its row, the dropped rows NA, as
+# na.exclude would. Results without such names are left as they are.
+.align_rows <- function(result, n) {
+  keys <- if (is.data.frame(result) || length(dim(result)) == 2) rownames(result) else
+    if (is.atomic(result) && is.null(dim(result))) names(result) else NULL
+  if (is.null(keys) || !length(keys) || length(keys) >= n || anyDuplicated(keys) ||
+      !all(keys %in% as.character(seq_len(n)))) {
+    return(result)
+  }
+  idx <- match(as.character(seq_len(n)), keys)
+  if (is.data.frame(result) || length(dim(result)) == 2) return(result[idx, , drop = FALSE])
+  result[idx]
+}
+
+.shape_message <- function(x, n) {
+  what <- if (is.data.frame(x)) {
+    sprintf("a data frame of %d rows and %d columns", nrow(x), ncol(x))
+  } else if (!is.null(dim(x))) {
+    sprintf("a %s array of dimensions %s", typeof(x), paste(dim(x), collapse = " x "))
+  } else if (is.list(x)) {
+    parts <- if (is.null(names(x))) rep("?", length(x)) else names(x)
+    sprintf("a list of %d parts (%s)", length(x),
+            paste(sprintf("%s: length %d", parts, lengths(x)), collapse = ", "))
+  } else {
+    sprintf("a %s vector of length %d%s", class(x)[1], length(x),
+            if (is.null(names(x))) "" else paste0(" named ", paste(head(names(x), 6), collapse = ", ")))
+  }
+  sprintf("predict() returned %s for %d input row%s: not one prediction per row",
+          what, n, if (n == 1) "" else "s")
 }
 
 .flatten_matrix <- function(m) {
@@ -41,6 +100,7 @@ bridge_flatten <- function(result, n) {
                      "num.independent.variables", "treetype", "n.trees")
 
 .flatten_list <- function(result, n) {
+  misfit <- FALSE
   cols <- list()
   info <- list()
   for (name in names(result)) {
@@ -54,11 +114,15 @@ bridge_flatten <- function(result, n) {
       }
     } else if (is.atomic(part) && length(part) == n && !(name %in% .per_call_parts)) {
       cols[[name]] <- .plain(part)
-    } else if (is.atomic(part) && length(part) <= 1) {
+    } else if (is.atomic(part) && is.null(dim(part))) {
+      # Not one value per row: about the call (df, a knot vector), shown as such.
       info[[name]] <- .plain(part)
+    } else if (!is.null(dim(part))) {
+      # A table of another row count than the input's: nothing to put on rows.
+      misfit <- TRUE
     }
   }
-  list(kind = "table", columns = cols, info = info)
+  list(kind = "table", columns = cols, info = info, misfit = misfit)
 }
 
 # Plain atomic vector without names: factors become their labels, dates
@@ -83,7 +147,7 @@ bridge_custom_predictor <- function(path) {
     stop(basename(path), " must define predict_fn(model, newdata, ...)")
   }
   fn <- get("predict_fn", envir = env)
-  predictor <- function(model, newdata, args) eval(as.call(c(list(fn, quote(model), quote(newdata)), args)))
+  predictor <- .with_state(function(model, newdata, args) eval(as.call(c(list(fn, quote(model), quote(newdata)), args))))
   # args.R reads the caller's allow-list from predict_fn's own formals.
   attr(predictor, "predict_fn") <- fn
   predictor

@@ -1,0 +1,302 @@
+"""R's own answer for every model class a data scientist drops in (issue 11).
+
+Every case that r_scripts/train_fixtures.R writes is replayed through a real
+server, many rows at once and each row alone, and compared with R's own
+predict() on correctly typed data at 1e-9. The other tests pin each
+invariant on the class of failure, not on one model.
+"""
+
+import json
+import math
+
+import pytest
+import requests
+
+from conftest import ROOT, copy_model, rscript
+
+TIMEOUT = 60
+
+# Every case the fixture script writes; test_matrix_is_complete keeps this
+# list and the script in step.
+MATRIX = sorted("""
+    bagging_mtcars bam_smooth caret_train cforest_mtcars clm_wine clm_wine_prob coxph_lung
+    ctree_iris ctree_iris_prob cvglmnet_reg earth_mtcars gam_mgcv gam_te_by gausspr_mtcars
+    gbm_reg glm_binomial glm_offset_arg glm_poisson_offset glm_splines glmer_cbpp glmnb_quine
+    glmnet_reg gls_mtcars hurdle_bio knn3_iris ksvm_iris ksvm_iris_probs lda_iris lm_factor
+    lm_names lm_transforms lm_types lme_orthodont lmer_sleep loess_reg lqs_stackloss mlm_mtcars
+    multi.first multi.second multinom_iris multinom_iris_probs naivebayes_iris
+    naivebayes_iris_raw nls_reg nnet_class ordered_only_lm plsr_mtcars polr_housing
+    polr_housing_probs prcomp_mtcars qda_iris randomforest_class randomforest_class_prob
+    ranger_class_prob ranger_reg rlm_stackloss rpart_class rq_mtcars rqs_mtcars survreg_lung
+    svm_noptype svm_ptype workspace zeroinfl_bio
+""".split())
+
+
+def load_case(folder, name):
+    return json.loads((folder / f"{name}.case.json").read_text(encoding="utf-8"))
+
+
+def close(got, want):
+    if isinstance(want, dict):
+        return isinstance(got, dict) and set(got) == set(want) and all(close(got[k], v) for k, v in want.items())
+    if want is None or got is None:
+        return got is want
+    if isinstance(want, (int, float)) and not isinstance(want, bool):
+        return isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
+    return got == want
+
+
+def predict(server, model, rows, args=None):
+    return requests.post(f"{server.url}/models/{model}/predict",
+                         json={"data": rows, "args": args or {}}, timeout=TIMEOUT)
+
+
+@pytest.fixture(scope="module")
+def server(fixtures_server):
+    return fixtures_server
+
+
+def test_matrix_is_complete(fixture_models):
+    written = sorted(p.name[: -len(".case.json")] for p in fixture_models.glob("*.case.json"))
+    assert written == MATRIX
+
+
+def test_at_least_35_model_classes_are_verified(fixture_models):
+    classes = {load_case(fixture_models, name)["class"][0] for name in MATRIX}
+    assert len(classes) >= 35, sorted(classes)
+
+
+@pytest.mark.parametrize("name", MATRIX)
+def test_many_rows_equal_r(server, fixture_models, name):
+    case = load_case(fixture_models, name)
+    resp = predict(server, case["model"], case["rows"], case["args"])
+    assert resp.status_code == 200, resp.text
+    got = resp.json()["predictions"]
+    assert len(got) == len(case["expected"])
+    for i, (g, w) in enumerate(zip(got, case["expected"])):
+        assert close(g, w), f"row {i + 1}: bridge {g!r} != R {w!r}"
+
+
+@pytest.mark.parametrize("name", MATRIX)
+def test_each_row_alone_equals_r_on_that_row(server, fixture_models, name):
+    """One-row calls: where R drops a matrix to a named vector (polr,
+    multinom probabilities) the row is still one object, as R's fields."""
+    case = load_case(fixture_models, name)
+    for i, (row, want) in enumerate(zip(case["rows"], case["single"])):
+        resp = predict(server, case["model"], [row], case["args"])
+        assert resp.status_code == 200, resp.text
+        got = resp.json()["predictions"]
+        assert len(got) == 1 and close(got[0], want), f"row {i + 1}: bridge {got!r} != R {want!r}"
+
+
+# ---- 3. models are what R dispatches on; their packages are found -------------
+
+@pytest.mark.parametrize("name, package", [
+    ("lmer_sleep", "lme4"), ("glmer_cbpp", "lme4"), ("ksvm_iris", "kernlab"),
+    ("gausspr_mtcars", "kernlab"), ("coxph_lung", "survival"), ("glm_splines", "splines"),
+    ("lme_orthodont", "nlme"), ("ctree_iris", "partykit"), ("bagging_mtcars", "ipred"),
+])
+def test_packages_a_model_needs_are_found_without_being_named(server, name, package):
+    described = requests.get(f"{server.url}/models/{name}", timeout=TIMEOUT).json()
+    assert package in described["packages"], described["packages"]
+
+
+# ---- 4. every variable the model reads is an input ------------------------------
+
+@pytest.mark.parametrize("name, column, kind", [
+    ("lme_orthodont", "Subject", "ordered"),     # nlme grouping factor
+    ("lmer_sleep", "Subject", "factor"),         # lme4 (Days | Subject)
+    ("glmer_cbpp", "herd", "factor"),
+    ("glm_offset_arg", "exposure", "numeric"),   # offset = log(exposure)
+    ("glm_poisson_offset", "exposure", "numeric"),
+    ("lm_transforms", "g", "factor"),            # relevel(g, ref = "b")
+    ("lm_transforms", "x", "any"),               # only inside splines::ns(x, 3) and log(x)
+    ("gls_mtcars", "cyl", "factor"),             # factor(cyl), levels from nlme's contrasts
+    ("gam_te_by", "g", "factor"),                # s(x, by = g)
+])
+def test_every_variable_the_model_reads_is_a_typed_input(server, name, column, kind):
+    inputs = requests.get(f"{server.url}/models/{name}", timeout=TIMEOUT).json()["inputs"]["columns"]
+    found = {c["name"]: c for c in inputs}
+    assert column in found, sorted(found)
+    assert found[column]["type"] == kind
+
+
+def test_a_factor_made_in_the_formula_takes_the_numbers_it_was_made_from(server, fixture_models):
+    """gls(mpg ~ factor(cyl)) was fitted on numeric cyl: 6 and "6" are the same level."""
+    case = load_case(fixture_models, "gls_mtcars")
+    rows = [{**row, "cyl": int(row["cyl"])} for row in case["rows"]]
+    resp = predict(server, "gls_mtcars", rows)
+    assert resp.status_code == 200, resp.text
+    assert all(close(g, w) for g, w in zip(resp.json()["predictions"], case["expected"]))
+
+
+def test_a_missing_grouping_factor_is_named(server, fixture_models):
+    case = load_case(fixture_models, "lmer_sleep")
+    rows = [{k: v for k, v in row.items() if k != "Subject"} for row in case["rows"]]
+    resp = predict(server, "lmer_sleep", rows)
+    assert resp.status_code == 422 and "'Subject'" in resp.json()["description"]
+
+
+# ---- 5. only models are served from an .rda/.RData -------------------------------
+
+def test_an_rdata_serves_its_model_alone_under_the_file_name(server):
+    listing = requests.get(f"{server.url}/models", timeout=TIMEOUT).json()["models"]
+    names = {m["name"] for m in listing}
+    assert "workspace" in names
+    assert not {n for n in names if n.startswith("workspace.")}
+
+
+def test_data_is_not_a_model_whatever_methods_exist(model_dir, start_server):
+    # predict.list / predict.data.frame registered in the session that reads
+    # the file would make plain data "predictable"; the bridge looks at the
+    # object's own class, so such a file serves nothing.
+    rscript(f"""
+        training <- mtcars; settings <- list(a = 1); cutoffs <- c(1, 2)
+        one <- lm(mpg ~ wt, mtcars)
+        save(training, settings, cutoffs, file = "{model_dir / 'data_only.rda'}")
+        save(one, training, settings, file = "{model_dir / 'mixed.rda'}")
+    """)
+    server = start_server(model_dir, "--reload-interval", "0")
+    listing = {m["name"]: m for m in requests.get(f"{server.url}/models", timeout=TIMEOUT).json()["models"]}
+    assert listing["data_only"]["status"] == "error"
+    assert listing["mixed"]["status"] == "loaded" and listing["mixed"]["object"] == "one"
+    assert set(listing) == {"data_only", "mixed"}
+
+
+def test_is_model_looks_at_the_class_predict_dispatches_on():
+    """In R itself: a package's predict.list does not make a list a model;
+    an S4 object whose method is inherited from its superclass is one, and so
+    are lme4's (S3 method of an S4 superclass) and kernlab's (its own S4
+    generic)."""
+    out = rscript("""
+        env <- new.env()
+        for (f in sort(Sys.glob("r_scripts/bridge/*.R"))) sys.source(f, envir = env)
+        registerS3method("predict", "list", function(object, ...) 1)
+        registerS3method("predict", "data.frame", function(object, ...) 1)
+        setClass("base_fit", representation(x = "numeric"))
+        setClass("child_fit", contains = "base_fit")
+        setGeneric("predict")
+        setMethod("predict", "base_fit", function(object, ...) 1)
+        glmer <- lme4::glmer(cbind(incidence, size - incidence) ~ period + (1 | herd),
+                             data = lme4::cbpp, family = binomial)
+        ksvm <- kernlab::ksvm(Species ~ ., data = iris)
+        cat("RESULT", env$bridge_is_model(list(a = 1)), env$bridge_is_model(mtcars),
+            env$bridge_is_model(1:3), env$bridge_is_model(structure(list(), class = "list")),
+            env$bridge_is_model(new("child_fit", x = 1)), env$bridge_is_model(glmer),
+            env$bridge_is_model(ksvm), env$bridge_is_model(lm(mpg ~ wt, mtcars)), "\\n")
+    """, cwd=str(ROOT))
+    got = out[out.index("RESULT"):].split()[1:]
+    assert got == ["FALSE", "FALSE", "FALSE", "FALSE", "TRUE", "TRUE", "TRUE", "TRUE"]
+
+
+# ---- 1. exactly one prediction per row -------------------------------------------
+
+@pytest.mark.parametrize("body, n, what", [
+    # a one-row named vector that is not the model's output columns
+    ("c(a = 1, b = 2)", 1, "length 2 named a, b"),
+    # fewer values than rows, without names to put them back by
+    ("rep(1, max(1, nrow(newdata) - 1))", 3, "length 2"),
+    # a matrix of the wrong row count
+    ("matrix(1, nrow = nrow(newdata) + 1, ncol = 2)", 2, "dimensions 3 x 2"),
+    # a list whose per-row part does not fit
+    ("list(fit = matrix(1, 2, 2))", 3, "list of 1 parts"),
+])
+def test_a_result_that_is_not_one_per_row_is_a_500_saying_what_r_returned(
+        model_dir, start_server, body, n, what):
+    copy_model(ROOT / "r_models" / "mtcars_lm.rds", model_dir, "odd.rds")
+    (model_dir / "odd.R").write_text(f"predict_fn <- function(model, newdata) {body}\n")
+    server = start_server(model_dir, "--reload-interval", "0")
+    rows = [{"wt": 2.5 + i, "hp": 100 + i, "cyl": "6"} for i in range(n)]
+    resp = predict(server, "odd", rows)
+    assert resp.status_code == 500, resp.text
+    assert what in resp.json()["description"] and "not one prediction per row" in resp.json()["description"]
+
+
+def test_the_python_side_checks_the_row_count_too():
+    from bridge.errors import ModelError
+    from bridge.model import Prediction, _one_per_row
+
+    ok = Prediction("table", {"a": [1, 2], "b": [3, 4]}, {}, [])
+    assert _one_per_row(ok, 2) is ok
+    for bad in (Prediction("vector", {"prediction": [1, 2, 3]}, {}, []),
+                Prediction("table", {"a": [1, 2], "b": [3]}, {}, []),
+                Prediction("table", {}, {}, [])):
+        with pytest.raises(ModelError):
+            _one_per_row(bad, 2)
+
+
+# ---- 2. no string reaches R's default factor coding -------------------------------
+
+def test_a_factor_whose_levels_the_model_does_not_keep_is_refused(server, fixture_models):
+    rows = [{"wt": 2.62, "hp": 110, "cyl": "6"}]
+    resp = predict(server, "svm_factor", rows)
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["column"] == "cyl" and "attach_ptype" in body["description"]
+    # a number for it is no better: it would be coded by the request's own levels too
+    resp = predict(server, "svm_factor", [{"wt": 2.62, "hp": 110, "cyl": 6}])
+    assert resp.status_code == 422 and resp.json()["column"] == "cyl"
+    inputs = requests.get(f"{server.url}/models/svm_factor", timeout=TIMEOUT).json()["inputs"]
+    assert inputs["complete"] is False
+
+
+def test_levels_kept_only_in_the_model_object_are_recovered(server):
+    """naiveBayes keeps levels in its tables, ipred in its trees, nlme in
+    contrast matrices: each becomes a typed factor input."""
+    for name, column in [("naivebayes_iris", "soil"), ("bagging_mtcars", "cyl"), ("gls_mtcars", "cyl")]:
+        inputs = requests.get(f"{server.url}/models/{name}", timeout=TIMEOUT).json()["inputs"]["columns"]
+        col = next(c for c in inputs if c["name"] == column)
+        assert col["type"] == "factor" and col["levels"], (name, col)
+
+
+# ---- 6. errors speak the caller's language ------------------------------------------
+
+def test_an_r_error_caused_by_an_argument_is_a_422_naming_it(server, fixture_models):
+    case = load_case(fixture_models, "ranger_reg")
+    resp = predict(server, "ranger_reg", case["rows"], {"num.trees": "all"})
+    assert resp.status_code == 422, resp.text
+    assert "num.trees" in resp.json()["description"]
+
+
+def test_an_r_error_caused_by_a_value_is_a_422_naming_the_column(server, fixture_models):
+    case = load_case(fixture_models, "gls_mtcars")
+    rows = [dict(row) for row in case["rows"]]
+    rows[1]["wt"] = None
+    resp = predict(server, "gls_mtcars", rows)
+    assert resp.status_code == 422, resp.text
+    assert resp.json()["column"] == "wt" and resp.json()["row"] == 2
+
+
+def test_a_misspelled_key_in_one_row_is_named_with_the_column_it_lacks(server):
+    rows = [{"wt": 2.5, "hp": 100}, {"wt": 2.62, "hpp": 110}]
+    resp = predict(server, "multi.first", rows)
+    assert resp.status_code == 422, resp.text
+    text = resp.json()["description"]
+    assert "'hp'" in text and "'hpp'" in text and "row 2" in text
+
+
+def test_a_key_every_row_carries_is_still_ignored(server):
+    rows = [{"wt": 2.5, "hp": 100, "id": 1}, {"wt": None, "hp": 110, "id": 2}]
+    assert predict(server, "multi.first", rows).status_code == 200
+
+
+@pytest.mark.parametrize("path, sent, suggestion", [
+    ("/models/multi.frist/predict", [{"wt": 2.5, "hp": 100}], "multi.first"),
+    ("/models/LM_FACTOR/predict", [{"wt": 2.5}], "lm_factor"),
+    ("/models/multi.first/predict", [{"wt": 2.5, "HP": 100}], "hp"),
+    ("/models/multi.first/predict", [{"wt": 2.5, "hpp": 100}], "hp"),
+    ("/models/lm_factor/predict", [{"wt": 2.5, "cyl": "6", "power": "Low", "gear": 4}], "low"),
+])
+def test_did_you_mean(server, path, sent, suggestion):
+    resp = requests.post(server.url + path, json=sent, timeout=TIMEOUT)
+    assert resp.status_code in (404, 422), resp.text
+    assert f"did you mean '{suggestion}'" in resp.json()["description"]
+
+
+@pytest.mark.parametrize("value, shown", [
+    ("2.62", 'the string "2.62"'), (True, "true"), ("heavy", '"heavy"'), ([1], "[1]"),
+])
+def test_values_are_shown_as_json(server, value, shown):
+    resp = predict(server, "multi.first", [{"wt": value, "hp": 100}])
+    assert resp.status_code == 422, resp.text
+    assert f"expected a number, got {shown}" in resp.json()["description"]
