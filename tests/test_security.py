@@ -61,7 +61,7 @@ def hostile_server(tmp_path_factory, fixture_models, canary):
     working directory is a folder we watch for changes."""
     folder = tmp_path_factory.mktemp("hostile_models")
     for path in fixture_models.iterdir():
-        if path.suffix.lower() in (".rds", ".rda", ".json", ".r"):
+        if path.suffix.lower() in (".rds", ".rda", ".rdata", ".json", ".r"):
             shutil.copy(path, folder)
     for path in EXAMPLES.glob("*.rd*"):
         copy_model(path, folder)
@@ -113,6 +113,7 @@ def test_no_argument_value_ever_runs_code(hostile_server, fixture_models, canary
     for name in fixture_cases(fixture_models):
         spec = case(fixture_models, name)
         meta = requests.get(f"{hostile_server.url}/models/{spec['model']}").json()
+        assert "args" in meta, (spec["model"], meta)
         args = meta["args"]
         names = [a["name"] for a in args["accepted"]] + list(args["refused"])
         for arg in names:

@@ -122,6 +122,29 @@ bridge_arg_spec <- function(model, fn = NULL, extra = character(0)) {
     if (identical(fmls[[n]], quote(expr = ))) return(.arg_entry(n, env = env))
     .arg_entry(n, fmls[[n]], env)
   })
+  # `...` handed on to an inner S3 method the bridge can resolve for this
+  # model (partykit's predict.party -> predict_party.constparty): that
+  # method's named formals are the caller's too, under the same rules.
+  if ("..." %in% names(fmls)) {
+    for (inner in .inner_methods(fn, model)) {
+      ifmls <- formals(inner$fn)
+      ienv <- environment(inner$fn)
+      if (is.null(ienv)) ienv <- baseenv()
+      # formals the outer method fills itself, by position or by name
+      passed <- as.list(inner$call)[-1]
+      named <- names(passed)
+      if (is.null(named)) named <- rep("", length(passed))
+      dots <- logical(length(passed))
+      for (i in seq_along(passed)) dots[i] <- identical(passed[[i]], quote(...))
+      positional <- sum(named == "" & !dots)
+      taken <- c(names(ifmls)[seq_len(min(positional, length(ifmls)))], named[named != ""])
+      for (n in setdiff(names(ifmls), c(taken, names(fmls), vapply(entries, `[[`, "", "name")))) {
+        entry <- if (identical(ifmls[[n]], quote(expr = ))) .arg_entry(n, env = ienv)
+                 else .arg_entry(n, ifmls[[n]], ienv)
+        entries[[length(entries) + 1]] <- entry
+      }
+    }
+  }
   for (n in setdiff(extra, names(fmls))) {
     entry <- .arg_entry(n, env = env)
     entries[[length(entries) + 1]] <- entry
@@ -139,4 +162,46 @@ bridge_arg_table <- function(model, predictor, extra = character(0)) {
        name = pick("name", ""), accepted = pick("accepted", TRUE),
        type = pick("type", ""), reason = pick("reason", ""),
        choices = lapply(spec$args, function(e) as.character(e$choices)))
+}
+
+# S3 methods that `fn` hands its `...` to, resolved for the model's class:
+# calls in fn's body that pass `...` to a generic (a function calling
+# UseMethod) with a method for the model. One level deep.
+.inner_methods <- function(fn, model) {
+  found <- list()
+  env <- environment(fn)
+  if (is.null(env)) return(found)
+  walk <- function(e) {
+    if (!is.call(e)) return(invisible())
+    head <- e[[1]]
+    parts <- as.list(e)
+    dots <- FALSE
+    for (i in seq_along(parts)[-1]) if (identical(parts[[i]], quote(...))) dots <- TRUE
+    if (is.name(head) && dots) {
+      g <- tryCatch(get(as.character(head), envir = env, mode = "function"), error = function(e) NULL)
+      if (!is.null(g) && .is_s3_generic(g)) {
+        for (cls in class(model)) {
+          m <- utils::getS3method(as.character(head), cls, optional = TRUE, envir = env)
+          if (!is.null(m)) {
+            found[[length(found) + 1]] <<- list(fn = m, call = e)
+            break
+          }
+        }
+      }
+    }
+    for (i in seq_along(parts)) if (is.call(parts[[i]])) walk(parts[[i]])
+  }
+  # A body this walk cannot follow leaves the list as the method's own formals.
+  tryCatch(walk(body(fn)), error = function(e) NULL)
+  found
+}
+
+.is_s3_generic <- function(f) {
+  b <- body(f)
+  calls_usemethod <- function(e) {
+    if (!is.call(e)) return(FALSE)
+    if (identical(e[[1]], as.name("UseMethod"))) return(TRUE)
+    any(vapply(as.list(e), calls_usemethod, TRUE))
+  }
+  is.function(f) && !is.primitive(f) && calls_usemethod(b)
 }
