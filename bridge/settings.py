@@ -30,8 +30,9 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     require_lock: bool = False
     lock_file: str = ""           # default: <models>/bridge.lock
-    plumber_dir: Path = ROOT / "r_scripts" / "api"
+    plumber_dir: Path = None      # docs/plumber.md; `make run` serves r_scripts/api/
     plumber: tuple = ()
+    plumber_bare: bool = False    # load plumber.R files without attaching plumber
 
     @classmethod
     def from_env(cls, environ=None, **overrides):
