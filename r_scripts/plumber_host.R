@@ -223,8 +223,17 @@ plumber_host_segment <- function(paths) {
 # plumber_host_load() for a caller that wants the failure as a value:
 # list(api) or list(error = message, refused = TRUE when a feature is refused).
 plumber_host_try_load <- function(path, bare = FALSE) {
-  tryCatch(list(api = plumber_host_load(path, bare)), error = function(e)
-    list(error = conditionMessage(e), refused = inherits(e, "plumber_refused")))
+  tryCatch(list(api = plumber_host_load(path, bare)), error = function(e) {
+    message <- conditionMessage(e)
+    # Bare, a file written for library(plumber) misses plumber's functions:
+    # say which loading style it wants rather than leave a bare "%>%".
+    missing <- regmatches(message, regexec("could not find function \"([^\"]+)\"|object '([^']+)' not found", message))[[1]]
+    if (bare && length(missing) && any(missing[-1] %in% getNamespaceExports("plumber"))) {
+      message <- paste0(message, " (the file expects library(plumber): serve it without ",
+                        "--plumber-bare / BRIDGE_PLUMBER_BARE)")
+    }
+    list(error = message, refused = inherits(e, "plumber_refused"))
+  })
 }
 
 # Verbs a loaded API serves on a concrete path (character(0): none).
