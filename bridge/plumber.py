@@ -198,11 +198,11 @@ class PlumberApis:
         timeout = self.session.default_timeout
         try:
             return self.session.run(self._call_r, method, path, query, headers, body, server,
-                                    timeout=timeout)
+                                    timeout, timeout=timeout)
         except PredictTimeout:
             raise PredictTimeout(f"{method} {path} did not finish within {timeout:g} s") from None
 
-    def _call_r(self, method, path, query, headers, body, server):
+    def _call_r(self, method, path, query, headers, body, server, timeout):
         ri = self.session.ri
         r_headers = ri.StrSexpVector(list(headers.values()))
         r_headers.names = ri.StrSexpVector(list(headers))
@@ -210,11 +210,14 @@ class PlumberApis:
         r_server.names = ri.StrSexpVector(list(server))
         out = self._call(
             self._apis, ri.StrSexpVector([method]), ri.StrSexpVector([path]),
-            ri.StrSexpVector([query]), r_headers, ri.ByteSexpVector(body), r_server)
+            ri.StrSexpVector([query]), r_headers, ri.ByteSexpVector(body), r_server,
+            ri.FloatSexpVector([timeout]))
         out = _named(out)
         if "unclaimed" in out:
             # Under no API's paths: the bridge's own 404, as on its own routes.
             raise falcon.HTTPNotFound()
+        if "timed_out" in out:  # a promise still pending: R gave up on it itself
+            raise PredictTimeout(f"{method} {path} did not finish within {timeout:g} s")
         if "bad_body" in out:
             raise BadRequest(str(out["bad_body"][0]))
         status, names_values, data = out["status"], out["headers"], out["body"]

@@ -342,8 +342,10 @@ plumber_host_request <- function(method, path, query, headers, body, server) {
 
 # Runs one request through the API that claims its path (plumber_host_pick)
 # and returns plain values: list(status = integer, headers = character (names
-# may repeat), body = raw); list(unclaimed = TRUE) when no API claims it.
-plumber_host_call <- function(apis, method, path, query, headers, body, server) {
+# may repeat), body = raw); list(unclaimed = TRUE) when no API claims it,
+# list(timed_out = TRUE) when a promise is still pending after `timeout` s.
+plumber_host_call <- function(apis, method, path, query, headers, body, server, timeout) {
+  deadline <- Sys.time() + timeout
   pick <- plumber_host_pick(apis, path)
   if (pick == 0L) return(list(unclaimed = TRUE))
   api <- apis[[pick]]
@@ -360,18 +362,20 @@ plumber_host_call <- function(apis, method, path, query, headers, body, server) 
   # (past its timeout) are dropped with it, never run in the next one.
   res <- later::with_temp_loop({
     out <- api$router$call(req)
-    if (promises::is.promising(out)) out <- plumber_host_await(out)
+    if (promises::is.promising(out)) out <- plumber_host_await(out, deadline)
     out
   })
+  if (is.null(res)) return(list(timed_out = TRUE))
   out <- plumber_host_response(res)
   out$bad_body <- req$.internal$bridge_bad_body
   out
 }
 
 # The value of a promise, driving later's event loop until it settles: what
-# httpuv would do between requests, done here for this request alone. The
-# caller's timeout interrupts the loop (R checks interrupts between turns).
-plumber_host_await <- function(promise) {
+# httpuv would do between requests, done here for this request alone, until
+# the deadline (NULL past it). R code inside a callback is held to the
+# timeout by the bridge's interrupt, as any endpoint is.
+plumber_host_await <- function(promise, deadline) {
   state <- new.env()
   state$done <- FALSE
   promises::then(promise,
@@ -383,7 +387,10 @@ plumber_host_await <- function(promise) {
       state$error <- error
       state$done <- TRUE
     })
-  while (!state$done) later::run_now(0.05)
+  while (!state$done) {
+    if (Sys.time() > deadline) return(NULL)
+    later::run_now(0.05)
+  }
   # Plumber turns an endpoint's failure into its error response inside the
   # promise chain; a rejection here is Plumber's own failure.
   if (!is.null(state$error)) stop(state$error)
@@ -399,10 +406,15 @@ plumber_host_response <- function(res) {
     file <- body$file
     body <- readBin(file, "raw", file.info(file)$size)
     if (isTRUE(res$body$owned)) unlink(file)
+  } else if (is.character(body) && !length(body)) {
+    # httpuv cannot send character(0) (a text serializer given nothing) and
+    # answers with its own error instead.
+    return(list(status = 500L, headers = c("Content-Type" = "text/plain; charset=UTF-8"),
+                body = charToRaw("An exception occurred.")))
   } else if (is.character(body)) {
-    # httpuv sends a character body's first element (a two-line @serializer
-    # text answer is its first line), and nothing for character(0).
-    body <- if (length(body)) charToRaw(enc2utf8(body[[1]])) else raw(0)
+    # httpuv sends a character body's first element: a two-line
+    # @serializer text answer is its first line.
+    body <- charToRaw(enc2utf8(body[[1]]))
   } else if (is.null(body)) {
     body <- raw(0)
   }
