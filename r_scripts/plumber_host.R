@@ -56,6 +56,10 @@ plumber_host_scope <- function(bare) {
     for (dep in plumber_host_depends(pkg)) attach_here(dep)
     parent.env(home) <- plumber_host_package_env(pkg, parent.env(home))
     attached <<- c(pkg, attached)
+    # The package's .onAttach, as attachNamespace() runs it (startup
+    # messages, options); its failure is the file's, as under library().
+    hook <- ns[[".onAttach"]]
+    if (is.function(hook)) hook(dirname(getNamespaceInfo(ns, "path")), pkg)
     invisible(TRUE)
   }
   # library() and require() as base R reads their first argument; they attach
@@ -63,7 +67,11 @@ plumber_host_scope <- function(bare) {
   shims$library <- function(package, help, pos = 2, lib.loc = NULL, character.only = FALSE,
                             logical.return = FALSE, warn.conflicts, quietly = FALSE,
                             verbose = getOption("verbose"), ...) {
-    if (missing(package)) return(base::library(lib.loc = lib.loc))
+    if (missing(package)) {  # library(), library(help = pkg): nothing to attach
+      call <- sys.call()
+      call[[1]] <- quote(base::library)
+      return(eval(call, parent.frame()))
+    }
     if (!character.only) package <- as.character(substitute(package))
     attach_here(package)
     if (logical.return) invisible(TRUE) else invisible(c(attached, .packages()))

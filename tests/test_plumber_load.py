@@ -99,6 +99,7 @@ def test_a_route_the_bridge_serves_is_refused(session, registry_examples):
     assert "GET /models/<name> is under /models, which the bridge serves itself" in message
     assert "GET /models/<name>/explain is under /models" in message
     assert "a route matches /metrics, which the bridge serves itself" in message
+    assert "static files at /models/files/ are under /models" in message
 
 
 def test_two_files_serving_one_route_are_refused(session):
@@ -397,3 +398,54 @@ def test_the_example_api_is_served_only_when_asked(start_server, model_dir, tmp_
     plain = start_server(model_dir)
     r = requests.get(plain.url + "/cars/health")
     assert r.status_code == 404 and r.json()["title"] == "404 Not Found", r.text
+
+
+@pytest.mark.parametrize("attach", [
+    "library(MASS)",
+    'library("MASS")',
+    'pkg <- "MASS"; library(pkg, character.only = TRUE)',
+    "require(MASS)",
+    'if (!require("MASS", quietly = TRUE)) stop("no MASS")',
+    "suppressPackageStartupMessages(library(MASS, quietly = TRUE))",
+])
+def test_every_way_of_attaching_attaches_to_the_file(session, tmp_path, attach):
+    from bridge.plumber import PlumberApis
+
+    api = tmp_path / "api.R"
+    api.write_text(f"{attach}\nfit <- rlm(mpg ~ wt, data = mtcars)\n#* @get /x\nfunction() 1\n")
+    search_before = session.run(lambda: list(session.ri.baseenv["search"]()))
+    PlumberApis([api], session)
+    assert session.run(lambda: list(session.ri.baseenv["search"]())) == search_before
+
+
+def test_a_package_attaches_what_it_depends_on(session, registry_examples, tmp_path):
+    from falcon import testing
+
+    from bridge.app import create_app
+    from bridge.plumber import PlumberApis
+
+    api = tmp_path / "api.R"
+    # lme4 Depends: Matrix, so library(lme4) puts Matrix() in reach too.
+    api.write_text("library(lme4)\n#* @get /m\nfunction() dim(Matrix(0, 2, 3))\n")
+    client = testing.TestClient(create_app(registry_examples,
+                                           plumber_apis=PlumberApis([api], session)))
+    r = client.simulate_get("/m")
+    assert r.status_code == 200 and r.json == [2, 3], r.text
+
+
+def test_a_missing_package_fails_as_library_fails(session, registry_examples, tmp_path):
+    from falcon import testing
+
+    from bridge.app import create_app
+    from bridge.errors import PlumberLoadError
+    from bridge.plumber import PlumberApis
+
+    api = tmp_path / "api.R"
+    api.write_text("library(notapackage)\n#* @get /x\nfunction() 1\n")
+    with pytest.raises(PlumberLoadError, match="there is no package called .notapackage"):
+        PlumberApis([api], session)
+    # require() says FALSE and goes on
+    api.write_text("ok <- require(notapackage)\n#* @get /x\nfunction() ok\n")
+    client = testing.TestClient(create_app(registry_examples,
+                                           plumber_apis=PlumberApis([api], session)))
+    assert client.simulate_get("/x").json == [False]
