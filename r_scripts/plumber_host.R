@@ -129,7 +129,8 @@ plumber_host_depends <- function(pkg) {
   field <- utils::packageDescription(pkg, fields = "Depends")
   if (is.na(field)) return(character(0))
   deps <- trimws(sub("\\(.*", "", strsplit(field, ",")[[1]]))
-  setdiff(deps[nzchar(deps)], c("R", "base", rownames(utils::installed.packages(priority = "base"))))
+  # Those R attaches at start-up are on the search path already.
+  setdiff(deps[nzchar(deps)], c("R", "base", getOption("defaultPackages")))
 }
 
 # The router an API is: a file, as pr(file) builds it, or a folder, as
