@@ -30,7 +30,7 @@ models: system
 	Rscript r_scripts/train_examples.R $(MODELS)
 
 run: setup
-	$(PY) -m bridge serve --models $(MODELS)
+	$(PY) -m bridge serve --models $(MODELS) --plumber-dir r_scripts/api
 
 test: setup
 	@bash deploy/install-system.sh chromium  # the /docs page is tested in a real browser

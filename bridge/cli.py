@@ -49,10 +49,13 @@ def main(argv=None):
                             "(BRIDGE_RELOAD_INTERVAL, default 2)")
     serve.add_argument("--log-level", dest="log_level", help="BRIDGE_LOG_LEVEL, default INFO")
     serve.add_argument("--plumber-dir", dest="plumber_dir",
-                       help="folder of plumber.R files to serve (BRIDGE_PLUMBER_DIR, "
-                            "default r_scripts/api/)")
+                       help="folder of plumber.R files to serve (BRIDGE_PLUMBER_DIR, default none)")
     serve.add_argument("--plumber", action="append", metavar="FILE",
-                       help="a plumber.R file to serve; repeatable (BRIDGE_PLUMBER)")
+                       help="a plumber.R file, or a folder as plumb(dir = ...) serves it; "
+                            "repeatable (BRIDGE_PLUMBER)")
+    serve.add_argument("--plumber-bare", dest="plumber_bare", action="store_true", default=None,
+                       help="load plumber.R files as plumber::pr() alone does, without "
+                            "library(plumber) (BRIDGE_PLUMBER_BARE)")
     serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
                        help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
     serve.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=None,

@@ -1,18 +1,22 @@
 """Plumber APIs (annotated plumber.R files) served unchanged, next to the models.
 
-Each file is loaded by Plumber itself (plumber::pr) inside the bridge's R, and
-every request under its paths is handed to that router's own `$call()` as the
-Rook request httpuv would build (r_scripts/plumber_host.R). So arguments,
-req/res, serializers, filters, error and 404/405 answers are Plumber's, not a
-re-implementation. What cannot carry over (asynchronous endpoints, @assets,
-mounts, websockets) is refused when the file is loaded.
+Each API (a file as pr(file) builds it, or a folder as plumb(dir = folder)
+does) is loaded by Plumber itself inside the bridge's R, with plumber attached
+as the usual run script attaches it (or bare, BRIDGE_PLUMBER_BARE), and every
+request under its paths is handed to that router's own `$call()` as the Rook
+request httpuv would build (r_scripts/plumber_host.R). So arguments, req/res,
+serializers, filters, static files, mounts, error and 404/405 answers are
+Plumber's, not a re-implementation. What cannot carry over (websockets, exit
+hooks) is refused when the file is loaded.
 
 Routing: the bridge's own routes and namespaces (/models/..., /healthz,
 /readyz, /metrics) stay the bridge's; Falcon hands every other path to the
-sink below, which gives it to the first file with a route for that path (any
-verb), or to the first file when none has one, so its filters and its 404
-answer. A file route in a bridge namespace or matching a bridge route, or one
-that an earlier file already serves, is refused at load.
+sink below, which gives it to the first API with a route for that path (any
+verb), else the first with a static folder over it, else the first with a
+route under the path's first segment (its filters and its 404 answer). A path
+no API claims gets the bridge's own 404. A file route in a bridge namespace or
+matching a bridge route, or one that an earlier file already serves, is
+refused at load.
 """
 
 import logging
@@ -24,7 +28,7 @@ import falcon
 import falcon.inspect
 import numpy as np
 
-from .errors import BadRequest, BridgeError, PlumberLoadError, PredictTimeout
+from .errors import BadRequest, PlumberLoadError, PredictTimeout
 from .settings import ROOT
 
 log = logging.getLogger(__name__)
@@ -49,13 +53,25 @@ def is_plumber_file(path):
     return bool(_ANNOTATION.search(text))
 
 
+def entrypoint_of(folder):
+    """The file plumb(dir = folder) starts from: entrypoint.R, else plumber.R
+    (any case); None when the folder has neither."""
+    names = {p.name.lower(): p for p in sorted(Path(folder).iterdir()) if p.is_file()}
+    return names.get("entrypoint.r") or names.get("plumber.r")
+
+
 def find_plumber_files(folder=None, files=()):
-    """The annotated *.R files in folder (sorted), then the named files.
+    """The APIs to serve: the annotated *.R files in folder (sorted), then the
+    named files and folders. A folder is one API, as plumb(dir = folder) builds
+    it, when it is named, and when the folder holds an entrypoint.R.
 
     Unannotated files in the folder (helpers an API sources) are skipped; a
     named file without annotations is an error, since it was asked for."""
     found = []
-    if folder is not None and Path(folder).is_dir():
+    if folder is not None and Path(folder).is_dir() and any(
+            p.name.lower() == "entrypoint.r" for p in Path(folder).iterdir()):
+        found.append(Path(folder).resolve())
+    elif folder is not None and Path(folder).is_dir():
         for path in sorted(Path(folder).glob("*.R")):
             if is_plumber_file(path):
                 found.append(path.resolve())
@@ -63,6 +79,13 @@ def find_plumber_files(folder=None, files=()):
                 log.debug("%s has no Plumber annotations; not served", path)
     for path in files:
         path = Path(path)
+        if path.is_dir():
+            if entrypoint_of(path) is None:
+                raise PlumberLoadError(f"{path}: a folder to serve needs an entrypoint.R "
+                                       "or a plumber.R, as plumb(dir = ...) does", file=str(path))
+            if path.resolve() not in found:
+                found.append(path.resolve())
+            continue
         if not path.is_file():
             raise PlumberLoadError(f"{path}: no such file", file=str(path))
         if not is_plumber_file(path):
@@ -76,10 +99,12 @@ def find_plumber_files(folder=None, files=()):
 class PlumberApis:
     """The loaded plumber.R files of one process, in routing order."""
 
-    def __init__(self, files, session):
+    def __init__(self, files, session, bare=False):
         self.session = session
         self.files = [Path(f) for f in files]
+        self.bare = bare  # load as plumber::pr() alone does, nothing attached
         self.routes = []  # (file, verb, path template), files in order
+        self.assets = []  # (file, path prefix of a static folder)
         session.run(self._load)
         self._check_each_other()
 
@@ -91,7 +116,8 @@ class PlumberApis:
         ri.baseenv["sys.source"](ri.StrSexpVector([str(HOST_R)]), envir=env)
         apis = []
         for path in self.files:
-            out = _named(env["plumber_host_try_load"](ri.StrSexpVector([str(path)])))
+            out = _named(env["plumber_host_try_load"](ri.StrSexpVector([str(path)]),
+                                                      ri.BoolSexpVector([self.bare])))
             if "error" in out:
                 message = str(out["error"][0]).strip()
                 if out["refused"][0]:
@@ -103,8 +129,10 @@ class PlumberApis:
             routes = _named(api)["routes"]
             verbs, paths = (list(col) for col in routes)
             self.routes += [(path, verb, route) for verb, route in zip(verbs, paths)]
+            self.assets += [(path, prefix) for prefix in _named(api)["assets"]]
             apis.append(api)
-            log.info("Plumber API %s: %d endpoint(s)", path, len(verbs))
+            log.info("Plumber API %s: %d endpoint(s)%s", path, len(verbs),
+                     " (bare)" if self.bare else "")
         self._apis = ri.ListSexpVector(apis)
         self._call = env["plumber_host_call"]
         self._allowed = env["plumber_host_allowed"]
@@ -148,6 +176,11 @@ class PlumberApis:
                     if self._verbs_for(index, probe):
                         out.append(f"{path.name}: a route matches {probe}, which the bridge "
                                    f"serves itself ({template})")
+
+            for file, prefix in self.assets:
+                if _namespace(prefix) in reserved:
+                    out.append(f"{file.name}: static files at {prefix} are under "
+                               f"/{_namespace(prefix)}, which the bridge serves itself")
             return out
 
         found = self.session.run(clashes)
@@ -165,11 +198,11 @@ class PlumberApis:
         timeout = self.session.default_timeout
         try:
             return self.session.run(self._call_r, method, path, query, headers, body, server,
-                                    timeout=timeout)
+                                    timeout, timeout=timeout)
         except PredictTimeout:
             raise PredictTimeout(f"{method} {path} did not finish within {timeout:g} s") from None
 
-    def _call_r(self, method, path, query, headers, body, server):
+    def _call_r(self, method, path, query, headers, body, server, timeout):
         ri = self.session.ri
         r_headers = ri.StrSexpVector(list(headers.values()))
         r_headers.names = ri.StrSexpVector(list(headers))
@@ -177,12 +210,16 @@ class PlumberApis:
         r_server.names = ri.StrSexpVector(list(server))
         out = self._call(
             self._apis, ri.StrSexpVector([method]), ri.StrSexpVector([path]),
-            ri.StrSexpVector([query]), r_headers, ri.ByteSexpVector(body), r_server)
+            ri.StrSexpVector([query]), r_headers, ri.ByteSexpVector(body), r_server,
+            ri.FloatSexpVector([timeout]))
         out = _named(out)
+        if "unclaimed" in out:
+            # Under no API's paths: the bridge's own 404, as on its own routes.
+            raise falcon.HTTPNotFound()
+        if "timed_out" in out:  # a promise still pending: R gave up on it itself
+            raise PredictTimeout(f"{method} {path} did not finish within {timeout:g} s")
         if "bad_body" in out:
             raise BadRequest(str(out["bad_body"][0]))
-        if "refused" in out:
-            raise BridgeError(str(out["refused"][0]))
         status, names_values, data = out["status"], out["headers"], out["body"]
         headers_out = []
         if len(names_values):
@@ -250,7 +287,7 @@ def load(settings, session):
     files = find_plumber_files(settings.plumber_dir, settings.plumber)
     if not files:
         return None
-    return PlumberApis(files, session)
+    return PlumberApis(files, session, bare=settings.plumber_bare)
 
 
 def _named(r_list):

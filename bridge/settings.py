@@ -37,8 +37,9 @@ class Settings:
     require_lock: bool = False
     follow_symlinks: bool = False  # serve model files that link outside the folder
     lock_file: str = ""           # default: <models>/bridge.lock
-    plumber_dir: Path = ROOT / "r_scripts" / "api"
+    plumber_dir: Path = None      # docs/plumber.md; `make run` serves r_scripts/api/
     plumber: tuple = ()
+    plumber_bare: bool = False    # load plumber.R files without attaching plumber
 
     @classmethod
     def from_env(cls, environ=None, **overrides):

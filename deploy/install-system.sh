@@ -18,6 +18,9 @@ PACKAGES=(
   r-cran-plumber
   # Plumber's csv and tsv serializers (plumber.R files the bridge serves)
   r-cran-readr
+  # Plumber's session cookies (pr_cookie) and its example 07-mailgun, both in
+  # the differential tests over Plumber's own examples
+  r-cran-base64enc r-cran-htmltools
   # building rpy2
   gcc libffi-dev
 )

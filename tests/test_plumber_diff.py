@@ -1,8 +1,10 @@
 """Differential tests: each plumber.R file in tests/plumber_apis/ is served by
-real Plumber (pr_run on httpuv, in an Rscript process) and by the bridge; the
-same requests go to both, and status, content type, chosen headers and the
-parsed body must agree. Where the bridge differs on purpose, the case names
-the difference (listed in docs/plumber.md) and states both answers."""
+real Plumber (`library(plumber); pr_run(pr(file))` on httpuv, in an Rscript
+process started in the file's folder) and by the bridge; the same requests go
+to both, and status, content type, chosen headers and the parsed body must
+agree. Where the bridge differs on purpose, the case names the difference
+(listed in docs/plumber.md) and states both answers. Plumber's own examples
+are compared the same way in test_plumber_examples.py."""
 
 import csv
 import dataclasses
@@ -46,6 +48,13 @@ def json_body(value):
     return json.dumps(value).encode()
 
 
+def unclaimed(path):
+    """A path under none of the file's route prefixes: Plumber's 404 (or its
+    filters' answer), the bridge's own 404 (docs/plumber.md)."""
+    return Case("GET", path, differs="unclaimed path: the bridge's 404",
+                bridge={"status": 404, "content_type": "application/json"})
+
+
 CASES = {
     "model_api.R": [
         Case("GET", "/health"),
@@ -70,7 +79,8 @@ CASES = {
         Case("GET", "/interval", "wt=3&hp=120&level=2"),  # res$status 422
         Case("GET", "/predict.csv", "wt=3.5&hp=200"),
         Case("GET", "/coef"),
-        Case("GET", "/nowhere"),
+        Case("GET", "/predict/nowhere"),  # under the file's /predict: Plumber's 404
+        unclaimed("/nowhere"),
         Case("HEAD", "/health"),
         Case("DELETE", "/health", compare_headers=("Allow",)),
     ],
@@ -114,7 +124,8 @@ CASES = {
         Case("GET", "/teapot"),
         Case("GET", "/raw", differs="application/octet-stream when Plumber sends no type",
              bridge={"status": 202, "content_type": "application/octet-stream"}),
-        Case("GET", "/nowhere/at/all"),
+        Case("GET", "/items/7/at/all"),
+        unclaimed("/nowhere/at/all"),
     ],
     "filter_api.R": [
         Case("GET", "/public", compare_headers=("X-Served-By",)),
@@ -124,13 +135,89 @@ CASES = {
         Case("POST", "/private/double", body=json_body({"x": 21}),
              headers={**JSON, "X-Api-Key": "secret"}),
         Case("POST", "/private/double", body=json_body({"x": 21}), headers=JSON),
-        Case("GET", "/nowhere"),  # filters run before the 404
-        Case("GET", "/nowhere", headers={"X-Api-Key": "secret"}),
+        Case("GET", "/private/nowhere"),  # filters run before the 404
+        Case("GET", "/private/nowhere", headers={"X-Api-Key": "secret"}),
+        unclaimed("/nowhere"),
     ],
     "handlers_api.R": [
         Case("GET", "/square", "x=1.5", compare_headers=("X-Hooked",)),
         Case("GET", "/square", "x=abc"),  # the file's own error handler
-        Case("GET", "/missing/page"),  # the file's own 404 handler
+        Case("GET", "/square/missing"),  # the file's own 404 handler
+        unclaimed("/missing/page"),
+    ],
+    "static_api.R": [
+        Case("GET", "/files/index.html", compare_headers=("Last-Modified",)),
+        Case("GET", "/files/"),  # index.html
+        Case("GET", "/files/style.css"),
+        Case("GET", "/files/data.json"),
+        Case("GET", "/files/app.js"),
+        Case("GET", "/files/logo.svg"),
+        Case("GET", "/files/dot.png"),
+        Case("GET", "/files/LICENSE"),
+        Case("GET", "/files/my%20notes.txt"),
+        Case("GET", "/files/docs/guide.md"),
+        # A sub-folder: Plumber reads it as a file and fails; httpuv then sends
+        # two Content-Types and the folder's size as Content-Length.
+        Case("GET", "/files/docs/", differs="one Content-Type, the body's",
+             bridge={"status": 500, "content_type": "application/json"}),
+        Case("GET", "/files/docs", differs="one Content-Type, the body's",
+             bridge={"status": 500, "content_type": "application/json"}),
+        Case("HEAD", "/files/style.css"),
+        Case("GET", "/files/absent.txt"),
+        Case("GET", "/files/%2e%2e/static_api.R"),  # out of the folder
+        Case("GET", "/files/..%2F..%2Fmodel_api.R"),
+        Case("GET", "/files/docs/%2e%2e/data.json"),  # in the folder after all
+        Case("GET", "/files/count"),  # an endpoint under the mount
+        Case("POST", "/files/style.css", differs="application/octet-stream when Plumber "
+             "sends no type", bridge={"status": 400, "content_type": "application/octet-stream"}),
+        Case("GET", "/handbook/guide.txt"),
+        Case("GET", "/handbook/"),
+        Case("GET", "/handbook/missing.md"),
+        Case("GET", "/files"),
+        unclaimed("/nowhere"),
+    ],
+    "mounted_api.R": [
+        Case("GET", "/top"),
+        Case("GET", "/v1/ping"),
+        Case("POST", "/v1/echo", body=json_body({"x": [1, 2]}), headers=JSON),
+        Case("POST", "/v1/echo", body=b"x=a", headers={"Content-Type":
+                                                       "application/x-www-form-urlencoded"}),
+        Case("POST", "/v1/echo", body=b'{"x": ', headers=JSON,
+             differs="malformed body: 400 instead of 500",
+             bridge={"status": 400, "content_type": "application/json"}),
+        Case("GET", "/v1/inner/deep/12"),
+        Case("GET", "/v1/inner/deep/twelve"),  # the inner router's own 404
+        Case("GET", "/v1/inner/else"),
+        Case("GET", "/v1/else"),
+        # Plumber finds no 405 inside a mount: 404, in both.
+        Case("POST", "/v1/ping"),
+        Case("DELETE", "/v1/inner/deep/1"),
+        Case("GET", "/v1"),
+        unclaimed("/v2/ping"),
+    ],
+    "async_api.R": [
+        Case("GET", "/async/value", "x=21"),
+        Case("GET", "/async/value", "x=abc"),
+        Case("GET", "/async/later", "ms=20"),
+        Case("GET", "/async/fail"),
+        Case("GET", "/async/status"),
+        Case("GET", "/async/text"),
+        Case("POST", "/async/body", body=json_body({"a": [1, 2], "b": "c"}), headers=JSON),
+        Case("POST", "/async/body", body=b"{bad", headers=JSON,
+             differs="malformed body: 400 instead of 500",
+             bridge={"status": 400, "content_type": "application/json"}),
+        Case("GET", "/async/caught"),
+        Case("GET", "/async/chain", "n=25"),
+        Case("PUT", "/async/value", compare_headers=("Allow",)),
+        Case("GET", "/async/absent"),
+    ],
+    "bodies_api.R": [
+        Case("GET", "/text/two"),
+        Case("GET", "/text/none"),
+        Case("GET", "/text/na"),
+        Case("GET", "/text/numbers"),
+        Case("GET", "/html/lines"),
+        Case("GET", "/text/typed"),
     ],
 }
 
@@ -138,17 +225,18 @@ CASES = {
 # ---- the two servers ----------------------------------------------------------
 
 class PlumberProcess:
-    """plumber::pr_run() on the file, as a team runs it today."""
+    """pr_run() on the file, as a team runs it today: from its folder, after
+    library(plumber)."""
 
     def __init__(self, path):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
-        code = (f'plumber::pr_run(plumber::pr("{path}"), host = "127.0.0.1", '
+        code = (f'library(plumber); pr_run(pr("{path.name}"), host = "127.0.0.1", '
                 f'port = {self.port}, docs = FALSE)')
         # A file, not a pipe: a chatty API must never block on a full pipe.
         self.log = tempfile.TemporaryFile("w+")
         self.proc = subprocess.Popen(["Rscript", "-e", code], stdout=self.log,
-                                     stderr=subprocess.STDOUT)
+                                     stderr=subprocess.STDOUT, cwd=path.parent)
         try:
             self.wait_ready()
         except BaseException:
@@ -248,6 +336,26 @@ def handlers_api(example_registry, session):
     yield from serve_both("handlers_api.R", example_registry, session)
 
 
+@pytest.fixture(scope="module")
+def static_api(example_registry, session):
+    yield from serve_both("static_api.R", example_registry, session)
+
+
+@pytest.fixture(scope="module")
+def mounted_api(example_registry, session):
+    yield from serve_both("mounted_api.R", example_registry, session)
+
+
+@pytest.fixture(scope="module")
+def async_api(example_registry, session):
+    yield from serve_both("async_api.R", example_registry, session)
+
+
+@pytest.fixture(scope="module")
+def bodies_api(example_registry, session):
+    yield from serve_both("bodies_api.R", example_registry, session)
+
+
 # ---- comparing answers ----------------------------------------------------------
 
 def parsed(answer):
@@ -324,6 +432,26 @@ def test_handlers_api(handlers_api, case):
     check_same_answer(*handlers_api, case)
 
 
+@pytest.mark.parametrize("case", CASES["static_api.R"], ids=str)
+def test_static_api(static_api, case):
+    check_same_answer(*static_api, case)
+
+
+@pytest.mark.parametrize("case", CASES["mounted_api.R"], ids=str)
+def test_mounted_api(mounted_api, case):
+    check_same_answer(*mounted_api, case)
+
+
+@pytest.mark.parametrize("case", CASES["async_api.R"], ids=str)
+def test_async_api(async_api, case):
+    check_same_answer(*async_api, case)
+
+
+@pytest.mark.parametrize("case", CASES["bodies_api.R"], ids=str)
+def test_bodies_api(bodies_api, case):
+    check_same_answer(*bodies_api, case)
+
+
 def check_same_answer(plumber, bridge, case):
     expected = plumber.send(case)
     got = bridge.send(case)
@@ -333,9 +461,13 @@ def check_same_answer(plumber, bridge, case):
         assert got.status == case.bridge["status"], (case.differs, got.status, got.text)
         assert content_type(got.content_type) == content_type(case.bridge["content_type"]), \
             got.headers
-        if case.bridge["status"] == 400:
+        if case.differs.startswith("malformed body"):
             assert expected.status == 500, (case.differs, expected.status, expected.text)
             assert "could not be parsed" in parsed(got)["description"], got.text
+        elif case.differs.startswith("unclaimed path"):
+            # Plumber: its 404, or what its filters answer first.
+            assert expected.status in (401, 404), (expected.status, expected.text)
+            assert parsed(got)["title"] == "404 Not Found", got.text
         else:
             assert expected.status == got.status, expected.text
             assert got.content == expected.content

@@ -335,6 +335,7 @@ class Pool:
             "predict_timeout": settings.predict_timeout,
             "log_level": settings.log_level,
             "plumber_files": [str(p) for p in plumber_files],
+            "plumber_bare": settings.plumber_bare,
         }
         self.handles = [WorkerHandle(self, i) for i in range(max(1, settings.workers))]
         self.stopping = False

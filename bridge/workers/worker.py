@@ -70,7 +70,7 @@ def main(argv=None):
         if config.get("plumber_files"):
             from ..plumber import PlumberApis
 
-            plumber = PlumberApis(config["plumber_files"], session)
+            plumber = PlumberApis(config["plumber_files"], session, bare=config.get("plumber_bare", False))
     except BaseException as exc:  # told to the front, which refuses to start
         conn.send(Reply(error=error_to_wire(exc)))
         return 1

@@ -1,9 +1,10 @@
-# An example Plumber API, served unchanged by `make run` next to the model
-# endpoints (see docs/plumber.md). It predicts fuel consumption with the
-# example model r_models/mtcars_lm.rds, read relative to this file, as a
-# plumber::pr_run("r_scripts/api/cars.R") would.
+# An example Plumber API, served by `make run` next to the model endpoints
+# (`--plumber-dir r_scripts/api`; see docs/plumber.md). It predicts fuel
+# consumption with the example model mtcars_lm.rds: the file CARS_MODEL names,
+# else r_models/mtcars_lm.rds relative to this file, as a
+# plumber::pr_run(plumber::pr("r_scripts/api/cars.R")) would read it.
 
-model <- readRDS("../../r_models/mtcars_lm.rds")
+model <- readRDS(Sys.getenv("CARS_MODEL", "../../r_models/mtcars_lm.rds"))
 
 as_newdata <- function(wt, hp, cyl) {
   newdata <- data.frame(wt = as.numeric(wt), hp = as.numeric(hp),

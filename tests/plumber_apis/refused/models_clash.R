@@ -9,3 +9,7 @@ function(name) list(name = name)
 #* A catch-all that would also match /metrics, /healthz, /readyz, /models
 #* @get /<page>
 function(page) page
+
+#* Static files in the bridge's /models namespace
+#* @assets ./www /models/files
+list()

@@ -1,5 +1,0 @@
-#* @assets ./www /static
-list()
-
-#* @get /hello
-function() "hello"
