@@ -15,7 +15,7 @@ from pathlib import Path
 import orjson
 from rpy2.rinterface_lib.embedded import RRuntimeError
 
-from . import metrics
+from . import forecast_r, metrics
 from .convert import FrameParts, concat, py2rpy_value, rpy2py_vector
 from .errors import BadRequest, BridgeError, InputError, ModelError, ModelLoadError
 from .rsession import default_session
@@ -108,9 +108,18 @@ class RModel:
         ri, h = self.session.ri, self.session.helper
         self.robj = robj
         self.r_class = list(robj.rclass)
-        self.packages = list(h("bridge_model_packages")(robj))
-        h("bridge_load_packages")(ri.StrSexpVector(self.packages))
-        self.schema = schema_from_r(h("bridge_inputs")(robj))
+        # A forecaster answers a horizon (bridge/forecast.py), not rows: its
+        # inputs are the regressors it was fitted with.
+        self.kind = "forecaster" if forecast_r.is_forecaster(self.session, robj) else "model"
+        self.forecaster = None
+        if self.kind == "forecaster":
+            self.packages = list(h("bridge_forecaster_packages")(robj))
+            self.schema = schema_from_r(h("bridge_forecaster_inputs")(robj))
+            self.forecaster = forecast_r.read_info(self.session, robj)
+        else:
+            self.packages = list(h("bridge_model_packages")(robj))
+            h("bridge_load_packages")(ri.StrSexpVector(self.packages))
+            self.schema = schema_from_r(h("bridge_inputs")(robj))
         if self.sidecar.predict_fn is not None:
             self.predictor = h("bridge_custom_predictor")(ri.StrSexpVector([str(self.sidecar.predict_fn)]))
         else:
@@ -133,6 +142,10 @@ class RModel:
         return self.predict_table(table, args).to_pandas()
 
     def predict_table(self, table, args, timeout=None):
+        if self.kind == "forecaster":
+            raise InputError(f"{self.name!r} is a forecaster: it answers a horizon, not rows; "
+                             f"POST /models/{self.name}/forecast with {{\"h\": 12}}",
+                             kind="forecaster", forecast=f"/models/{self.name}/forecast")
         merged = self.merged_args(args)
         if table.nrows == 0:
             # Nothing to predict: no columns to check either (an empty row list has none).
@@ -225,11 +238,28 @@ class RModel:
         info_values = {n: _scalar(rpy2py_vector(v)) for n, v in zip(info_names, info)}
         return Prediction(out["kind"][0], values, info_values, warnings)
 
+    # ---- forecasting -------------------------------------------------------------
+
+    def forecast(self, h=None, level=None, xreg=None, seed=None, **args):
+        """Python API: R's forecast as a pandas DataFrame (xreg: a DataFrame,
+        rows or columns of the regressors' future values)."""
+        from .client import columns_of
+        from .forecast import parse_request
+
+        doc = {"h": h, "level": level, "seed": seed, "args": args,
+               "xreg": None if xreg is None else columns_of(xreg)}
+        return self.forecast_request(parse_request(doc, self.forecaster, self.schema)).to_pandas()
+
+    def forecast_request(self, request, timeout=None):
+        """A checked ForecastRequest (bridge/forecast.py) -> Forecast, run on the R thread."""
+        return self.session.run(forecast_r.run, self, request,
+                                timeout=timeout or self.timeout or self.session.default_timeout)
+
     # ---- describing ------------------------------------------------------------
 
     def summary(self):
         return {"name": self.name, "file": self.path.name, "object": self.object_name,
-                "class": self.r_class, "status": "loaded"}
+                "class": self.r_class, "kind": self.kind, "status": "loaded"}
 
     def describe(self):
         return {
@@ -243,6 +273,7 @@ class RModel:
             "sha256": self.sha256,
             "loaded_at": self.loaded_at,
             "r_version": self.session.r_version,
+            **({"forecaster": self.forecaster.describe()} if self.forecaster else {}),
         }
 
 
@@ -267,14 +298,15 @@ def read_model_file(path, session=None):
 
     An .rds is served under its stem; an .rda with one model object too; an
     .rda with several serves each as <stem>.<object>. Objects without a
-    predict() method are skipped. Raises ModelLoadError when nothing loads.
+    predict() or forecast() method are skipped. Raises ModelLoadError when
+    nothing loads.
     """
     session = session or default_session()
     path = Path(path)
     sha = file_sha256(path)
     objects = session.run(_read_objects, session, path)
     if not objects:
-        raise ModelLoadError(f"{path.name}: holds no object with a predict() method")
+        raise ModelLoadError(f"{path.name}: holds no object with a predict() or forecast() method")
     stem = path.name[: -len(path.suffix)]
     single = len(objects) == 1
     models = {}
@@ -294,8 +326,8 @@ def _read_objects(session, path):
     names = list(objects.names) if objects.names is not ri.NULL else []
     if path.suffix.lower() == ".rds":
         names = [path.stem]
-    has_predict = h("bridge_has_predict")
-    return [(n, o) for n, o in zip(names, objects) if has_predict(o)[0]]
+    has_predict, is_forecaster = h("bridge_has_predict"), h("bridge_is_forecaster")
+    return [(n, o) for n, o in zip(names, objects) if has_predict(o)[0] or is_forecaster(o)[0]]
 
 
 def load_model(path, object=None, session=None):

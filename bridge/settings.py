@@ -27,6 +27,7 @@ class Settings:
     api_key_file: str = ""        # one key per line
     max_body_bytes: int = 50 * 1024 * 1024
     max_rows: int = 1_000_000
+    max_horizon: int = 10_000     # steps one forecast may ask for (docs/forecasting.md)
     max_header_bytes: int = 64 * 1024
     require_lock: bool = False
     lock_file: str = ""           # default: <models>/bridge.lock
