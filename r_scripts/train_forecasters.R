@@ -208,3 +208,15 @@ write_case("ets_weekly", fit,
            list(h = 20, level = c(80)),
            from_forecast(forecast(fit, h = 20, level = 80)),
            info_of(weekly))
+
+# An stl decomposition: forecast.stl() takes a `forecastfunction`, the kind
+# of argument a request must never name code for.
+fit <- stl(USAccDeaths, "periodic")
+write_case("stl_periodic", fit,
+           list(h = 12, level = c(80, 95)),
+           from_forecast(forecast(fit, h = 12, level = c(80, 95))),
+           info_of(USAccDeaths))
+
+# Not forecasters: a regression (forecast.lm exists, but an lm is not a time
+# series model) is served by /predict as before.
+saveRDS(lm(dist ~ speed, data = cars), file.path(outdir, "cars_lm.rds"))

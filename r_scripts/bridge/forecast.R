@@ -62,11 +62,13 @@ bridge_forecaster_packages <- function(model) {
   "predict"
 }
 
+# The method forecast() dispatches to (tslm reaches forecast.lm); its
+# default method would treat the model as data.
 .forecast_fn <- function(model) {
   ns <- asNamespace("forecast")
   for (cls in class(model)) {
     fn <- utils::getS3method("forecast", cls, optional = TRUE, envir = ns)
-    if (!is.null(fn) && !(cls %in% .not_forecasters)) return(fn)
+    if (!is.null(fn)) return(fn)
   }
   NULL
 }
@@ -96,6 +98,8 @@ bridge_forecaster_packages <- function(model) {
   x <- .observed(model)
   if (!is.null(x)) return(tsp(x))
   if (!is.null(model$xtsp)) return(model$xtsp)
+  # stl keeps its components, not the series: they share its time base.
+  if (is.ts(model$time.series)) return(tsp(model$time.series))
   c(1, 1, 1)
 }
 
@@ -253,6 +257,14 @@ bridge_forecaster_inputs <- function(model) {
     }
     if (is.character(v) && n %in% fun_args) {
       stop(.input_error(sprintf("argument '%s' takes a function: a string is refused", n)))
+    }
+    # A default that is a plain TRUE/FALSE or number says what the argument takes.
+    default <- formals[[n]]
+    if (is.logical(default) && length(default) == 1 && !is.na(default) && !is.logical(v)) {
+      stop(.input_error(sprintf("argument '%s' must be true or false", n)))
+    }
+    if (is.numeric(default) && !is.null(v) && !is.numeric(v)) {
+      stop(.input_error(sprintf("argument '%s' must be a number", n)))
     }
     if (n == "npaths" && is.numeric(v) && any(v > 1e5)) {
       stop(.input_error("argument 'npaths' is at most 100000"))
