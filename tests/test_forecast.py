@@ -403,3 +403,36 @@ def test_cli_forecast_reports_errors(server, tmp_path):
                            "--h", "3", "-o", str(tmp_path / "x.csv")],
                           cwd=ROOT, capture_output=True, text=True, timeout=120, env=CLEAN_ENV)
     assert done.returncode == 1 and "price" in done.stderr, done.stderr
+
+
+# ---- time labels (through R itself) ------------------------------------------------------------
+
+@pytest.mark.parametrize("frequency", [1, 4, 12, 52, 365])
+def test_time_labels_follow_the_calendar(frequency):
+    """For many series starts, each of 300 steps is labelled as zoo (or the
+    calendar) writes that time: ts()'s floating-point times never land in the
+    wrong month, quarter or week."""
+    out = rscript(f"""
+        env <- new.env()
+        for (f in sort(Sys.glob("{ROOT}/r_scripts/bridge/*.R"))) sys.source(f, envir = env)
+        set.seed({frequency})
+        f <- {frequency}
+        bad <- 0
+        for (i in 1:200) {{
+          start <- c(sample(1800:2200, 1), sample(seq_len(f), 1))
+          times <- as.numeric(time(ts(numeric(300), start = start, frequency = f)))
+          got <- env$bridge_time_labels(times, f)
+          idx <- (start[1] * f + start[2] - 1) + 0:299
+          year <- idx %/% f
+          cycle <- idx %% f + 1
+          want <- switch(as.character(f),
+            "1" = as.character(year),
+            "4" = format(zoo::as.yearqtr(year + (cycle - 1) / 4), "%Y-Q%q"),
+            "12" = format(zoo::as.yearmon(year + (cycle - 1) / 12), "%Y-%m"),
+            "52" = sprintf("%d-W%02d", year, cycle),
+            "365" = format(as.Date(sprintf("%d-01-01", year)) + cycle - 1))
+          bad <- bad + sum(got != want) + anyDuplicated(got)
+        }}
+        cat(bad)
+    """)
+    assert out.strip() == "0"
