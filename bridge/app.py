@@ -8,6 +8,7 @@ import orjson
 from . import openapi, plumber, v2
 from .auth import ApiKeyAuth
 from .errors import BridgeError
+from .forecast_http import ForecastResource
 from .health import Liveness, Readiness, ReadinessResource
 from .limits import BodyLimits
 from .logs import RequestLog
@@ -38,6 +39,7 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
+    app.add_route("/models/{name}/forecast", ForecastResource(registry, settings.max_horizon))
     openapi.add_routes(app, registry)
     v2.add_routes(app, registry, readiness)
     plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over

@@ -1,4 +1,4 @@
-"""python -m bridge serve | inspect"""
+"""python -m bridge serve | inspect | lock | predict | forecast"""
 
 import argparse
 import json
@@ -74,13 +74,16 @@ def main(argv=None):
     inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
     inspect.add_argument("file")
 
-    from . import batch
+    from . import batch, forecast_cli
 
     batch.add_parser(sub)
+    forecast_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
     if args.command == "predict":
         return batch.main(args)
+    if args.command == "forecast":
+        return forecast_cli.main(args)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}
     settings = Settings.from_env(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),

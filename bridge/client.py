@@ -7,6 +7,7 @@
     bridge.schema("mtcars_lm")           # the columns it needs
     bridge.predict("mtcars_lm", df)      # a Series (or a DataFrame), indexed like df
     bridge.predict("iris_rf", df, type="prob")   # predict() arguments as keywords
+    bridge.forecast("sales_arima", h=12, level=[80, 95], xreg=future)   # a forecaster
 
 Errors raise a BridgeClientError subclass chosen by the HTTP status, carrying
 the server's title and description (which say what to fix). Importing this
@@ -144,6 +145,35 @@ class Client:
                               params={k: _query_value(v) for k, v in args.items()},
                               headers={"Content-Type": "text/csv", "Accept": "text/csv"})
         return response.content
+
+    # ---- forecasting ---------------------------------------------------------------
+
+    def forecast(self, name, h=None, level=None, xreg=None, seed=None, y=None, start=None,
+                 frequency=None, **args):
+        """R's forecast of a forecaster as a DataFrame: one row per step with
+        step, time, mean and lower_<L>/upper_<L> for each level.
+
+        `xreg`: the regressors' future values (a DataFrame, row dicts or a
+        dict of columns), one row per step. `y`/`start`/`frequency`: apply
+        the fitted model to another series. Keyword arguments go to R's
+        forecast(). A simulated forecast's seed is in `df.attrs["seed"]`.
+        """
+        import pandas as pd
+
+        body = {"h": h, "level": level, "seed": seed, "args": args or None,
+                "xreg": None if xreg is None else columns_of(xreg),
+                "y": None if y is None else list(y), "start": start, "frequency": frequency}
+        body = {k: v for k, v in body.items() if v is not None}
+        data = orjson.dumps(body, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
+        result = self._request("POST", f"/models/{_quote(name)}/forecast", data=data,
+                               headers={"Content-Type": "application/json",
+                                        "Accept": "application/json"})
+        frame = pd.DataFrame.from_records(result["forecast"])
+        if "seed" in result:
+            frame.attrs["seed"] = result["seed"]
+        if result.get("warnings"):
+            frame.attrs["warnings"] = result["warnings"]
+        return frame
 
     # ---- plumbing ------------------------------------------------------------------
 

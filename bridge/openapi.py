@@ -16,6 +16,8 @@ import orjson
 
 from . import __version__
 from .convert import INT_MAX
+from .forecast import MAX_HORIZON
+from .forecast_openapi import forecast_operation
 from .render import csv_cell
 from .signature import signature
 
@@ -36,7 +38,7 @@ ERROR_STATUSES = {
     "400": "Malformed request (bad JSON, CSV or shape)",
     "404": "No model of that name is served",
     "415": "Content type not accepted",
-    "422": "The rows do not fit the model's inputs, or R rejected them",
+     "422": "The rows do not fit the model's inputs, or R rejected them",
     "500": "predict() failed in R, or an internal error",
     "503": "The model is not loaded",
 }
@@ -90,7 +92,7 @@ class OpenAPIDocument:
 
 # ---- the document -------------------------------------------------------------
 
-def build(models):
+def build(models, max_horizon=MAX_HORIZON):
     paths = {
         "/models": {"get": _listing_operation()},
         "/models/{name}": {"get": _describe_operation()},
@@ -98,6 +100,10 @@ def build(models):
     for name in sorted(models):
         model = models[name]
         quoted = urllib.parse.quote(name, safe="")
+        if getattr(model, "kind", "model") == "forecaster":
+            paths[f"/models/{quoted}/forecast"] = {"post": forecast_operation(
+                model, _errors, column_schema, _ident, max_horizon)}
+            continue
         paths[f"/models/{quoted}/predict"] = {"post": predict_operation(model)}
     paths.update(v2_paths(models))
     return {
@@ -370,6 +376,8 @@ def v2_paths(models):
 
     for name in sorted(models):
         model = models[name]
+        if getattr(model, "kind", "model") == "forecaster":
+            continue  # a horizon, not tensors of rows: only /models/{name}/forecast
         sig = signature(model)
         inputs = input_tensors(model.schema, [sig.example])
         quoted = urllib.parse.quote(name, safe="")

@@ -31,6 +31,7 @@ class Settings:
     max_body_bytes: int = 50 * 1024 * 1024
     max_rows: int = 1_000_000
     max_response_bytes: int = 64 * 2**20
+    max_horizon: int = 10_000     # steps one forecast may ask for (docs/forecasting.md)
     max_header_bytes: int = 64 * 1024
     read_timeout: float = 30.0    # seconds to receive one request's head and body
     max_connections: int = 1000   # open client connections (docs/front.md)

@@ -16,12 +16,14 @@ from rpy2.rinterface_lib.embedded import RRuntimeError
 
 from ..args import ArgSpec
 from ..convert import FrameParts, concat, py2rpy_value, rpy2py_vector
+from ..forecast import forecaster_error
 from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
 from ..prediction import EMPTY, Prediction
 from ..schema import schema_from_r
 from ..signature import probe_signature
 from ..table import Table, nrows_of, prepare_table
+from . import forecast as forecast_r
 from .session import default_session
 
 log = logging.getLogger(__name__)
@@ -79,8 +81,17 @@ class RModel:
         ri, h = self.session.ri, self.session.helper
         self.robj = robj
         self.r_class = list(robj.rclass)
-        self.packages = list(h("bridge_load_model")(robj))
-        self.schema = schema_from_r(h("bridge_inputs")(robj))
+        # A forecaster answers a horizon (bridge/forecast.py), not rows: its
+        # inputs are the regressors it was fitted with.
+        self.kind = "forecaster" if forecast_r.is_forecaster(self.session, robj) else "model"
+        self.forecaster = None
+        if self.kind == "forecaster":
+            self.packages = list(h("bridge_forecaster_packages")(robj))
+            self.schema = schema_from_r(h("bridge_forecaster_inputs")(robj))
+            self.forecaster = forecast_r.read_info(self.session, robj)
+        else:
+            self.packages = list(h("bridge_load_model")(robj))
+            self.schema = schema_from_r(h("bridge_inputs")(robj))
         if self.sidecar.predict_fn is not None:
             # A custom predict_fn does its own conversion: strings reach it as sent.
             self.schema = dataclasses.replace(self.schema, strings_unsafe=False)
@@ -109,6 +120,8 @@ class RModel:
 
     def predict_table(self, table, args, timeout=None):
         """In this process (the Python API and the R worker's own probes)."""
+        if self.kind == "forecaster":
+            raise forecaster_error(self.name)
         merged, caller = self.merged_args(args)
         if table.nrows == 0 and not table.columns:
             return EMPTY
@@ -211,11 +224,27 @@ class RModel:
             "the arguments that widen each row's answer",
             estimated_bytes=int(size), max_response_bytes=limit, rows_that_fit=fit)
 
+    # ---- forecasting -------------------------------------------------------------
+
+    def forecast(self, h=None, level=None, xreg=None, seed=None, **args):
+        """Python API: R's forecast as a pandas DataFrame (xreg: a DataFrame,
+        rows or columns of the regressors' future values)."""
+        from ..client import columns_of
+        from ..forecast import parse_request
+
+        doc = {"h": h, "level": level, "seed": seed, "args": args,
+               "xreg": None if xreg is None else columns_of(xreg)}
+        return self.forecast_request(parse_request(doc, self.forecaster, self.schema)).to_pandas()
+
+    def forecast_request(self, request, timeout=None):
+        """A checked ForecastRequest (bridge/forecast.py) -> Forecast."""
+        return self.session.run(forecast_r.run, self, request)
+
     # ---- describing ------------------------------------------------------------
 
     def summary(self):
         return {"name": self.name, "file": self.path.name, "object": self.object_name,
-                "class": self.r_class, "status": "loaded"}
+                "class": self.r_class, "kind": self.kind, "status": "loaded"}
 
     def front_view(self):
         """What the HTTP front keeps of this model (bridge/workers/remote.py)."""
@@ -230,6 +259,8 @@ class RModel:
             "timeout": self.timeout,
             "description": self.sidecar.description,
             "version": self.sidecar.version,
+            "kind": self.kind,
+            "forecaster": self.forecaster,
         }
 
     def describe(self):
@@ -245,6 +276,7 @@ class RModel:
             "sha256": self.sha256,
             "loaded_at": self.loaded_at,
             "r_version": self.session.r_version,
+            **({"forecaster": self.forecaster.describe()} if self.forecaster else {}),
         }
 
 
@@ -327,7 +359,7 @@ def read_model_file(path, session=None):
         objects = [(name, robj) for name, robj in objects if SAFE_OBJECT_NAME.fullmatch(name)]
     if not objects:
         why = "; skipped: " + ", ".join(repr(s["object"]) for s in skipped) if skipped else ""
-        raise ModelLoadError(f"{path.name}: holds no object with a predict() method{why}")
+        raise ModelLoadError(f"{path.name}: holds no object with a predict() or forecast() method{why}")
     stem = path.name[: -len(path.suffix)]
     models = FileModels(skipped=skipped)
     for object_name, robj in objects:
@@ -346,8 +378,8 @@ def _read_objects(session, path):
     names = list(objects.names) if objects.names is not ri.NULL else []
     if path.suffix.lower() == ".rds":
         names = [path.stem]
-    is_model = h("bridge_is_model")
-    return [(n, o) for n, o in zip(names, objects) if is_model(o)[0]]
+    is_model, is_forecaster = h("bridge_is_model"), h("bridge_is_forecaster")
+    return [(n, o) for n, o in zip(names, objects) if is_model(o)[0] or is_forecaster(o)[0]]
 
 
 def load_model(path, object=None, session=None):

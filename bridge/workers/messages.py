@@ -41,6 +41,14 @@ class Predict:
 
 
 @dataclasses.dataclass
+class Forecast:
+    """front -> worker: a checked ForecastRequest (bridge/forecast.py) for one model."""
+    file_id: str
+    name: str
+    request: object
+
+
+@dataclasses.dataclass
 class PlumberCall:
     method: str
     path: str

@@ -9,9 +9,10 @@ predictions are checked and encoded here, then sent to the pool.
 
 import orjson
 
+from ..forecast import forecaster_error
 from ..prediction import EMPTY
 from ..table import nrows_of, prepare_table
-from .messages import PlumberCall, PlumberInfo
+from .messages import Forecast, PlumberCall, PlumberInfo
 
 
 class ServedModel:
@@ -32,6 +33,8 @@ class ServedModel:
         self.description = view["description"]
         self.version = view["version"]
         self.timeout = view["timeout"] or default_timeout
+        self.kind = view["kind"]                # "model" or "forecaster"
+        self.forecaster = view["forecaster"]    # forecast.ForecasterInfo for forecasters
 
     def summary(self):
         return dict(self._summary)
@@ -46,6 +49,8 @@ class ServedModel:
         return {**self.default_args, **args}, tuple(args)
 
     def predict_table(self, table, args, timeout=None):
+        if self.kind == "forecaster":
+            raise forecaster_error(self.name)
         merged, caller = self.merged_args(args)
         if table.nrows == 0 and not table.columns:
             return EMPTY
@@ -62,6 +67,12 @@ class ServedModel:
                 key = None  # args too deep to serialise run alone; the worker refuses them
         return self.pool.predict(self, (prepared, nrows, merged, caller), key, nrows,
                                  timeout or self.timeout)
+
+
+    def forecast_request(self, request, timeout=None):
+        """A checked ForecastRequest (bridge/forecast.py) -> Forecast, in a worker."""
+        return self.pool.call(Forecast(self.file_id, self.name, request), timeout or self.timeout,
+                              "forecast()")
 
 
 class RemotePlumber:

@@ -17,7 +17,7 @@ import sys
 import tempfile
 from multiprocessing.connection import Connection
 
-from .messages import Load, PlumberCall, PlumberInfo, Predict, Ready, Reply, Unload, error_to_wire
+from .messages import Forecast, Load, PlumberCall, PlumberInfo, Predict, Ready, Reply, Unload, error_to_wire
 
 log = logging.getLogger("bridge.worker")
 
@@ -34,6 +34,8 @@ class Worker:
             results = model.predict_many(msg.items)
             return [(None, r) if not isinstance(r, BaseException) else (error_to_wire(r), None)
                     for r in results]
+        if isinstance(msg, Forecast):
+            return self.files[msg.file_id][msg.name].forecast_request(msg.request)
         if isinstance(msg, Load):
             from ..r.model import read_model_file
 
