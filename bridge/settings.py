@@ -4,7 +4,11 @@ import dataclasses
 import os
 from pathlib import Path
 
+# The source tree, or, when installed from a wheel (which carries the R
+# side inside the package, pyproject.toml), the package folder.
 ROOT = Path(__file__).resolve().parent.parent
+if not (ROOT / "r_scripts" / "bridge").is_dir():
+    ROOT = Path(__file__).resolve().parent
 R_HELPERS = ROOT / "r_scripts" / "bridge"
 
 
