@@ -24,12 +24,13 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     scanned the registry already)."""
     settings = settings or Settings()
     readiness = readiness or Readiness(ready=True)
+    auth = ApiKeyAuth.from_settings(settings)
     app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[
         # Order matters: log and count everything, then refuse what is not
         # allowed, before any resource reads the body.
         RequestLog(),
         RequestMetrics(registry),
-        ApiKeyAuth.from_settings(settings),
+        auth,
         BodyLimits.from_settings(settings),
     ])
     app.add_route("/healthz", Liveness())
@@ -38,7 +39,7 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     app.add_route("/models", ModelsResource(registry))
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
-    openapi.add_routes(app, registry)
+    openapi.add_routes(app, registry, auth)
     v2.add_routes(app, registry, readiness)
     plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over
     app.add_error_handler(BridgeError, render_bridge_error)

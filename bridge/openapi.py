@@ -3,8 +3,14 @@
 The document is built from the registry: one predict operation per model,
 whose request schema lists the model's columns (JSON types, factor levels as
 `enum`, date formats, null for NA), with an example request made from the
-schema and the answer R gave to it. It is rebuilt when the registry's
-generation changes (a model file added, changed or removed).
+schema and the answer R gave to it, and the arguments its predict() method
+takes (bridge/predict_args.py). It is rebuilt when the registry's generation
+changes (a model file added, changed or removed).
+
+With API keys on, the document names its security scheme, so that Swagger
+UI's own Authorize dialog asks for the key; without a key /openapi.json is
+only that scheme and the open probes (nothing about the models), with a
+wrong key it is a 401.
 """
 
 import threading
@@ -15,7 +21,10 @@ import falcon
 import orjson
 
 from . import __version__
+from .auth import presented_key
 from .convert import INT_MAX
+from .errors import Unauthorized
+from .predict_args import predict_args
 from .render import csv_cell
 from .signature import signature
 
@@ -50,17 +59,35 @@ V2_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", 
                 "FP16", "FP32", "FP64", "BYTES"]
 
 
-def add_routes(app, registry):
-    app.add_route("/openapi.json", OpenAPIResource(OpenAPIDocument(registry)))
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "an API key of the bridge, as `Authorization: Bearer <key>`"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "the same key, as `X-API-Key: <key>`"},
+}
+SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+
+
+def add_routes(app, registry, auth=None):
+    secured = auth is not None and auth.enabled
+    app.add_route("/openapi.json", OpenAPIResource(OpenAPIDocument(registry, secured), auth))
     app.add_route("/docs", DocsResource())
     app.add_static_route("/docs/static", str(SWAGGER_UI))
 
 
 class OpenAPIResource:
-    def __init__(self, document):
+    def __init__(self, document, auth=None):
         self._document = document
+        self._auth = auth if auth is not None and auth.enabled else None
 
     def on_get(self, req, resp):
+        if self._auth is not None:
+            key = presented_key(req)
+            if not key:
+                resp.data = self._document.public_json()
+                return
+            if not self._auth.accepts(key.encode("utf-8", "surrogateescape")):
+                raise Unauthorized("the API key is not valid", error="invalid_token")
         resp.data = self._document.json()
 
 
@@ -73,8 +100,9 @@ class DocsResource:
 class OpenAPIDocument:
     """The document as JSON bytes, built once per registry generation."""
 
-    def __init__(self, registry):
+    def __init__(self, registry, secured=False):
         self._registry = registry
+        self._secured = secured
         self._lock = threading.Lock()
         self._generation = None
         self._json = None
@@ -83,14 +111,17 @@ class OpenAPIDocument:
         with self._lock:
             generation = self._registry.generation
             if generation != self._generation:
-                self._json = orjson.dumps(build(self._registry.models()))
+                self._json = orjson.dumps(build(self._registry.models(), self._secured))
                 self._generation = generation
             return self._json
+
+    def public_json(self):
+        return orjson.dumps(build_public())
 
 
 # ---- the document -------------------------------------------------------------
 
-def build(models):
+def build(models, secured=False):
     paths = {
         "/models": {"get": _listing_operation()},
         "/models/{name}": {"get": _describe_operation()},
@@ -100,15 +131,11 @@ def build(models):
         quoted = urllib.parse.quote(name, safe="")
         paths[f"/models/{quoted}/predict"] = {"post": predict_operation(model)}
     paths.update(v2_paths(models))
-    return {
+    doc = {
         "openapi": "3.1.0",
-        "info": {
-            "title": "R Bridge",
-            "version": __version__,
-            "description": (
-                "R models served over HTTP: each model has a predict operation whose request "
-                "lists the columns the model was trained with. Predictions are R's own."),
-        },
+        "info": _info("R models served over HTTP: each model has a predict operation whose "
+                      "request lists the columns the model was trained with. Predictions are "
+                      "R's own."),
         "tags": [{"name": name, "description": _tag_description(models[name])}
                  for name in sorted(models)] + [
             {"name": "models", "description": "What is served"},
@@ -116,6 +143,39 @@ def build(models):
         "paths": paths,
         "components": {"schemas": {"Error": ERROR, "V2Error": V2_ERROR, "Tensor": TENSOR}},
     }
+    return secure(doc) if secured else doc
+
+
+def build_public():
+    """What /openapi.json shows without a key when keys are on: the security
+    scheme (so Swagger UI offers its Authorize dialog) and the open probes."""
+    return secure({
+        "openapi": "3.1.0",
+        "info": _info("This bridge needs an API key: choose Authorize and enter it to see "
+                      "the served models."),
+        "paths": {p: ops for p, ops in v2_paths({}).items() if p.startswith("/v2/health/")},
+        "components": {"schemas": {"V2Error": V2_ERROR}},
+    })
+
+
+def _info(description):
+    return {"title": "R Bridge", "version": __version__, "description": description}
+
+
+def secure(doc):
+    """Every operation needs a key, but the open probes; 401 documented."""
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
+    doc["components"]["schemas"].setdefault("Error", ERROR)
+    doc["security"] = SECURITY
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            if path.startswith("/v2/health/"):
+                op["security"] = []
+            else:
+                op["responses"]["401"] = {
+                    "description": "No API key, or not a valid one",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return doc
 
 
 def _tag_description(model):
@@ -159,13 +219,7 @@ def request_schema(model):
         "required": model.schema.names,
         "description": "column arrays of equal length",
     }
-    args = {
-        "type": "object",
-        "description": "extra arguments to R's predict(), e.g. {\"type\": \"response\"}",
-        "properties": {k: {"example": v} for k, v in model.default_args.items()},
-        "propertyNames": {"pattern": R_NAME},
-        "additionalProperties": ARG_VALUE,
-    }
+    args = args_schema(model)
     return {"anyOf": [
         {"title": "rows", "description": "an array of row objects", **rows},
         {"title": "data and args", "type": "object", "required": ["data"],
@@ -180,6 +234,36 @@ def request_schema(model):
         {"title": "MLflow dataframe_records", "type": "object", "required": ["dataframe_records"],
          "properties": {"dataframe_records": rows, "params": args}},
     ]}
+
+
+def args_schema(model):
+    """predict()'s arguments, typed from the method's defaults; a sidecar's
+    default arguments are the defaults a caller sees."""
+    properties = {a.name: a.json_schema() for a in predict_args(model)}
+    for name, value in model.default_args.items():
+        properties[name] = {**properties.get(name, ARG_VALUE), "default": value}
+    return {
+        "type": "object",
+        "description": "arguments to R's predict(), e.g. {\"type\": \"response\"}; "
+                       "R's defaults apply to those not sent",
+        "properties": properties,
+        "propertyNames": {"pattern": R_NAME},
+        "additionalProperties": ARG_VALUE,
+    }
+
+
+def query_parameters(model):
+    """The same arguments as query parameters, which a CSV body takes them as."""
+    out = []
+    for arg in predict_args(model):
+        # Query values are one string each (repeat the name for a vector).
+        schema = arg.json_schema() if arg.type != "any" else {"type": "string"}
+        if arg.name in model.default_args:
+            schema = {**schema, "default": model.default_args[arg.name]}
+        out.append({"name": arg.name, "in": "query", "required": False, "schema": schema,
+                    "description": "an argument to R's predict(), taken from the query string "
+                                   "with a text/csv body (a JSON body carries it in `args`)"})
+    return out
 
 
 ANY_PREDICTION = {"title": "with other predict() arguments",
@@ -224,12 +308,12 @@ def predict_operation(model):
     names = model.schema.names
     csv_example = ",".join(names) + "\n" + ",".join(_quote(csv_cell(row[n])) for n in names) + "\n"
     ok = {"application/json": {"schema": response_schema(model, sig)},
-          "text/csv": {"schema": {"type": "string"},
-                       "description": "with `Accept: text/csv`: a header and one line per row"}}
+          "text/csv": {"schema": {"type": "string",
+                                  "description": "with `Accept: text/csv`: a header and one line per row"}}}
     if sig.example_predictions is not None:
         ok["application/json"]["example"] = {"model": model.name,
                                              "predictions": sig.example_predictions}
-    return {
+    op = {
         "tags": [model.name],
         "operationId": f"predict_{_ident(model.name)}",
         "summary": f"Predict with {model.name}",
@@ -254,6 +338,10 @@ def predict_operation(model):
         },
         "responses": {"200": {"description": "R's predictions", "content": ok}, **_errors()},
     }
+    parameters = query_parameters(model)
+    if parameters:
+        op["parameters"] = parameters
+    return op
 
 
 def _inputs_markdown(model):
