@@ -7,6 +7,7 @@ import orjson
 
 from . import openapi, plumber, v2
 from .auth import ApiKeyAuth
+from .cors import Cors
 from .errors import BridgeError
 from .health import Liveness, Readiness, ReadinessResource
 from .limits import BodyLimits
@@ -25,14 +26,16 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     settings = settings or Settings()
     readiness = readiness or Readiness(ready=True)
     auth = ApiKeyAuth.from_settings(settings)
-    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[
-        # Order matters: log and count everything, then refuse what is not
-        # allowed, before any resource reads the body.
+    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[m for m in [
+        # Order matters: log and count everything, answer CORS preflights
+        # (which carry no key), then refuse what is not allowed, before any
+        # resource reads the body.
         RequestLog(),
         RequestMetrics(registry),
+        Cors.from_settings(settings),  # None unless --cors-origins
         auth,
         BodyLimits.from_settings(settings),
-    ])
+    ] if m is not None])
     app.add_route("/healthz", Liveness())
     app.add_route("/readyz", ReadinessResource(readiness, registry))
     app.add_route("/metrics", MetricsResource())

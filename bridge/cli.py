@@ -40,6 +40,9 @@ def main(argv=None):
                             "default r_scripts/api/)")
     serve.add_argument("--plumber", action="append", metavar="FILE",
                        help="a plumber.R file to serve; repeatable (BRIDGE_PLUMBER)")
+    serve.add_argument("--cors-origins", dest="cors_origins", metavar="ORIGINS",
+                       help="origins browser apps may call from, comma-separated, or '*' "
+                            "(BRIDGE_CORS_ORIGINS, default none)")
     serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
                        help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
     serve.add_argument("--lock-file", dest="lock_file",

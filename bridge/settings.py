@@ -34,6 +34,7 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     require_lock: bool = False
     lock_file: str = ""           # default: <models>/bridge.lock
+    cors_origins: str = ""        # comma-separated origins browsers may call from; "*" any
     plumber_dir: Path = ROOT / "r_scripts" / "api"
     plumber: tuple = ()
 
