@@ -5,7 +5,7 @@ import logging
 import falcon
 import orjson
 
-from . import openapi, plumber, v2
+from . import mlflow, openapi, plumber, v2
 from .auth import ApiKeyAuth
 from .cors import Cors
 from .errors import BridgeError
@@ -44,6 +44,7 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     app.add_route("/models/{name}/predict", PredictResource(registry))
     openapi.add_routes(app, registry, auth)
     v2.add_routes(app, registry, readiness)
+    mlflow.add_routes(app, registry, readiness, plumber_apis)
     plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)
