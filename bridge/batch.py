@@ -380,7 +380,8 @@ def score_tolerantly(scorer, chunk, args):
         named = _error_row(error)
         if named is not None and 1 <= named <= len(positions):
             bad = positions[named - 1]
-            rejected.append((bad, error.description))
+            # The row it names counts in the part scored; the reject file has the input's.
+            rejected.append((bad, re.sub(r",? ?\brow \d+", "", error.description, count=1)))
             pending.append([p for p in positions if p != bad])
         elif len(positions) == 1:
             rejected.append((positions[0], error.description))
@@ -636,11 +637,12 @@ def main(options):
                   "--resume continues a run the same input stopped (a lost server, Ctrl-C)",
                   file=sys.stderr)
         return 1
-    print(f"wrote {summary.rows:,} rows to {output}", file=sys.stderr)
+    print(f"wrote {summary.rows:,} {'row' if summary.rows == 1 else 'rows'} to {output}", file=sys.stderr)
     if summary.rejected:
         where = f" to {options.reject_file}" if options.reject_file else ""
         verb = "rejected" if options.reject_file else "skipped"
-        print(f"{verb} {summary.rejected:,} rows{where} (first: {summary.first_reason})",
+        rows = "row" if summary.rejected == 1 else "rows"
+        print(f"{verb} {summary.rejected:,} {rows}{where} (first: {summary.first_reason})",
               file=sys.stderr)
     return 0
 
