@@ -55,7 +55,7 @@ def file_format(path):
 
 class LocalScorer:
     def __init__(self, path, object_name=None):
-        from .model import load_model
+        from .r.model import load_model
 
         self.model = load_model(path, object=object_name)
         self.identity = f"{Path(path).resolve()}:{object_name or ''}"

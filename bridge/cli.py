@@ -18,15 +18,22 @@ def main(argv=None):
     serve.add_argument("--host", help="address to bind (BRIDGE_HOST, default 127.0.0.1)")
     serve.add_argument("--port", type=int, help="port (BRIDGE_PORT, default 8080)")
     serve.add_argument("--workers", type=int,
-                       help="worker processes, each with its own R (BRIDGE_WORKERS, default 1)")
-    serve.add_argument("--threads", type=int, help="HTTP threads per worker (BRIDGE_THREADS, default 8)")
+                       help="R worker processes, each with its own R (BRIDGE_WORKERS, default 1)")
+    serve.add_argument("--worker-memory", type=_size, dest="worker_memory",
+                       help="memory one R worker may use before it is replaced, e.g. 4G "
+                            "(BRIDGE_WORKER_MEMORY, default 4G)")
+    serve.add_argument("--load-timeout", type=float, dest="load_timeout",
+                       help="seconds an R worker may take to load one model file "
+                            "(BRIDGE_LOAD_TIMEOUT, default 120)")
+    serve.add_argument("--threads", type=int,
+                       help="HTTP threads of the front (BRIDGE_THREADS, default 64)")
     serve.add_argument("--batch-max-rows", type=int, dest="batch_max_rows",
                        help="rows one batched predict() call may hold (BRIDGE_BATCH_MAX_ROWS, default 10000)")
     serve.add_argument("--batch-max-wait-ms", type=float, dest="batch_max_wait_ms",
                        help="how long a request may wait for others on their way to join its batch "
                             "(BRIDGE_BATCH_MAX_WAIT_MS, default 0)")
     serve.add_argument("--max-queue", type=int, dest="max_queue",
-                       help="requests waiting for R per worker before 503 (BRIDGE_MAX_QUEUE, default 256)")
+                       help="requests waiting for an R worker before 503 (BRIDGE_MAX_QUEUE, default 256)")
     serve.add_argument("--predict-timeout", type=float, dest="predict_timeout",
                        help="seconds before a predict() call is answered 504 (BRIDGE_PREDICT_TIMEOUT, default 30)")
     serve.add_argument("--grace-period", type=float, dest="grace_period",
@@ -45,6 +52,12 @@ def main(argv=None):
                             "(BRIDGE_CORS_ORIGINS, default none)")
     serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
                        help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
+    serve.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=None,
+                       help="serve model files and sidecars that link outside the model folder "
+                            "(BRIDGE_FOLLOW_SYMLINKS; default: refused)")
+    serve.add_argument("--max-response-bytes", type=_size, dest="max_response_bytes",
+                       help="largest answer R may produce for one request, checked before it is "
+                            "converted (BRIDGE_MAX_RESPONSE_BYTES, default 64 MiB)")
     serve.add_argument("--lock-file", dest="lock_file",
                        help="lock file (BRIDGE_LOCK_FILE, default <models>/bridge.lock)")
 
@@ -80,6 +93,15 @@ def main(argv=None):
     elif args.command == "lock":
         return write_lock_file(settings.models, args.output or settings.lock_file or None)
     return 0
+
+
+def _size(text):
+    from .settings import parse_size
+
+    try:
+        return parse_size(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc))
 
 
 def inspect_file(path):

@@ -91,3 +91,27 @@ class PlumberLoadError(BridgeError):
 
     status = 503
     title = "Plumber API not loaded"
+
+
+class AnswerTooLarge(BridgeError):
+    """R's answer would be larger than BRIDGE_MAX_RESPONSE_BYTES: the caller
+    asked for too many rows, or for arguments that widen every row."""
+
+    status = 422
+    title = "Answer too large"
+
+
+class WorkerCrashed(BridgeError):
+    """The R worker process running this request died (a crash in R or a
+    package, quit(), a signal). The server replaced it."""
+
+    status = 502
+    title = "R worker failed"
+
+
+class WorkerOutOfMemory(BridgeError):
+    """The call made its R worker grow past --worker-memory; the worker was
+    ended and replaced."""
+
+    status = 507
+    title = "R worker out of memory"

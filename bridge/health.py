@@ -2,9 +2,10 @@
 
 GET /healthz: the process answers HTTP (always 200; a hung process simply
 does not answer, which is what a liveness probe detects).
-GET /readyz: 200 only while this process should get traffic: its first
-model folder scan is done and its R is up; 503 while starting and while
-draining for shutdown. Both are open without an API key.
+GET /readyz: 200 only while this server should get traffic: its first
+model folder scan is done and at least one R worker can take work; 503
+while starting, while every R worker is being replaced, and while draining
+for shutdown. Both are open without an API key.
 """
 
 import threading
@@ -40,10 +41,10 @@ class Readiness:
     def ready(self):
         return self._state == READY
 
-    def serving(self, session):
-        """Whether this process should get traffic: ready and its R is up.
-        /readyz and the V2 readiness routes both ask this."""
-        return self.ready and session.alive
+    def serving(self, pool):
+        """Whether this server should get traffic: ready, and at least one R
+        worker can take work. /readyz and the V2 readiness routes both ask this."""
+        return self.ready and pool.available > 0
 
 
 class Liveness:
@@ -57,10 +58,11 @@ class ReadinessResource:
         self._registry = registry
 
     def on_get(self, req, resp):
-        session = self._registry.session
-        body = {"status": self._readiness.state, "r": "up" if session.alive else "down",
+        pool = self._registry.pool
+        body = {"status": self._readiness.state, "r": "up" if pool.available else "down",
+                "r_workers": {"ready": pool.available, "total": len(pool.handles)},
                 "models": len(self._registry.models())}
-        if not self._readiness.serving(session):
+        if not self._readiness.serving(pool):
             resp.status = 503
             # A probe that is told when to come back does not hammer a starting process.
             resp.set_header("Retry-After", "1")

@@ -16,7 +16,7 @@
 
 import io
 
-from .errors import TooLarge
+from .errors import TooLarge, UnsupportedMediaType
 
 _CHUNK = 1 << 16
 
@@ -35,6 +35,12 @@ class BodyLimits:
 
     def process_request(self, req, resp):
         req.context.max_rows = self.max_rows
+        encoding = (req.get_header("Content-Encoding") or "identity").strip().lower()
+        if encoding != "identity":
+            # A compressed body would be read as garbage, or inflate past every limit.
+            raise UnsupportedMediaType(
+                f"Content-Encoding {encoding[:40]!r} is not accepted; send the body uncompressed",
+                content_encoding=encoding[:40])
         length = req.content_length
         if length is not None:
             if length > self.max_body_bytes:

@@ -18,10 +18,9 @@ import json
 from pathlib import Path
 
 from .errors import ModelLoadError
-from .model import MODEL_SUFFIXES, file_sha256
+from .modelfiles import MODEL_SUFFIXES, SIDECAR_SUFFIXES, file_sha256, sidecars
 
 LOCK_NAME = "bridge.lock"
-SIDECAR_SUFFIXES = (".json", ".R")
 
 
 def locked_files(folder):
@@ -29,16 +28,6 @@ def locked_files(folder):
     folder = Path(folder)
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and (p.suffix.lower() in MODEL_SUFFIXES or p.suffix in SIDECAR_SUFFIXES))
-
-
-def sidecars(path):
-    """The files that are read with a model file: <stem>.json, <stem>.R and
-    <stem>.<object>.json/.R for the objects of an .rda."""
-    path = Path(path)
-    stem = path.name[: -len(path.suffix)]
-    return sorted(p for p in path.parent.iterdir()
-                  if p.is_file() and p.suffix in SIDECAR_SUFFIXES
-                  and (p.name[: -len(p.suffix)] == stem or p.name.startswith(stem + ".")))
 
 
 def write_lock(folder, out=None):

@@ -40,6 +40,13 @@ def configure_access_log(stream=None):
     access_log.propagate = False
 
 
+def printable(text):
+    """Text safe for one log line: control characters (a newline in a file
+    name) are escaped, never written raw."""
+    text = str(text)
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def request_id(req):
     given = req.get_header(REQUEST_ID_HEADER)
     if given and _REQUEST_ID.fullmatch(given):

@@ -163,7 +163,7 @@ class RequestMetrics:
         self._queue_depth()
 
     def _queue_depth(self):
-        depth = getattr(self._registry.session, "queue_depth", None)
+        depth = getattr(self._registry.pool, "queue_depth", None)
         if depth is not None:
             set_queue_depth(depth())
 

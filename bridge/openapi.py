@@ -180,8 +180,8 @@ def secure(doc):
 
 def _tag_description(model):
     text = f"{', '.join(model.r_class)} from {model.path.name}"
-    if model.sidecar.description:
-        text = f"{model.sidecar.description} ({text})"
+    if model.description:
+        text = f"{model.description} ({text})"
     return text
 
 

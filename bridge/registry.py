@@ -1,8 +1,11 @@
-"""The set of served models, kept in step with the model folder.
+"""The set of served models, kept in step with the model folder (front side).
 
-A file is (re)loaded completely before its models replace the old ones, so
-requests never see a gap; a file that fails to load keeps its previous
-version serving and reports the error; a deleted file is unserved.
+A changed file is copied into a private snapshot, checked (links, lock),
+and loaded into every R worker (bridge/workers/pool.py) before its models
+replace the old ones: requests never see a gap, and no worker answers from
+a version another has not loaded. A file that fails to load anywhere keeps
+its previous version serving everywhere and reports the error; a deleted
+file is unserved.
 """
 
 import glob
@@ -11,8 +14,11 @@ import threading
 from pathlib import Path
 
 from . import metrics
-from .errors import ModelNotFound
-from .model import is_model_file, read_model_file
+from .errors import ModelLoadError, ModelNotFound
+from .logs import printable
+from .modelfiles import Snapshots, is_model_file, sidecars
+from .suggest import hint
+from .workers.remote import ServedModel
 
 log = logging.getLogger(__name__)
 
@@ -25,12 +31,19 @@ class FileState:
         self.signature = signature
         self.names = []
         self.error = None
+        self.skipped = []
+        self.file_id = None     # the version the workers serve
+        self.snapshot = None
 
 
 class Registry:
-    def __init__(self, folder, session, lock=None):
+    def __init__(self, folder, pool, lock=None, follow_symlinks=False, default_timeout=30.0):
         self.folder = Path(folder)
-        self.session = session
+        self.follow_symlinks = follow_symlinks
+        self.pool = pool
+        self.default_timeout = default_timeout
+        self.snapshots = Snapshots()
+        self._scan_lock = threading.Lock()
         self.lock = lock  # a lock.ModelLock: files are checked before R reads them
         self._models = {}
         self._files = {}
@@ -44,8 +57,9 @@ class Registry:
     def get(self, name):
         model = self._models.get(name)
         if model is None:
-            raise ModelNotFound(f"no model named {name!r} is served; GET /models lists them",
-                                model=name)
+            shown = name if len(name) <= 80 else name[:77] + "..."
+            raise ModelNotFound(f"no model named {shown!r} is served{hint(name, self._models)}; "
+                                "GET /models lists them", model=shown)
         return model
 
     def models(self):
@@ -53,6 +67,10 @@ class Registry:
 
     def listing(self):
         out = [m.summary() for m in sorted(self._models.values(), key=lambda m: m.name)]
+        skipped = {n: s.skipped for s in self._files.values() if s.skipped for n in s.names}
+        for entry in out:
+            if entry["name"] in skipped:
+                entry["skipped_objects"] = skipped[entry["name"]]
         for state in sorted(self._files.values(), key=lambda s: s.path.name):
             if state.error and not state.names:
                 out.append({"name": _stem(state.path), "file": state.path.name,
@@ -72,6 +90,10 @@ class Registry:
         have held still since the previous scan: a copy in progress is never
         loaded half-way.
         """
+        with self._scan_lock:  # the watcher and SIGHUP may ask at once
+            self._scan(settle)
+
+    def _scan(self, settle):
         seen = {}
         for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
             if path.is_file() and is_model_file(path):
@@ -93,23 +115,34 @@ class Registry:
 
     def _load(self, path, sig):
         state = self._files.get(path) or FileState(path, sig)
+        snapshot = file_id = None
         try:
+            self._refuse_outside_links(path)
+            # R reads the copy that was checked, never the folder itself.
+            snapshot = self.snapshots.take(path)
             if self.lock is not None:
-                self.lock.verify(path)
-            models = read_model_file(path, self.session)
+                self.lock.verify(snapshot)
+            file_id = snapshot.parent.name
+            view = self.pool.load(file_id, snapshot)
+            models = {name: ServedModel(self.pool, file_id, path, v, self.default_timeout)
+                      for name, v in view["models"].items()}
         except Exception as exc:
+            if snapshot is not None:
+                self.snapshots.drop(snapshot)
             # The previous version (if any) keeps serving.
             state.signature = sig
             state.error = _message(exc)
             self._files[path] = state
-            log.error("model file %s failed to load: %s", path.name, state.error)
+            log.error("model file %s failed to load: %s", printable(path.name), printable(state.error))
             metrics.model_load_failed(path)
             return
         clashes = [n for n in models if n in self._models and n not in state.names]
         if clashes:
+            self.pool.unload(file_id)
+            self.snapshots.drop(snapshot)
             state.signature, state.error = sig, f"name {clashes[0]!r} is already served by another file"
             self._files[path] = state
-            log.error("model file %s: %s", path.name, state.error)
+            log.error("model file %s: %s", printable(path.name), printable(state.error))
             return
         with self._lock:
             updated = dict(self._models)
@@ -118,16 +151,39 @@ class Registry:
             updated.update(models)
             self._models = updated
             self.generation += 1
+        old_id, old_snapshot = state.file_id, state.snapshot
         state.signature, state.names, state.error = sig, list(models), None
+        state.skipped = view["skipped"]
+        state.file_id, state.snapshot = file_id, snapshot
         self._files[path] = state
-        log.info("serving %s from %s", ", ".join(models), path.name)
+        if old_id is not None:
+            self.pool.unload(old_id)
+            self.snapshots.drop(old_snapshot)
+        log.info("serving %s from %s", printable(", ".join(models)), printable(path.name))
+        for skipped in state.skipped:
+            log.warning("model file %s: object %s not served: %s", printable(path.name),
+                        printable(skipped["object"]), skipped["reason"])
 
     def _unserve(self, path):
         state = self._files.pop(path)
         with self._lock:
             self._models = {n: m for n, m in self._models.items() if n not in state.names}
             self.generation += 1
-        log.info("unserved %s (file removed)", path.name)
+        if state.file_id is not None:
+            self.pool.unload(state.file_id)
+            self.snapshots.drop(state.snapshot)
+        log.info("unserved %s (file removed)", printable(path.name))
+
+    def _refuse_outside_links(self, path):
+        """A model file or sidecar that resolves outside the model folder
+        (a symlink to /etc, say) is refused unless --follow-symlinks."""
+        if self.follow_symlinks:
+            return
+        root = self.folder.resolve()
+        for p in [path, *sidecars(path)]:
+            if not p.resolve().is_relative_to(root):
+                raise ModelLoadError(f"{p.name} links outside the model folder; refused "
+                                     "(serve it with --follow-symlinks, or copy it in)")
 
     def watch(self, interval):
         """Polls the folder in a background thread until stop()."""
@@ -144,6 +200,7 @@ class Registry:
 
     def stop(self):
         self._stop.set()
+        self.snapshots.close()
 
 
 def _signature(path):

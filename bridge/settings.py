@@ -17,8 +17,11 @@ class Settings:
     models: Path = ROOT / "r_models"
     host: str = "127.0.0.1"
     port: int = 8080
-    workers: int = 1
-    threads: int = 8
+    workers: int = 1              # R worker processes
+    threads: int = 64             # HTTP threads of the front (waiting on R costs a thread, not CPU)
+    worker_memory: int = 4 * 2**30  # bytes one R worker may use before it is replaced
+    start_timeout: float = 120.0  # seconds for an R worker to start
+    load_timeout: float = 120.0   # seconds for an R worker to load one model file
     reload_interval: float = 2.0
     batch_max_rows: int = 10_000
     batch_max_wait_ms: float = 0.0
@@ -31,8 +34,10 @@ class Settings:
     api_key_file: str = ""        # one key per line
     max_body_bytes: int = 50 * 1024 * 1024
     max_rows: int = 1_000_000
+    max_response_bytes: int = 64 * 2**20
     max_header_bytes: int = 64 * 1024
     require_lock: bool = False
+    follow_symlinks: bool = False  # serve model files that link outside the folder
     lock_file: str = ""           # default: <models>/bridge.lock
     cors_origins: str = ""        # comma-separated origins browsers may call from; "*" any
     plumber_dir: Path = ROOT / "r_scripts" / "api"
@@ -57,7 +62,32 @@ class Settings:
         return cls(**values)
 
 
+SIZE_FIELDS = ("max_body_bytes", "max_response_bytes", "max_header_bytes", "worker_memory")
+
+
+def parse_size(text):
+    """Bytes from "4G", "512M", "64KiB", "1000" (binary units)."""
+    raw = str(text).strip()
+    units = {"": 1, "K": 2**10, "M": 2**20, "G": 2**30, "T": 2**40}
+    number = raw.rstrip("iBb").rstrip()
+    unit = number[-1:].upper() if number[-1:].isalpha() else ""
+    if unit:
+        number = number[:-1]
+    try:
+        value = float(number) * units[unit]
+    except (KeyError, ValueError):
+        raise ValueError(f"not a size: {raw!r} (use bytes, or 512M, 4G)") from None
+    if value < 0:
+        raise ValueError(f"not a size: {raw!r}")
+    return int(value)
+
+
 def _parse(field, raw):
+    if field.name in SIZE_FIELDS:
+        try:
+            return parse_size(raw)
+        except ValueError as exc:
+            raise SystemExit(f"BRIDGE_{field.name.upper()}: {exc}")
     kind = field.type if isinstance(field.type, type) else type(field.default)
     if kind is Path:
         return Path(raw)

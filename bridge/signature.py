@@ -3,13 +3,12 @@
 
 Inputs come from the model's schema. Outputs are not recorded anywhere in an
 R model, so they are found the way a user would: by predicting one example
-row, built from the schema (never from training data), once per loaded model.
+row, built from the schema (never from training data), once, when the R
+worker loads the model; metadata requests never run model code.
 """
 
 import dataclasses
 import logging
-import threading
-import weakref
 
 from .errors import BridgeError
 
@@ -69,20 +68,13 @@ def json_type(values):
     return "number" if not types else "string"
 
 
-_cache = weakref.WeakKeyDictionary()
-_lock = threading.Lock()
-
-
 def signature(model):
-    """The model's Signature, predicted once per loaded model object."""
-    with _lock:
-        found = _cache.get(model)
-        if found is None:
-            found = _cache[model] = _probe(model)
-        return found
+    """The model's Signature, found once when the model was loaded."""
+    return model.signature
 
 
-def _probe(model):
+def probe_signature(model):
+    """Predicts the example rows (in the R worker, at load)."""
     from .table import Table
 
     row = example_row(model.schema)

@@ -128,19 +128,26 @@ def _read_tensor(tensor, index, binary, offset):
         return name, values, offset + size
     if "data" not in tensor:
         raise BadRequest(f"input {name!r} has no 'data' (and no binary_data_size)")
-    values = _flatten(tensor["data"])
+    values = _flatten(name, tensor["data"], len(shape))
     if len(values) != count:
         raise BadRequest(f"input {name!r}: shape {shape} holds {count} values, 'data' has "
                          f"{len(values)}")
     return name, _check_json(name, datatype, values), offset
 
 
-def _flatten(data):
+def _flatten(name, data, depth):
+    """Tensor data flat or nested as deep as its shape ([n] or [n, 1]), no deeper:
+    a caller's nesting is never walked recursively."""
     if not isinstance(data, list):
-        return [data]
-    if all(not isinstance(v, list) for v in data):
-        return data
-    return [v for item in data for v in _flatten(item)]
+        data = [data]
+    flat = data
+    for _ in range(depth - 1):
+        if not any(isinstance(v, list) for v in flat):
+            break
+        flat = [w for v in flat for w in (v if isinstance(v, list) else [v])]
+    if any(isinstance(v, list) for v in flat):
+        raise BadRequest(f"input {name!r}: 'data' is nested deeper than its {depth}-dimensional shape")
+    return flat
 
 
 def _check_json(name, datatype, values):
@@ -226,7 +233,7 @@ def model_metadata(model):
     sig = signature(model)
     return {
         "name": model.name,
-        "versions": [model.sidecar.version] if model.sidecar.version else [],
+        "versions": [model.version] if model.version else [],
         "platform": "R",
         "inputs": [{"name": c.name, "datatype": INPUT_DATATYPES[c.kind], "shape": [-1],
                     "parameters": {"r_type": c.kind}} for c in model.schema.columns],
@@ -282,7 +289,7 @@ class ReadyResource:
         self._readiness = readiness
 
     def on_get(self, req, resp):
-        ready = self._readiness.serving(self._registry.session)
+        ready = self._readiness.serving(self._registry.pool)
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"ready": ready})
@@ -305,7 +312,7 @@ class ModelReadyResource:
     @v2_errors
     def on_get(self, req, resp, name):
         self._registry.get(name)
-        ready = self._readiness.serving(self._registry.session)
+        ready = self._readiness.serving(self._registry.pool)
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"name": name, "ready": ready})

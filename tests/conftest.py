@@ -32,18 +32,31 @@ def fixture_models(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def session():
-    from bridge.rsession import default_session
+    """R embedded in the test process itself (conversion tests, the Python API)."""
+    from bridge.r.session import default_session
 
     return default_session()
 
 
 @pytest.fixture(scope="session")
-def registry(session, fixture_models):
+def pool():
+    """One real R worker process, supervised by this (test) process."""
+    from bridge.settings import Settings
+    from bridge.workers.pool import Pool
+
+    started = Pool(Settings(workers=1)).start()
+    yield started
+    started.stop()
+
+
+@pytest.fixture(scope="session")
+def registry(pool, fixture_models):
     from bridge.registry import Registry
 
-    reg = Registry(fixture_models, session)
+    reg = Registry(fixture_models, pool)
     reg.scan()
-    return reg
+    yield reg
+    reg.stop()
 
 
 @pytest.fixture(scope="session")
@@ -69,19 +82,20 @@ def free_port():
 class Server:
     """`python -m bridge serve` in a subprocess, as a user starts it."""
 
-    def __init__(self, models, *args, env=None):
+    def __init__(self, models, *args, env=None, cwd=None):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(Path(models) / f".server-{self.port}.log", "w+")
         self.proc = subprocess.Popen(
             [sys.executable, "-m", "bridge", "serve", "--models", str(models),
              "--port", str(self.port), *args],
-            cwd=ROOT, stdout=self.log, stderr=subprocess.STDOUT,
-            env={**CLEAN_ENV, **(env or {})})
+            cwd=cwd or ROOT, stdout=self.log, stderr=subprocess.STDOUT,
+            # started elsewhere than the checkout, Python still finds `bridge` here
+            env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **(env or {})})
         try:
             self.wait_ready()
         except BaseException:
-            # Never leave a server (or a gunicorn arbiter and its workers) behind.
+            # Never leave a server (or its R workers) behind.
             self.stop()
             raise
 
@@ -116,8 +130,8 @@ class Server:
 def start_server():
     servers = []
 
-    def start(models, *args, env=None):
-        server = Server(models, *args, env=env)
+    def start(models, *args, env=None, cwd=None):
+        server = Server(models, *args, env=env, cwd=cwd)
         servers.append(server)
         return server
 

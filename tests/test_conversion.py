@@ -230,13 +230,13 @@ def unicode_model(tmp_path_factory):
     return folder
 
 
-def test_unicode_column_names_and_levels(unicode_model, session):
+def test_unicode_column_names_and_levels(unicode_model, pool):
     from falcon import testing
 
     from bridge.app import create_app
     from bridge.registry import Registry
 
-    reg = Registry(unicode_model, session)
+    reg = Registry(unicode_model, pool)
     reg.scan()
     client = testing.TestClient(create_app(reg))
     resp = client.simulate_post("/models/uni/predict",

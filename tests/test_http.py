@@ -9,13 +9,13 @@ from conftest import EXAMPLES
 
 
 @pytest.fixture(scope="module")
-def examples(session):
+def examples(pool):
     from falcon import testing
 
     from bridge.app import create_app
     from bridge.registry import Registry
 
-    reg = Registry(EXAMPLES, session)
+    reg = Registry(EXAMPLES, pool)
     reg.scan()
     return testing.TestClient(create_app(reg))
 
@@ -101,7 +101,7 @@ def test_ranger_takes_data_argument_without_the_caller_knowing(examples):
     ('[{"wt": 1, "hp": 1, "cyl": "5"}]', "application/json", 422, "training levels"),
     ('[{"wt": 1, "cyl": "6"}]', "application/json", 422, "missing column: 'hp'"),
     ('{"data": [{"wt": 1, "hp": 1, "cyl": "6"}], "args": {"type": "bogus"}}', "application/json", 422,
-     "should be one of"),
+     "is not one of"),
     ('{"data": [{"wt": 1, "hp": 1, "cyl": "6"}], "args": {"newdata": 1}}', "application/json", 422,
      "set by the bridge"),
     ('{"data": [{"wt": 1, "hp": 1, "cyl": "6"}], "args": {"level": {"a": 1}}}', "application/json", 422,

@@ -100,14 +100,14 @@ def test_error_responses_are_documented(doc):
     assert doc["components"]["schemas"]["Error"]["required"] == ["title", "description"]
 
 
-def test_document_follows_the_model_folder(model_dir, session):
+def test_document_follows_the_model_folder(model_dir, pool):
     from falcon import testing
 
     from bridge.app import create_app
     from bridge.registry import Registry
 
     copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
-    registry = Registry(model_dir, session)
+    registry = Registry(model_dir, pool)
     registry.scan()
     client = testing.TestClient(create_app(registry))
     first = client.simulate_get("/openapi.json")

@@ -173,13 +173,13 @@ def test_access_log_is_one_json_line_per_request(server):
 
 # ---- in process: readiness states, multiprocess metrics ------------------------------------------
 
-def test_readiness_states(session, tmp_path):
+def test_readiness_states(pool, tmp_path):
     from bridge.app import create_app
     from bridge.health import Readiness
     from bridge.registry import Registry
 
     readiness = Readiness()
-    client = testing.TestClient(create_app(Registry(tmp_path, session), readiness=readiness))
+    client = testing.TestClient(create_app(Registry(tmp_path, pool), readiness=readiness))
     r = client.simulate_get("/readyz")
     assert (r.status_code, r.json["status"]) == (503, "starting"), r.text
     assert client.simulate_get("/healthz").status_code == 200

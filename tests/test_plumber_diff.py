@@ -213,10 +213,10 @@ class Answer:
 
 
 @pytest.fixture(scope="module")
-def example_registry(session):
+def example_registry(pool):
     from bridge.registry import Registry
 
-    registry = Registry(EXAMPLES, session)
+    registry = Registry(EXAMPLES, pool)
     registry.scan()
     return registry
 

@@ -126,10 +126,10 @@ def test_settings_take_plumber_files_from_flags_and_environment():
 
 
 @pytest.fixture(scope="module")
-def registry_examples(session):
+def registry_examples(pool):
     from bridge.registry import Registry
 
-    registry = Registry(EXAMPLES, session)
+    registry = Registry(EXAMPLES, pool)
     registry.scan()
     return registry
 
@@ -192,24 +192,17 @@ def test_the_server_refuses_to_start_with_a_refused_file(model_dir):
     assert "assets.R:1: @assets (static files) is not served by the bridge" in done.stderr
 
 
-def test_an_endpoint_past_the_timeout_is_interrupted(session, registry_examples, tmp_path):
-    from falcon import testing
-
-    from bridge.app import create_app
-    from bridge.plumber import PlumberApis
-
+def test_an_endpoint_past_the_timeout_is_stopped(start_server, model_dir, tmp_path):
     api = tmp_path / "slow.R"
     api.write_text("#* @get /slow\nfunction() { x <- 0; repeat x <- x + 1 }\n"
+                   "#* @get /sleepy\nfunction() { Sys.sleep(60); 'late' }\n"
                    "#* @get /quick\nfunction() 'quick'\n")
-    app = create_app(registry_examples, plumber_apis=PlumberApis([api], session))
-    client = testing.TestClient(app)
-    saved, session.default_timeout = session.default_timeout, 0.5
-    try:
-        r = client.simulate_get("/slow")
-    finally:
-        session.default_timeout = saved
-    assert r.status_code == 504, r.text
-    assert "GET /slow did not finish" in r.json["description"], r.text
-    # R was interrupted, not left sleeping: the next request is answered.
-    r = client.simulate_get("/quick")
-    assert r.status_code == 200 and r.json == ["quick"], r.text
+    server = start_server(model_dir, "--plumber", str(api), "--plumber-dir", str(tmp_path / "none"),
+                          "--predict-timeout", "1")
+    for path in ("/slow", "/sleepy"):  # an R loop, and Sys.sleep that no interrupt reaches
+        r = requests.get(server.url + path, timeout=30)
+        assert r.status_code == 504, r.text
+        assert "did not finish" in r.json()["description"], r.text
+        # its R worker was replaced: the next request is answered
+        r = requests.get(server.url + "/quick", timeout=60)
+        assert r.status_code == 200 and r.json() == ["quick"], r.text

@@ -16,10 +16,10 @@ CARS = [{"wt": 2.62, "hp": 110, "cyl": "6"}]
 
 
 @pytest.fixture
-def folder(tmp_path, session):
+def folder(tmp_path, pool):
     path = tmp_path / "models"
     path.mkdir()
-    reg = Registry(path, session)
+    reg = Registry(path, pool)
     return path, reg, testing.TestClient(create_app(reg))
 
 

@@ -83,5 +83,8 @@ bridge_custom_predictor <- function(path) {
     stop(basename(path), " must define predict_fn(model, newdata, ...)")
   }
   fn <- get("predict_fn", envir = env)
-  function(model, newdata, args) eval(as.call(c(list(fn, quote(model), quote(newdata)), args)))
+  predictor <- function(model, newdata, args) eval(as.call(c(list(fn, quote(model), quote(newdata)), args)))
+  # args.R reads the caller's allow-list from predict_fn's own formals.
+  attr(predictor, "predict_fn") <- fn
+  predictor
 }

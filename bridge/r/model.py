@@ -1,64 +1,30 @@
-"""A served model: an R object from a model file, its input schema and how
-to call its predict(). Knows nothing of HTTP.
+"""A model inside an R worker: an R object from a model file, its input
+schema, its argument allow-list, and how to call its predict(). Knows
+nothing of HTTP or of other processes.
 
-Everything that touches R runs on the session's R thread; the public
-methods hand work to it.
+Everything here runs with R to itself (bridge/r/session.py): on an R
+worker's main thread, or under the R lock for the Python API.
 """
 
 import dataclasses
 import datetime as dt
-import hashlib
 import json
 import logging
 from pathlib import Path
 
-import orjson
 from rpy2.rinterface_lib.embedded import RRuntimeError
 
-from . import metrics
-from .convert import FrameParts, concat, py2rpy_value, rpy2py_vector
-from .errors import BadRequest, BridgeError, InputError, ModelError, ModelLoadError
-from .rsession import default_session
-from .schema import schema_from_r
-from .table import Table, nrows_of, prepare_table
+from ..args import ArgSpec
+from ..convert import FrameParts, concat, py2rpy_value, rpy2py_vector
+from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
+from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
+from ..prediction import EMPTY, Prediction
+from ..schema import schema_from_r
+from ..signature import probe_signature
+from ..table import Table, nrows_of, prepare_table
+from .session import default_session
 
 log = logging.getLogger(__name__)
-
-MODEL_SUFFIXES = (".rds", ".rda", ".rdata")
-# Arguments the bridge passes itself: a caller may not replace the data.
-RESERVED_ARGS = frozenset(("object", "newdata", "data", "newx", "x", "model"))
-
-
-@dataclasses.dataclass
-class Prediction:
-    """What predict() returned, flattened: `vector` (one value per row) or
-    `table` (named columns, one object per row), plus per-call `info`."""
-
-    kind: str
-    columns: dict
-    info: dict
-    warnings: list
-
-    @property
-    def nrows(self):
-        return len(next(iter(self.columns.values()), []))
-
-    def slice(self, start, stop):
-        return Prediction(self.kind, {k: v[start:stop] for k, v in self.columns.items()},
-                          self.info, self.warnings)
-
-    def records(self):
-        if self.kind == "vector":
-            return next(iter(self.columns.values()), [])
-        names = list(self.columns)
-        return [dict(zip(names, row)) for row in zip(*self.columns.values())]
-
-    def to_pandas(self):
-        import pandas as pd
-
-        if self.kind == "vector":
-            return pd.Series(next(iter(self.columns.values()), []), name="prediction")
-        return pd.DataFrame(self.columns)
 
 
 @dataclasses.dataclass
@@ -68,6 +34,7 @@ class Sidecar:
     description: str = ""
     version: str = ""
     args: dict = dataclasses.field(default_factory=dict)
+    allow_args: tuple = ()
     options: dict = dataclasses.field(default_factory=dict)
     predict_fn: Path = None
 
@@ -87,6 +54,7 @@ class Sidecar:
             description=str(meta.pop("description", "")),
             version=str(meta.pop("version", "")),
             args=dict(meta.pop("args", {}) or {}),
+            allow_args=_names(json_path.name, meta.pop("allow_args", [])),
             options=meta,
             predict_fn=r_path if r_path.is_file() else None,
         )
@@ -102,6 +70,9 @@ class RModel:
         self.sha256 = sha256
         self.loaded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
         session.run(self._bind, robj)
+        # What the model answers for an example row, found once here so that
+        # no metadata request ever runs model code.
+        self.signature = session.run(probe_signature, self)
 
     def _bind(self, robj):
         """Per-model work done once at load: packages, schema, predictor."""
@@ -115,7 +86,9 @@ class RModel:
             self.predictor = h("bridge_custom_predictor")(ri.StrSexpVector([str(self.sidecar.predict_fn)]))
         else:
             self.predictor = h("bridge_predictor")(robj)
-        self._predict = h("bridge_predict")
+        self._predict = h("bridge_guarded_predict")
+        self.arg_spec = _arg_spec(h("bridge_arg_table")(robj, self.predictor,
+                                                        ri.StrSexpVector(list(self.sidecar.allow_args))))
         self._frames = FrameParts()
         self._no_args = ri.ListSexpVector([])
         self.default_args = dict(self.sidecar.args)
@@ -133,23 +106,14 @@ class RModel:
         return self.predict_table(table, args).to_pandas()
 
     def predict_table(self, table, args, timeout=None):
-        merged = self.merged_args(args)
+        """In this process (the Python API and the R worker's own probes)."""
+        merged, caller = self.merged_args(args)
+        if table.nrows == 0 and not table.columns:
+            return EMPTY
+        prepared = prepare_table(self.schema, table)
         if table.nrows == 0:
-            # Nothing to predict: no columns to check either (an empty row list has none).
-            return Prediction("vector", {"prediction": []}, {}, [])
-        with self.session.arriving():
-            prepared = prepare_table(self.schema, table)
-            nrows = nrows_of(prepared, table)
-            key = None
-            if self.batching:
-                try:
-                    key = (id(self), orjson.dumps(merged, option=orjson.OPT_SORT_KEYS),
-                           tuple(p.column for p in prepared))
-                except orjson.JSONEncodeError:
-                    # args nested too deep to serialise: run alone, py2rpy_value refuses them (422)
-                    key = None
-            return self.session.run_batched(self.predict_many, (prepared, nrows, merged), key, nrows,
-                                            self.name, timeout or self.timeout or self.session.default_timeout)
+            return EMPTY
+        return self.session.run(self.predict_prepared, prepared, nrows_of(prepared, table), merged, caller)
 
     def predict_many(self, items):
         """On the R thread: requests with the same args as one predict() call.
@@ -158,43 +122,38 @@ class RModel:
         fails, or does not return one value per row, each request is run on
         its own so one bad request cannot fail the others.
         """
-        metrics.observe_batch(self.name, sum(nrows for _, nrows, _ in items), len(items))
         if len(items) == 1:
             return [self._guarded(*items[0])]
-        _, _, args = items[0]
-        joined = [concat(parts) for parts in zip(*(prepared for prepared, _, _ in items))]
-        total = sum(nrows for _, nrows, _ in items)
+        _, _, args, caller = items[0]
+        joined = [concat(parts) for parts in zip(*(item[0] for item in items))]
+        total = sum(item[1] for item in items)
         try:
-            prediction = self.predict_prepared(joined, total, args)
+            prediction = self.predict_prepared(joined, total, args, caller)
         except BridgeError:
             return [self._guarded(*item) for item in items]
         if prediction.nrows != total:
             return [self._guarded(*item) for item in items]
         out, start = [], 0
-        for _, nrows, _ in items:
+        for _, nrows, _, _ in items:
             out.append(prediction.slice(start, start + nrows))
             start += nrows
         return out
 
-    def _guarded(self, prepared, nrows, args):
+    def _guarded(self, prepared, nrows, args, caller):
         try:
-            return self.predict_prepared(prepared, nrows, args)
+            return self.predict_prepared(prepared, nrows, args, caller)
         except BridgeError as exc:
             return exc
 
     def merged_args(self, args):
-        if not isinstance(args, dict):
-            raise BadRequest("'args' must be a JSON object of predict() arguments")
-        if "" in args:
-            # do.call() would pass it positionally, as some other argument.
-            raise InputError("an argument to predict() has an empty name", argument="")
-        bad = sorted(RESERVED_ARGS & set(args))
-        if bad:
-            raise InputError(f"argument '{bad[0]}' is set by the bridge and cannot be passed",
-                             argument=bad[0])
-        return {**self.default_args, **args}
+        """The sidecar's defaults, then the caller's arguments: those only
+        from the model's allow-list, and only as plain data (bridge/args.py)."""
+        self.arg_spec.check(args)
+        merged = {**self.default_args, **args}
+        # Names the caller set, so R can tell an error their values caused.
+        return merged, tuple(args)
 
-    def predict_prepared(self, prepared, nrows, args):
+    def predict_prepared(self, prepared, nrows, args, caller=()):
         """On the R thread: build the data.frame, call predict, read the result."""
         ri = self.session.ri
         cols, classes = self._frames.build(prepared)
@@ -202,7 +161,9 @@ class RModel:
         if args:
             r_args = ri.ListSexpVector([py2rpy_value(k, v) for k, v in args.items()])
             r_args.do_slot_assign("names", ri.StrSexpVector(list(args)))
-        result = self._predict(self.predictor, self.robj, cols, classes, ri.IntSexpVector([nrows]), r_args)
+        result = self._predict(self.predictor, self.robj, cols, classes, ri.IntSexpVector([nrows]), r_args,
+                               ri.StrSexpVector(list(caller)),
+                               ri.FloatSexpVector([float(self.session.max_response_bytes)]))
         if result.typeof != ri.RTYPES.VECSXP:
             return Prediction("vector", {"prediction": rpy2py_vector(result)}, {}, [])
         return self._read_result(dict(zip(result.names, result)))
@@ -214,6 +175,13 @@ class RModel:
             kind = out["kind"][0]
             if kind == "input":
                 raise InputError(f"R rejected the input: {message}", r_message=message)
+            if kind == "argument":
+                names = rpy2py_vector(out["arguments"])
+                raise InputError(f"R rejected the argument{'s' if len(names) > 1 else ''} "
+                                 f"{', '.join(repr(n) for n in names)}: {message}",
+                                 r_message=message, arguments=names)
+            if kind == "too_large":
+                raise self._too_large(out)
             raise ModelError(f"predict() failed in R: {message}", r_message=message)
         columns = out["columns"]
         names = list(columns.names) if columns.names is not self.session.ri.NULL else []
@@ -225,11 +193,37 @@ class RModel:
         info_values = {n: _scalar(rpy2py_vector(v)) for n, v in zip(info_names, info)}
         return Prediction(out["kind"][0], values, info_values, warnings)
 
+    def _too_large(self, out):
+        size, rows, cols = (rpy2py_vector(out[k])[0] for k in ("bytes", "rows", "columns"))
+        limit = self.session.max_response_bytes
+        fit = max(1, int(rows * limit / size))
+        return AnswerTooLarge(
+            f"the answer would be about {size / 2**20:.0f} MiB ({int(rows)} rows x {int(cols)} "
+            f"values each), over this server's limit of {limit / 2**20:.0f} MiB "
+            f"(BRIDGE_MAX_RESPONSE_BYTES): send at most about {fit} rows per request, or drop "
+            "the arguments that widen each row's answer",
+            estimated_bytes=int(size), max_response_bytes=limit, rows_that_fit=fit)
+
     # ---- describing ------------------------------------------------------------
 
     def summary(self):
         return {"name": self.name, "file": self.path.name, "object": self.object_name,
                 "class": self.r_class, "status": "loaded"}
+
+    def front_view(self):
+        """What the HTTP front keeps of this model (bridge/workers/remote.py)."""
+        return {
+            "summary": self.summary(),
+            "describe": self.describe(),
+            "schema": self.schema,
+            "arg_spec": self.arg_spec,
+            "default_args": self.default_args,
+            "signature": self.signature,
+            "batching": self.batching,
+            "timeout": self.timeout,
+            "description": self.sidecar.description,
+            "version": self.sidecar.version,
+        }
 
     def describe(self):
         return {
@@ -239,6 +233,7 @@ class RModel:
             "packages": self.packages,
             "inputs": self.schema.describe(),
             "default_args": self.default_args,
+            "args": self.arg_spec.describe(),
             "custom_predict": self.sidecar.predict_fn.name if self.sidecar.predict_fn else None,
             "sha256": self.sha256,
             "loaded_at": self.loaded_at,
@@ -246,20 +241,32 @@ class RModel:
         }
 
 
+def _arg_spec(table):
+    parts = dict(zip(table.names, table))
+    return ArgSpec.from_table(parts["method"][0], rpy2py_vector(parts["name"]),
+                              rpy2py_vector(parts["accepted"]), rpy2py_vector(parts["type"]),
+                              rpy2py_vector(parts["reason"]),
+                              [rpy2py_vector(c) for c in parts["choices"]])
+
+
+def _names(source, value):
+    """A sidecar's list of argument names."""
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ModelLoadError(f"{source}: 'allow_args' must be a list of argument names")
+    return tuple(value)
+
+
 def _scalar(values):
     return values[0] if len(values) == 1 else values
 
 
-def file_sha256(path):
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+class FileModels(dict):
+    """Served name -> RModel for one file, and the objects it skipped:
+    `skipped` is a list of {"object", "reason"}."""
 
-
-def is_model_file(path):
-    return path.suffix.lower() in MODEL_SUFFIXES
+    def __init__(self, *args, skipped=(), **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skipped = list(skipped)
 
 
 def read_model_file(path, session=None):
@@ -267,17 +274,26 @@ def read_model_file(path, session=None):
 
     An .rds is served under its stem; an .rda with one model object too; an
     .rda with several serves each as <stem>.<object>. Objects without a
-    predict() method are skipped. Raises ModelLoadError when nothing loads.
+    predict() method, and objects whose name is not a safe file name, are
+    skipped. Raises ModelLoadError when nothing loads.
     """
     session = session or default_session()
     path = Path(path)
     sha = file_sha256(path)
     objects = session.run(_read_objects, session, path)
-    if not objects:
-        raise ModelLoadError(f"{path.name}: holds no object with a predict() method")
-    stem = path.name[: -len(path.suffix)]
+    # Served names do not change when some objects are skipped.
     single = len(objects) == 1
-    models = {}
+    skipped = []
+    if path.suffix.lower() != ".rds":  # an .rds is served under its own file name
+        skipped = [{"object": name[:128], "reason": "the object name is not letters, digits, "
+                    "'.', '_' or '-' (at most 128 characters)"}
+                   for name, _ in objects if not SAFE_OBJECT_NAME.fullmatch(name)]
+        objects = [(name, robj) for name, robj in objects if SAFE_OBJECT_NAME.fullmatch(name)]
+    if not objects:
+        why = "; skipped: " + ", ".join(repr(s["object"]) for s in skipped) if skipped else ""
+        raise ModelLoadError(f"{path.name}: holds no object with a predict() method{why}")
+    stem = path.name[: -len(path.suffix)]
+    models = FileModels(skipped=skipped)
     for object_name, robj in objects:
         name = stem if single else f"{stem}.{object_name}"
         sidecar = Sidecar.find(path.parent, name)

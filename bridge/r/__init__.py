@@ -1,0 +1,14 @@
+"""Everything that embeds R. Only R worker processes (and the Python API's
+load_model) import this package; the HTTP front never does.
+
+Importing it makes R start clean before rpy2 is imported: rpy2 runs
+`Rscript` at import time to find R's library path, and an Rscript (like the
+embedded R, which rsession starts with --vanilla) would otherwise source
+.Rprofile from the working directory or $HOME and .Renviron files — code
+that no lock file approved.
+"""
+
+import os
+
+for _name in ("R_PROFILE_USER", "R_ENVIRON_USER", "R_PROFILE"):
+    os.environ[_name] = os.devnull

@@ -1,0 +1,152 @@
+"""The one queue of work waiting for R, shared by every R worker.
+
+HTTP threads `submit` jobs and wait on their futures; each worker's thread
+in the front (pool.WorkerHandle) `take`s the next thing to send down its
+pipe: first any control job meant for that worker (load, unload), else the
+oldest waiting job together with every other waiting job that can share
+its R call (same model, same arguments, same column types: its batch key).
+So batches form across all waiting requests, whichever worker frees first.
+
+Deadlines are the submitter's: a job still queued at its deadline is
+cancelled by the thread that waits for it; a job already running is the
+worker handle's business (it kills the R process at the deadline).
+"""
+
+import collections
+import dataclasses
+import threading
+import time
+from concurrent.futures import Future
+
+from ..errors import Overloaded, PredictTimeout
+
+
+@dataclasses.dataclass(eq=False)
+class Job:
+    kind: str                  # "predict" | "plumber" | "load" | "unload" | "call"
+    message: object            # what goes down the pipe (messages.py); predict: built per batch
+    future: Future = dataclasses.field(default_factory=Future)
+    key: object = None         # batch key; None runs alone
+    rows: int = 0
+    deadline: float = None     # time.monotonic() by which it must be answered
+    model: object = None       # the front's model view, for predict jobs
+    item: tuple = None         # predict: (prepared, nrows, args, caller)
+    solo: bool = False         # re-run alone after its batch failed as a whole
+    attempts: int = 0
+
+
+class Dispatcher:
+    def __init__(self, max_queue=256, max_batch_rows=10_000):
+        self.max_queue = max_queue
+        self.max_batch_rows = max_batch_rows
+        self._cv = threading.Condition()
+        self._queue = collections.deque()
+        self._control = collections.defaultdict(collections.deque)
+        self._closed = False
+        self.on_batch = []  # callbacks(model_name, rows, requests)
+
+    # ---- the HTTP side ---------------------------------------------------------------
+
+    def submit(self, job):
+        """Queues a job for any worker; 503 when too many already wait."""
+        with self._cv:
+            if len(self._queue) >= self.max_queue:
+                raise Overloaded(f"{len(self._queue)} requests are already waiting for R; retry shortly")
+            self._queue.append(job)
+            self._cv.notify_all()
+        return job.future
+
+    def wait(self, job, what="predict()"):
+        """The job's result, or 504 at its deadline. A job still waiting in the
+        queue then is taken out of it; one running is answered by its worker
+        handle at the deadline (it kills the R process), so this waits for that."""
+        timeout = None if job.deadline is None else max(0.0, job.deadline - time.monotonic())
+        try:
+            return job.future.result(timeout)
+        except TimeoutError:
+            pass
+        with self._cv:
+            queued = job.future.cancel()
+            if not queued and job in self._queue:  # requeued after its worker died
+                self._queue.remove(job)
+                queued = True
+        if queued:
+            raise PredictTimeout(f"{what} did not finish within its time limit: it was still "
+                                 "waiting for a free R worker", waited_for="R worker")
+        return job.future.result(30.0)
+
+    def queue_depth(self):
+        return len(self._queue)
+
+    # ---- the worker side -----------------------------------------------------------
+
+    def control(self, handle, job):
+        """Queues a job for one worker, ahead of any waiting request."""
+        with self._cv:
+            self._control[handle].append(job)
+            self._cv.notify_all()
+        return job.future
+
+    def take(self, handle, stopped):
+        """The next jobs for `handle`: a control job alone, or a batch. Blocks;
+        returns [] once `stopped()` is true."""
+        with self._cv:
+            while True:
+                if stopped() or self._closed:
+                    return []
+                control = self._control.get(handle)
+                if control:
+                    return [control.popleft()]
+                batch = self._batch()
+                if batch:
+                    return batch
+                self._cv.wait(0.5)
+
+    def _batch(self):
+        while self._queue:
+            first = self._queue.popleft()
+            if _claim(first):
+                break
+        else:
+            return []
+        batch = [first]
+        if first.key is None or first.solo:
+            return batch
+        rows = first.rows
+        keep = collections.deque()
+        while self._queue:
+            job = self._queue.popleft()
+            if job.key == first.key and not job.solo and rows + job.rows <= self.max_batch_rows:
+                if _claim(job):
+                    batch.append(job)
+                    rows += job.rows
+            elif not job.future.cancelled():
+                keep.append(job)
+        self._queue = keep
+        return batch
+
+    def requeue(self, jobs, solo=False):
+        """Jobs that never finished on a worker that died: first in line again.
+        Their futures stay running; the callers keep waiting on them."""
+        with self._cv:
+            for job in reversed(jobs):
+                job.solo = job.solo or solo
+                job.attempts += 1
+                self._queue.appendleft(job)
+            self._cv.notify_all()
+
+    def wake(self):
+        with self._cv:
+            self._cv.notify_all()
+
+    def close(self):
+        with self._cv:
+            self._closed = True
+            self._cv.notify_all()
+
+
+def _claim(job):
+    """Marks a queued job as taken: False if its caller gave up on it."""
+    if job.future.running():  # requeued: it was taken before
+        return True
+    return job.future.set_running_or_notify_cancel()

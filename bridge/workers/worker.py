@@ -1,0 +1,94 @@
+"""The loop inside one R worker process.
+
+Started by pool.py as `python -m bridge.workers.worker FD CONFIG` (a fresh
+interpreter, never a fork of a process that holds R), with the pipe's end
+as file descriptor FD. It starts R on its main thread, in an empty private
+working directory, loads the Plumber files it is given, says Ready, then
+answers one message at a time until the pipe closes.
+
+Nothing here interrupts R or watches the clock: the front decides when a
+call has run too long or grown too large, and kills this process.
+"""
+
+import json
+import logging
+import os
+import sys
+import tempfile
+from multiprocessing.connection import Connection
+
+from .messages import Load, PlumberCall, PlumberInfo, Predict, Ready, Reply, Unload, error_to_wire
+
+log = logging.getLogger("bridge.worker")
+
+
+class Worker:
+    def __init__(self, session, plumber=None):
+        self.session = session
+        self.plumber = plumber
+        self.files = {}  # file_id -> FileModels (served name -> RModel)
+
+    def handle(self, msg):
+        if isinstance(msg, Predict):
+            model = self.files[msg.file_id][msg.name]
+            results = model.predict_many(msg.items)
+            return [(None, r) if not isinstance(r, BaseException) else (error_to_wire(r), None)
+                    for r in results]
+        if isinstance(msg, Load):
+            from ..r.model import read_model_file
+
+            models = read_model_file(msg.path, self.session)
+            self.files[msg.file_id] = models
+            return {"models": {name: m.front_view() for name, m in models.items()},
+                    "skipped": models.skipped}
+        if isinstance(msg, Unload):
+            self.files.pop(msg.file_id, None)
+            return None
+        if isinstance(msg, PlumberCall):
+            return self.plumber.call(msg.method, msg.path, msg.query, msg.headers, msg.body, msg.server)
+        if isinstance(msg, PlumberInfo):
+            self.plumber.check_bridge_routes(msg.templates)
+            return [(str(f), v, r) for f, v, r in self.plumber.routes]
+        raise TypeError(f"unknown message {type(msg).__name__}")
+
+
+def main(argv=None):
+    argv = sys.argv[1:] if argv is None else argv
+    fd, config = int(argv[0]), json.loads(argv[1])
+    logging.basicConfig(level=config.get("log_level", "INFO").upper(),
+                        format=f"%(asctime)s %(levelname)s r-worker[{os.getpid()}] %(name)s: %(message)s")
+    logging.getLogger("rpy2").setLevel(logging.WARNING)  # its start-up chatter, once per worker
+    conn = Connection(fd)
+    # R code that writes relative paths writes here, not where the server runs.
+    os.chdir(tempfile.mkdtemp(prefix="r-bridge-worker-"))
+    try:
+        from ..r.session import RSession
+
+        session = RSession(max_response_bytes=config["max_response_bytes"],
+                           default_timeout=config["predict_timeout"])
+        plumber = None
+        if config.get("plumber_files"):
+            from ..plumber import PlumberApis
+
+            plumber = PlumberApis(config["plumber_files"], session)
+    except BaseException as exc:  # told to the front, which refuses to start
+        conn.send(Reply(error=error_to_wire(exc)))
+        return 1
+    conn.send(Ready(os.getpid(), session.r_version))
+    worker = Worker(session, plumber)
+    while True:
+        try:
+            msg = conn.recv()
+        except (EOFError, OSError):
+            return 0  # the front is gone
+        try:
+            reply = Reply(worker.handle(msg))
+        except Exception as exc:
+            if not hasattr(exc, "status"):
+                log.exception("unexpected error handling %s", type(msg).__name__)
+            reply = Reply(error=error_to_wire(exc))
+        conn.send(reply)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
