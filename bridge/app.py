@@ -44,8 +44,9 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     app.add_route("/models/{name}/predict", PredictResource(registry))
     openapi.add_routes(app, registry, auth)
     v2.add_routes(app, registry, readiness)
+    plumber.mount(app, plumber_apis)  # Plumber files get only the paths left over,
+    # but MLflow's (/health, /ping, ...): those a file does not serve itself.
     mlflow.add_routes(app, registry, readiness, plumber_apis)
-    plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)
     app.add_error_handler(Exception, render_unexpected)

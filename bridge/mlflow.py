@@ -39,7 +39,9 @@ ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_N
 
 def add_routes(app, registry, readiness, plumber_apis=None):
     """The MLflow routes, but those whose path a served plumber.R file uses:
-    a Plumber API's own /health (a common route) stays the file's."""
+    a Plumber API's own /health (a common route) stays the file's. Called
+    after the Plumber files are mounted (their routes are known then); a
+    route wins over the Plumber sink."""
     ping = PingResource(registry, readiness)
     routes = {"/invocations": InvocationsResource(registry), "/ping": ping, "/health": ping,
               "/version": VersionResource()}
@@ -132,7 +134,7 @@ class PingResource:
 
     def on_get(self, req, resp):
         resp.content_type = falcon.MEDIA_TEXT
-        if self._readiness.serving(self._registry.session):
+        if self._readiness.serving(self._registry.pool):
             resp.text = "\n"
         else:
             resp.status = falcon.HTTP_503

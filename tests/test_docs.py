@@ -11,9 +11,8 @@ test's server, `bridge` and `python` are this checkout's. Numbers compare at
 exactly.
 """
 
-import os
 import re
-import shutil
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -56,7 +55,7 @@ def console_examples(body):
         command = [line[2:]]
         heredoc = re.search(r"<<-?'?(\w+)'?", line)
         i += 1
-        while command[-1].endswith("\\") and i < len(body):
+        while not _complete("\n".join(command)) and i < len(body):
             command.append(body[i])
             i += 1
         if heredoc:
@@ -71,6 +70,17 @@ def console_examples(body):
             i += 1
         examples.append(("\n".join(command), "\n".join(expected)))
     return examples
+
+
+def _complete(command):
+    """A command is complete when its quotes close and it ends without a backslash."""
+    if command.endswith("\\"):
+        return False
+    try:
+        shlex.split(command)
+    except ValueError:
+        return False
+    return True
 
 
 def all_console_examples():
@@ -192,14 +202,24 @@ def test_every_relative_link_resolves(path, target):
         assert anchor in anchors(dest), f"{path.name}: no heading #{anchor} in {dest.name}"
 
 
+# What an example reads: anything under examples/, a file sent with curl's @,
+# an R script it sources, a model file it scores or inspects, a manifest or
+# Dockerfile it applies or builds (what it writes, like saveRDS's target, is not).
+READS = [r"(?<![\w./-])(examples/[\w./-]+\w)",
+         r"@((?:r_models|examples|deploy)/[\w./-]+\w)",
+         r"source\(\"([^\"]+)\"\)",
+         r"bridge (?:predict|inspect) ((?:r_models|examples)/[\w./-]+\w)",
+         r"(?:-f|apply -f) ((?:deploy/)?[\w./-]+\.(?:yaml|models|r-py))"]
+
+
 def used_files():
-    """Repository files that examples name: examples/..., r_models/..., deploy/...."""
     out = set()
     for path in DOCS:
         for info, body, _ in fenced_blocks(path.read_text()):
-            for name in re.findall(r"(?<![\w./-])((?:examples|r_models|deploy|r_scripts)/[\w./-]+\w)",
-                                   "\n".join(body)):
-                out.add((path.name, name))
+            text = "\n".join(body)
+            for pattern in READS:
+                for name in re.findall(pattern, text):
+                    out.add((path.name, name))
     return sorted(out)
 
 
