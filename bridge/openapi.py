@@ -3,9 +3,10 @@
 The document is built from the registry: one predict operation per model,
 whose request schema lists the model's columns (JSON types, factor levels as
 `enum`, date formats, null for NA), with an example request made from the
-schema and the answer R gave to it, and the arguments its predict() method
-takes (bridge/predict_args.py). It is rebuilt when the registry's generation
-changes (a model file added, changed or removed).
+schema and the answer R gave to it, and the arguments a caller may pass to
+its predict() method (the model's allow-list, bridge/args.py: typed by the
+method's defaults, choices as `enum`). It is rebuilt when the registry's
+generation changes (a model file added, changed or removed).
 
 With API keys on, the document names its security scheme, so that Swagger
 UI's own Authorize dialog asks for the key; without a key /openapi.json is
@@ -24,7 +25,6 @@ from . import __version__
 from .auth import presented_key
 from .convert import INT_MAX
 from .errors import Unauthorized
-from .predict_args import predict_args
 from .render import csv_cell
 from .signature import signature
 
@@ -51,7 +51,6 @@ ERROR_STATUSES = {
 }
 
 # A syntactic R argument name, and the values a JSON argument may take.
-R_NAME = r"^([A-Za-z]|[.][A-Za-z._])[A-Za-z0-9._]*$"
 ARG_SCALAR = {"type": ["string", "number", "boolean"]}
 ARG_VALUE = {"anyOf": [ARG_SCALAR, {"type": "array", "items": ARG_SCALAR, "minItems": 1}]}
 
@@ -236,30 +235,49 @@ def request_schema(model):
     ]}
 
 
+def arg_schema(arg):
+    """One accepted argument: its type, its choices as `enum`; a number or a
+    string may also be a list of them (an R vector), a flag may not."""
+    if arg.type == "any":
+        return dict(ARG_VALUE)
+    scalar = {"type": arg.type}
+    if arg.choices:
+        scalar["enum"] = list(arg.choices)
+    if arg.type == "boolean":
+        return scalar
+    return {"anyOf": [scalar, {"type": "array", "items": scalar, "minItems": 1}]}
+
+
+def accepted_args(model):
+    spec = getattr(model, "arg_spec", None)
+    return list(spec.accepted.values()) if spec is not None else []
+
+
 def args_schema(model):
-    """predict()'s arguments, typed from the method's defaults; a sidecar's
-    default arguments are the defaults a caller sees."""
-    properties = {a.name: a.json_schema() for a in predict_args(model)}
+    """The arguments a caller may pass to predict() (the model's allow-list);
+    a sidecar's default arguments are the defaults a caller sees."""
+    properties = {a.name: arg_schema(a) for a in accepted_args(model)}
     for name, value in model.default_args.items():
-        properties[name] = {**properties.get(name, ARG_VALUE), "default": value}
+        if name in properties:
+            properties[name] = {**properties[name], "default": value}
     return {
         "type": "object",
         "description": "arguments to R's predict(), e.g. {\"type\": \"response\"}; "
-                       "R's defaults apply to those not sent",
+                       "R's defaults apply to those not sent, others are refused",
         "properties": properties,
-        "propertyNames": {"pattern": R_NAME},
-        "additionalProperties": ARG_VALUE,
+        "additionalProperties": False,
     }
 
 
 def query_parameters(model):
     """The same arguments as query parameters, which a CSV body takes them as."""
     out = []
-    for arg in predict_args(model):
-        # Query values are one string each (repeat the name for a vector).
-        schema = arg.json_schema() if arg.type != "any" else {"type": "string"}
+    for arg in accepted_args(model):
+        schema = {"type": "string" if arg.type == "any" else arg.type}
+        if arg.choices:
+            schema["enum"] = list(arg.choices)
         if arg.name in model.default_args:
-            schema = {**schema, "default": model.default_args[arg.name]}
+            schema["default"] = model.default_args[arg.name]
         out.append({"name": arg.name, "in": "query", "required": False, "schema": schema,
                     "description": "an argument to R's predict(), taken from the query string "
                                    "with a text/csv body (a JSON body carries it in `args`)"})

@@ -209,56 +209,54 @@ def test_the_validator_refuses_a_media_type_with_a_description(doc):
     assert spec_errors(broken)
 
 
-R_FORMALS = r'''
+R_FORMALS = r"""
 for (f in list.files("r_scripts/bridge", "[.]R$", full.names = TRUE)) source(f)
 m <- readRDS(file.path("{folder}", "{name}.rds"))
 bridge_load_packages(bridge_model_packages(m))
-method <- .predict_method(m)
-out <- lapply(formals(method), function(d) {
+method <- bridge_predict_method(m)$fn
+out <- lapply(formals(method)[-1], function(d) {
   if (identical(d, quote(expr = ))) return(list(kind = "missing"))
   if (is.language(d) && !(is.call(d) && identical(d[[1]], as.name("c")))) return(list(kind = "code"))
-  v <- eval(d)
-  if (is.null(v)) return(list(kind = "null"))
+  v <- tryCatch(eval(d), error = function(e) NULL)
+  if (is.null(v) || is.function(v)) return(list(kind = "null"))
   list(kind = typeof(v), values = v)
 })
 cat(jsonlite::toJSON(out, auto_unbox = FALSE, null = "null", digits = NA))
-'''
+"""
 
-TYPES = {"logical": "boolean", "double": "number", "integer": "integer", "character": "string"}
+TYPES = {"logical": "boolean", "double": "number", "integer": "number", "character": "string"}
+
+
+def scalar_of(schema):
+    """The scalar schema of an argument that may also be a list of them."""
+    return schema["anyOf"][0] if "anyOf" in schema and "type" in schema["anyOf"][0] else schema
 
 
 @pytest.mark.parametrize("name", ["lm_factor", "glm_binomial", "randomforest_class", "ranger_reg",
                                   "rpart_class", "gbm_reg", "loess_reg", "nnet_class"])
-def test_args_are_the_predict_methods_formals_typed_by_their_defaults(doc, fixture_models, name):
+def test_args_are_the_allowed_formals_typed_by_rs_defaults(doc, client, fixture_models, name):
     """Each documented argument is a formal of the method R dispatches to,
-    typed and defaulted as R's own default says; every formal left out is
-    `...`, one the bridge sets, or one whose default is R code."""
-    from bridge.model import RESERVED_ARGS
-
+    typed as R's own default says (a c("a", "b") default is an enum of
+    exactly those); the others are the ones the model refuses."""
     r = json.loads(rscript(R_FORMALS.replace("{folder}", str(fixture_models)).replace("{name}", name), cwd=ROOT))
     for formal in r.values():
         formal["kind"] = formal["kind"][0]
     body = json_body(predict_op(doc, name))["schema"]["anyOf"][1]["properties"]["args"]
     documented = body["properties"]
+    assert body["additionalProperties"] is False
     for arg, schema in documented.items():
         assert arg in r, f"{arg} is not a formal of {name}'s predict method"
         formal = r[arg]
-        if formal["kind"] in ("missing", "null"):
+        if formal["kind"] in ("missing", "null", "code"):
             continue
-        values = formal["values"]
-        if len(values) > 1 and formal["kind"] == "character":   # c("a", "b"): a choice, the first the default
-            assert schema["type"] == "string", arg
-            assert schema["enum"] == values and schema["default"] == values[0], arg
-        elif len(values) > 1:  # c(0.1, 0.5, 0.9): that vector
-            assert schema["type"] == "array" and schema["items"]["type"] == TYPES[formal["kind"]], arg
-            assert schema["default"] == values, arg
-        else:
-            assert schema["type"] == TYPES[formal["kind"]], arg
-            if values[0] is not None and values[0] != "Inf":
-                assert schema["default"] == values[0], arg
-    for arg, formal in r.items():
-        if arg not in documented:
-            assert arg == "..." or arg in RESERVED_ARGS or formal["kind"] == "code", arg
+        values, scalar = formal["values"], scalar_of(schema)
+        if formal["kind"] == "character" and len(values) > 1:   # c("a", "b"): a choice
+            assert scalar == {"type": "string", "enum": values}, arg
+        elif len(values) == 1:
+            assert scalar["type"] == TYPES[formal["kind"]] and "enum" not in scalar, arg
+    refused = client.simulate_get(f"/models/{name}").json["args"]["refused"]
+    for arg in r:
+        assert (arg in documented) != (arg in refused), f"{arg}: documented or refused, one of the two"
     # In the query string too (where a CSV body takes them).
     params = predict_op(doc, name).get("parameters", [])
     assert [p["name"] for p in params] == list(documented)
@@ -266,11 +264,11 @@ def test_args_are_the_predict_methods_formals_typed_by_their_defaults(doc, fixtu
 
 def test_documented_choices_are_what_r_accepts(doc, client):
     """lm's `interval` and glm's `type`: every documented value predicts,
-    and a value outside them is R's own 422."""
+    and a value outside them is a 422."""
     for name, arg in (("lm_factor", "interval"), ("glm_binomial", "type")):
         op = predict_op(doc, name)
         row = json_body(op)["examples"]["rows"]["value"][0]
-        choices = json_body(op)["schema"]["anyOf"][1]["properties"]["args"]["properties"][arg]["enum"]
+        choices = scalar_of(json_body(op)["schema"]["anyOf"][1]["properties"]["args"]["properties"][arg])["enum"]
         for value in choices:
             if value == "terms":
                 continue  # a matrix of terms per row: documented, but another shape
