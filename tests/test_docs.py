@@ -21,7 +21,7 @@ import pytest
 
 from conftest import CLEAN_ENV, EXAMPLES, ROOT, Server, copy_model
 
-DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md",
+DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", ROOT / "SECURITY.md",
         *sorted((ROOT / "docs").glob("*.md"))]
 CORS_ORIGIN = "https://app.example.com"   # docs/ecosystem.md's CORS example
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")

@@ -55,7 +55,7 @@ def test_every_dependency_admits_the_pin_make_installs(req):
 
 def test_rpy2_is_only_a_server_extra():
     base = {_norm(Requirement(r).name) for r in PYPROJECT["project"]["dependencies"]}
-    assert not base & {"rpy2", "falcon", "waitress", "gunicorn"}
+    assert not base & {"rpy2", "falcon", "waitress"}
     server = {_norm(Requirement(r).name) for r in PYPROJECT["project"]["optional-dependencies"]["server"]}
     assert "rpy2" in server
 
