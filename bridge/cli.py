@@ -26,7 +26,12 @@ def main(argv=None):
                        help="seconds an R worker may take to load one model file "
                             "(BRIDGE_LOAD_TIMEOUT, default 120)")
     serve.add_argument("--threads", type=int,
-                       help="HTTP threads of the front (BRIDGE_THREADS, default 64)")
+                       help="HTTP threads; each request waiting on R holds one (BRIDGE_THREADS, default 64)")
+    serve.add_argument("--read-timeout", type=float, dest="read_timeout",
+                       help="seconds a client has to send one request's head and body, then 408 "
+                            "(BRIDGE_READ_TIMEOUT, default 30)")
+    serve.add_argument("--max-connections", type=int, dest="max_connections",
+                       help="client connections open at once (BRIDGE_MAX_CONNECTIONS, default 1000)")
     serve.add_argument("--batch-max-rows", type=int, dest="batch_max_rows",
                        help="rows one batched predict() call may hold (BRIDGE_BATCH_MAX_ROWS, default 10000)")
     serve.add_argument("--batch-max-wait-ms", type=float, dest="batch_max_wait_ms",
@@ -37,7 +42,8 @@ def main(argv=None):
     serve.add_argument("--predict-timeout", type=float, dest="predict_timeout",
                        help="seconds before a predict() call is answered 504 (BRIDGE_PREDICT_TIMEOUT, default 30)")
     serve.add_argument("--grace-period", type=float, dest="grace_period",
-                       help="seconds to finish in-flight requests after SIGTERM (BRIDGE_GRACE_PERIOD, default 25)")
+                       help="seconds to finish in-flight requests after SIGTERM or SIGINT "
+                            "(BRIDGE_GRACE_PERIOD, default 25)")
     serve.add_argument("--reload-interval", type=float, dest="reload_interval",
                        help="seconds between model folder scans, 0 to disable "
                             "(BRIDGE_RELOAD_INTERVAL, default 2)")
@@ -106,7 +112,7 @@ def _size(text):
 
 def inspect_file(path):
     from .errors import BridgeError
-    from .model import read_model_file
+    from .r.model import read_model_file
 
     try:
         models = read_model_file(path)

@@ -122,7 +122,7 @@ class Registry:
             snapshot = self.snapshots.take(path)
             if self.lock is not None:
                 self.lock.verify(snapshot)
-            file_id = snapshot.parent.name
+            file_id = str(snapshot.parent)  # unique to this snapshot, whichever registry
             view = self.pool.load(file_id, snapshot)
             models = {name: ServedModel(self.pool, file_id, path, v, self.default_timeout)
                       for name, v in view["models"].items()}

@@ -7,10 +7,6 @@ then serves.
 """
 
 import logging
-import os
-import signal
-import threading
-import time
 
 from . import metrics, plumber
 from .app import create_app
@@ -44,50 +40,16 @@ def build(settings, readiness=None):
 
 
 def serve(settings):
-    from waitress.server import create_server
+    """Serves until SIGTERM/SIGINT, then drains (bridge/front_server.py),
+    stops the R workers and returns 0. SIGHUP rescans the model folder."""
+    from .front_server import serve_front
 
     readiness = Readiness()
     app, registry = build(settings, readiness)
-    server = create_server(app, host=settings.host, port=settings.port, threads=settings.threads,
-                           ident="r-bridge", channel_timeout=max(60, settings.predict_timeout * 2),
-                           connection_limit=1000,
-                           # refuses a Content-Length >= this before reading the body
-                           max_request_body_size=settings.max_body_bytes + 1,
-                           max_request_header_size=settings.max_header_bytes)
-
-    def drain(signum, frame):
-        readiness.set_draining()
-        threading.Thread(target=_drain_and_exit, args=(server, registry, settings.grace_period),
-                         daemon=True).start()
-
-    def rescan(signum, frame):
-        threading.Thread(target=registry.scan, daemon=True).start()
-
-    signal.signal(signal.SIGTERM, drain)
-    signal.signal(signal.SIGINT, drain)
-    signal.signal(signal.SIGHUP, rescan)
-    log.info("serving %d model(s) from %s on http://%s:%d with %d R worker(s)",
-             len(registry.models()), settings.models, settings.host, settings.port,
-             len(registry.pool.handles))
+    log.info("serving %d model(s) from %s with %d R worker(s)",
+             len(registry.models()), settings.models, len(registry.pool.handles))
     try:
-        server.run()
-    except (SystemExit, KeyboardInterrupt):
-        pass
-    return 0
-
-
-def _drain_and_exit(server, registry, grace):
-    log.info("draining for up to %.0f s", grace)
-    deadline = time.monotonic() + grace
-    # NOTE: waitress counts open channels in its socket map; the listener is one.
-    while time.monotonic() < deadline and _busy_channels(server):
-        time.sleep(0.05)
-    log.info("drained; exiting")
-    registry.pool.stop()
-    registry.snapshots.close()
-    os._exit(0)
-
-
-def _busy_channels(server):
-    return [ch for ch in list(server._map.values())
-            if ch is not server and getattr(ch, "requests", None)]
+        return serve_front(app, settings, readiness, on_reload=registry.scan)
+    finally:
+        registry.stop()
+        registry.pool.stop()

@@ -36,6 +36,8 @@ class Settings:
     max_rows: int = 1_000_000
     max_response_bytes: int = 64 * 2**20
     max_header_bytes: int = 64 * 1024
+    read_timeout: float = 30.0    # seconds to receive one request's head and body
+    max_connections: int = 1000   # open client connections (docs/front.md)
     require_lock: bool = False
     follow_symlinks: bool = False  # serve model files that link outside the folder
     lock_file: str = ""           # default: <models>/bridge.lock

@@ -113,7 +113,7 @@ def test_probes(server):
     assert r.status_code == 200, r.text
     r = requests.get(server.url + "/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ready", "r": "up", "models": 1}
+    assert r.json() == {"status": "ready", "r": "up", "r_workers": {"ready": 1, "total": 1}, "models": 1}
 
 
 def test_metrics_count_requests(server):
@@ -304,6 +304,7 @@ def test_sigterm_mid_request_drains(tmp_path, start_server):
         f'predict_fn <- function(model, newdata, ...) {{ file.create("{started}"); '
         'Sys.sleep(3); predict(model, newdata) }\n')
     srv = start_server(tmp_path)
+    started.unlink()  # made by the example prediction at load
     result = {}
     request = threading.Thread(target=lambda: result.update(
         r=requests.post(f"{srv.url}/models/slow/predict", json=[ROW], timeout=60)))

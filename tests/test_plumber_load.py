@@ -4,6 +4,7 @@ bridge serving its models and Plumber files side by side in one server."""
 import shutil
 import subprocess
 import sys
+import time
 
 import pytest
 import requests
@@ -203,6 +204,9 @@ def test_an_endpoint_past_the_timeout_is_stopped(start_server, model_dir, tmp_pa
         r = requests.get(server.url + path, timeout=30)
         assert r.status_code == 504, r.text
         assert "did not finish" in r.json()["description"], r.text
-        # its R worker was replaced: the next request is answered
+        # its R worker was replaced: once it is back, the next request is answered
+        deadline = time.monotonic() + 60
+        while requests.get(server.url + "/readyz", timeout=5).status_code != 200 and time.monotonic() < deadline:
+            time.sleep(0.2)
         r = requests.get(server.url + "/quick", timeout=60)
         assert r.status_code == 200 and r.json() == ["quick"], r.text

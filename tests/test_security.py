@@ -192,7 +192,7 @@ def test_the_canary_is_not_reached_through_v2_or_csv(hostile_server, canary):
 @given(args=st.dictionaries(
     st.one_of(st.sampled_from(["type", "se.fit", "na.action", "interval", "level", "terms", "scale",
                                "weights", "pred.var", "df", "what", "call_canary"]), st.text(max_size=12)),
-    st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False), st.integers(),
+    st.one_of(st.none(), st.booleans(), st.floats(allow_nan=False, allow_infinity=False), st.integers(),
               st.sampled_from(HOSTILE), st.text(max_size=20),
               st.lists(st.one_of(st.sampled_from(HOSTILE), st.integers()), max_size=3)),
     max_size=3))

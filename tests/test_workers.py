@@ -1,5 +1,10 @@
-"""Throughput machinery, with real R: batching keeps every answer R's own,
-workers are replaced, stuck calls time out, overload is refused, SIGTERM drains."""
+"""R in supervised worker processes (issue 10), on real servers with real R.
+
+Each test is one way R can fail (stuck in C code or Sys.sleep, quit(),
+a signal, memory), followed by what must still hold: the caller gets a
+clear answer at the deadline, other requests are answered, the server keeps
+serving, probes tell the truth, every worker serves the same versions.
+"""
 
 import json
 import math
@@ -13,23 +18,255 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 import requests
 
-from bridge.registry import Registry
-from bridge.rsession import RSession
-from bridge.table import Table
 from conftest import EXAMPLES, copy_model
 
 CARS = [{"wt": 2.62, "hp": 110, "cyl": "6"}]
+R_ANSWER = 21.608512809961155  # predict(mtcars_lm, CARS) in R
+
+# One sidecar for every way to hurt R from inside a predict call.
+HURT = r"""
+predict_fn <- function(model, newdata, secs = 0, spin = 0, crash = "", grow = 0) {
+  if (secs > 0) Sys.sleep(secs)                      # no interrupt reaches it
+  if (spin > 0) { t <- proc.time()[[3]]; while (proc.time()[[3]] - t < spin) {} }
+  if (crash == "quit") quit(save = "no", status = 7)
+  if (crash == "segv") tools::pskill(Sys.getpid(), tools::SIGSEGV)
+  if (grow > 0) x <- numeric(grow * 2^20 / 8) + 1
+  predict(model, newdata)
+}
+"""
 
 
-@pytest.fixture(scope="module")
-def batching_registry(fixture_models):
-    # A wait long enough that concurrent requests always meet in one batch.
-    session = RSession(max_wait=0.2)
-    batches = []
-    session.on_batch.append(lambda name, rows, n: batches.append((name, rows, n)))
-    reg = Registry(fixture_models, session)
-    reg.scan()
-    return reg, batches
+@pytest.fixture
+def hurt_models(model_dir):
+    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
+    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir, "hurt.rds")
+    (model_dir / "hurt.R").write_text(HURT)
+    return model_dir
+
+
+def predict(server, model="mtcars_lm", args=None, timeout=60):
+    return requests.post(f"{server.url}/models/{model}/predict",
+                         json={"data": CARS, "args": args or {}}, timeout=timeout)
+
+
+def assert_r_answer(resp):
+    assert resp.status_code == 200, resp.text
+    assert math.isclose(resp.json()["predictions"][0], R_ANSWER, rel_tol=1e-12)
+
+
+def children(pid):
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
+    return sorted(int(p) for p in out.split())
+
+
+def wait_for(condition, timeout=90):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.2)
+    return False
+
+
+def ready(server):
+    try:
+        return requests.get(server.url + "/readyz", timeout=2).status_code == 200
+    except requests.RequestException:
+        return False
+
+
+# ---- a stuck call ---------------------------------------------------------------------------
+
+@pytest.mark.parametrize("workers", ["1", "2"])
+@pytest.mark.parametrize("args", [{"secs": 600}, {"spin": 600}], ids=["Sys.sleep", "busy-loop"])
+def test_a_stuck_call_is_504_at_its_deadline_and_the_server_lives_on(start_server, hurt_models,
+                                                                     workers, args):
+    server = start_server(hurt_models, "--workers", workers, "--predict-timeout", "2",
+                          "--reload-interval", "0")
+    started = time.monotonic()
+    r = predict(server, "hurt", args)
+    elapsed = time.monotonic() - started
+    assert r.status_code == 504, r.text
+    assert elapsed < 30  # at the deadline, not when R would have returned (600 s)
+    assert wait_for(lambda: ready(server))
+    assert_r_answer(predict(server))
+    assert server.proc.poll() is None
+    assert len(children(server.proc.pid)) == int(workers)
+
+
+def test_metadata_routes_never_run_model_code(start_server, hurt_models):
+    (hurt_models / "hurt.R").write_text(HURT.replace("secs = 0", "secs = 600"))
+    server = start_server(hurt_models, "--predict-timeout", "2", "--reload-interval", "0")
+    for path in ("/v2/models/hurt", "/v2/models/hurt/ready", "/models/hurt", "/openapi.json", "/models"):
+        r = requests.get(server.url + path, timeout=10)
+        assert r.status_code == 200, (path, r.text)
+
+
+def test_a_slow_hot_added_model_does_not_stop_the_server(start_server, hurt_models, tmp_path):
+    server = start_server(hurt_models, "--workers", "2", "--reload-interval", "0.5",
+                          "--load-timeout", "60")
+    copy_model(EXAMPLES / "mtcars_lm.rds", tmp_path, "late.rds")
+    (tmp_path / "late.R").write_text("Sys.sleep(8)\npredict_fn <- function(model, newdata) predict(model, newdata)\n")
+    os.replace(tmp_path / "late.R", hurt_models / "late.R")
+    os.replace(tmp_path / "late.rds", hurt_models / "late.rds")
+    answered = 0
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        assert_r_answer(predict(server, timeout=10))  # never stops answering meanwhile
+        answered += 1
+        if requests.post(f"{server.url}/models/late/predict", json=CARS, timeout=10).status_code == 200:
+            break
+        time.sleep(0.2)
+    assert_r_answer(requests.post(f"{server.url}/models/late/predict", json=CARS, timeout=10))
+    assert answered > 5
+    assert server.proc.poll() is None
+
+
+# ---- a timed-out call never hurts anyone else ----------------------------------------------------
+
+def test_innocent_requests_never_pay_for_a_timeout(start_server, hurt_models):
+    server = start_server(hurt_models, "--workers", "2", "--predict-timeout", "1",
+                          "--reload-interval", "0")
+    # calls that take about the timeout, and innocent ones around them
+    def call(i):
+        if i % 3 == 0:
+            return "slow", predict(server, "hurt", {"spin": 0.95 + (i % 5) * 0.03})
+        return "innocent", predict(server)
+
+    with ThreadPoolExecutor(6) as pool:
+        results = list(pool.map(call, range(45)))
+    for kind, r in results:
+        if kind == "innocent":
+            # queued behind a killed worker: answered by another, or a clean 504 at its
+            # deadline, never R's error from someone else's interrupt
+            assert r.status_code in (200, 504), r.text
+            if r.status_code == 200:
+                assert_r_answer(r)
+        else:
+            assert r.status_code in (200, 504), r.text
+    assert sum(1 for kind, r in results if kind == "innocent" and r.status_code == 200) > 15
+    assert server.proc.poll() is None
+    assert_r_answer(predict(server))
+
+
+# ---- a crash loses nobody else's request ---------------------------------------------------------
+
+@pytest.mark.parametrize("crash", ["quit", "segv"])
+def test_a_crash_answers_its_caller_and_queued_requests_are_served(start_server, hurt_models, crash):
+    server = start_server(hurt_models, "--predict-timeout", "60", "--reload-interval", "0")
+    with ThreadPoolExecutor(9) as pool:
+        crashing = pool.submit(predict, server, "hurt", {"secs": 0.5, "crash": crash})
+        time.sleep(0.2)  # the crashing call is running; these queue behind it
+        queued = [pool.submit(predict, server) for _ in range(8)]
+        r = crashing.result()
+        assert r.status_code == 502, r.text
+        assert ("exit code 7" if crash == "quit" else "SIGSEGV") in r.json()["description"]
+        for future in queued:
+            assert_r_answer(future.result())
+    assert server.proc.poll() is None
+
+
+def test_a_killed_worker_is_replaced_and_its_queue_served(start_server, hurt_models):
+    server = start_server(hurt_models, "--predict-timeout", "60", "--reload-interval", "0")
+    [worker] = children(server.proc.pid)
+    with ThreadPoolExecutor(5) as pool:
+        running = pool.submit(predict, server, "hurt", {"secs": 3})
+        time.sleep(0.5)
+        queued = [pool.submit(predict, server) for _ in range(4)]
+        os.kill(worker, signal.SIGKILL)
+        r = running.result()
+        assert r.status_code == 502 and "SIGKILL" in r.json()["description"], r.text
+        for future in queued:
+            assert_r_answer(future.result())
+    assert children(server.proc.pid) != [worker]
+
+
+def test_probes_tell_the_truth_while_the_only_worker_is_wedged(start_server, hurt_models):
+    server = start_server(hurt_models, "--predict-timeout", "3", "--reload-interval", "0")
+    states = []
+
+    def watch():
+        for _ in range(40):
+            r = requests.get(server.url + "/readyz", timeout=5)
+            states.append((r.status_code, requests.get(server.url + "/healthz", timeout=5).status_code))
+            time.sleep(0.1)
+
+    watcher = threading.Thread(target=watch)
+    watcher.start()
+    r = predict(server, "hurt", {"secs": 600})
+    watcher.join()
+    assert r.status_code == 504, r.text
+    assert all(h == 200 for _, h in states)      # the front is alive throughout
+    assert (503, 200) in states                  # not ready while its only worker restarts
+    assert wait_for(lambda: ready(server))
+    assert_r_answer(predict(server))
+
+
+def test_memory_runaway_is_507_and_the_worker_replaced(start_server, hurt_models):
+    server = start_server(hurt_models, "--worker-memory", "700M", "--predict-timeout", "60",
+                          "--reload-interval", "0")
+    r = predict(server, "hurt", {"grow": 3000})
+    assert r.status_code == 507, r.text
+    assert "--worker-memory" in r.json()["description"]
+    assert wait_for(lambda: ready(server))
+    assert_r_answer(predict(server))
+
+
+# ---- workers agree ------------------------------------------------------------------------------
+
+def test_every_worker_serves_the_same_versions_after_a_failed_reload(start_server, hurt_models, tmp_path):
+    server = start_server(hurt_models, "--workers", "2", "--reload-interval", "0.5")
+    # replace the file with one that does not load: the old version keeps serving
+    (tmp_path / "broken.rds").write_bytes(b"not an R file")
+    os.replace(tmp_path / "broken.rds", hurt_models / "mtcars_lm.rds")
+    assert wait_for(lambda: any(m.get("reload_error") for m in
+                                requests.get(server.url + "/models").json()["models"]))
+    # a worker dies and is replaced: it must load the served version, not the broken file
+    os.kill(children(server.proc.pid)[0], signal.SIGKILL)
+    assert wait_for(lambda: len(children(server.proc.pid)) == 2 and ready(server))
+    time.sleep(3)  # the new worker loads what is served
+    with ThreadPoolExecutor(4) as pool:
+        for r in pool.map(lambda _: predict(server), range(40)):
+            assert_r_answer(r)
+
+
+def test_a_model_added_after_a_restart_is_on_every_worker(start_server, hurt_models):
+    server = start_server(hurt_models, "--workers", "2", "--reload-interval", "0.5")
+    os.kill(children(server.proc.pid)[1], signal.SIGKILL)
+    copy_model(EXAMPLES / "mtcars_lm.rds", hurt_models, "added.rds")
+    assert wait_for(lambda: requests.post(f"{server.url}/models/added/predict", json=CARS).status_code == 200)
+    with ThreadPoolExecutor(4) as pool:
+        for r in pool.map(lambda _: predict(server, "added"), range(40)):
+            assert_r_answer(r)
+
+
+# ---- batching across every waiting request --------------------------------------------------------
+
+def test_concurrent_requests_are_batched_and_each_gets_r_answer(start_server, fixture_models):
+    server = start_server(fixture_models, "--reload-interval", "0", "--workers", "1")
+    jobs = []
+    for case in sorted(fixture_models.glob("*.case.json")):
+        spec = json.loads(case.read_text())
+        for row, want in zip(spec["rows"], spec["expected"]):
+            jobs.append((spec["model"], row, spec["args"], want))
+
+    def run(job):
+        model, row, args, want = job
+        r = requests.post(f"{server.url}/models/{model}/predict", json={"data": [row], "args": args})
+        assert r.status_code == 200, r.text
+        return job, r.json()["predictions"]
+
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(run, jobs * 3))
+    for (model, row, args, want), got in results:
+        assert len(got) == 1 and close(got[0], want), (model, row, got, want)
+    metrics = requests.get(server.url + "/metrics").text
+    batched = [line for line in metrics.splitlines()
+               if line.startswith("bridge_batch_requests_count") and not line.endswith(" 0.0")]
+    requests_in_batches = sum(float(line.split()[-1]) for line in metrics.splitlines()
+                              if line.startswith("bridge_batch_requests_sum"))
+    calls = sum(float(line.split()[-1]) for line in batched)
+    assert requests_in_batches > calls, "no two requests were ever predicted together"
 
 
 def close(got, want):
@@ -42,89 +279,35 @@ def close(got, want):
     return got == want
 
 
-def one_row(row):
-    return Table({k: [v] for k, v in row.items()}, 1)
-
-
-def test_concurrent_rows_are_batched_and_each_gets_r_answer(batching_registry, fixture_models):
-    reg, batches = batching_registry
-    jobs = []
-    for case in sorted(fixture_models.glob("*.case.json")):
-        spec = json.loads(case.read_text())
-        for row, want in zip(spec["rows"], spec["expected"]):
-            jobs.append((spec["model"], row, spec["args"], want))
-
-    def run(job):
-        model, row, args, want = job
-        got = reg.get(model).predict_table(one_row(row), args).records()
-        return job, got
-
-    before = len(batches)
-    with ThreadPoolExecutor(16) as pool:
-        results = list(pool.map(run, jobs))
-    for (model, row, args, want), got in results:
-        assert len(got) == 1 and close(got[0], want), (model, row, got, want)
-    merged = [b for b in batches[before:] if b[2] > 1]
-    assert merged, "no two requests were ever predicted together"
-
-
-def test_a_request_failing_in_r_does_not_fail_its_batch(model_dir):
+def test_a_request_failing_in_r_does_not_fail_its_batch(start_server, model_dir):
     copy_model(EXAMPLES / "mtcars_lm.rds", model_dir, "picky.rds")
     (model_dir / "picky.R").write_text(
         "predict_fn <- function(model, newdata) {\n"
+        "  Sys.sleep(0.05)\n"
         "  if (any(newdata$hp > 1000)) stop('hp over 1000 is not a car')\n"
         "  predict(model, newdata)\n}\n")
     (model_dir / "picky.json").write_text(json.dumps({"batching": True}))
-    session = RSession(max_wait=0.3)
-    batches = []
-    session.on_batch.append(lambda name, rows, n: batches.append(n))
-    reg = Registry(model_dir, session)
-    reg.scan()
-    model = reg.get("picky")
-    rows = [{"wt": 2.62, "hp": 110 + i, "cyl": "6"} for i in range(7)] + [{"wt": 2.62, "hp": 5000, "cyl": "6"}]
+    server = start_server(model_dir, "--reload-interval", "0")
+    rows = [{"wt": 2.62, "hp": 110 + i, "cyl": "6"} for i in range(15)] + [{"wt": 2.62, "hp": 5000, "cyl": "6"}]
 
     def run(row):
-        try:
-            return model.predict_table(one_row(row), {}).records()[0]
-        except Exception as exc:
-            return exc
+        return requests.post(f"{server.url}/models/picky/predict", json=[row])
 
-    with ThreadPoolExecutor(8) as pool:
-        results = list(pool.map(run, rows))
-    assert max(batches) > 1
-    assert all(isinstance(r, float) for r in results[:7]), results
-    assert results[7].status == 500 and "not a car" in results[7].description
-    singles = [model.predict_table(one_row(r), {}).records()[0] for r in rows[:7]]
-    assert results[:7] == singles
+    with ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(run, rows * 2))
+    for row, r in zip(rows * 2, results):
+        if row["hp"] > 1000:
+            assert r.status_code == 500 and "not a car" in r.json()["description"], r.text
+        else:
+            single = requests.post(f"{server.url}/models/picky/predict", json=[row]).json()
+            assert r.status_code == 200 and r.json() == single, r.text
 
 
-@pytest.fixture
-def slow_models(model_dir):
-    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
-    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir, "forever.rds")
-    (model_dir / "forever.R").write_text("predict_fn <- function(model, newdata) { repeat {} }\n")
-    (model_dir / "forever.json").write_text(json.dumps({"timeout": 1}))
-    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir, "slow.rds")
-    (model_dir / "slow.R").write_text(
-        "predict_fn <- function(model, newdata, secs = 1) { Sys.sleep(secs); predict(model, newdata) }\n")
-    return model_dir
-
-
-def test_endless_predict_times_out_and_r_recovers(start_server, slow_models):
-    server = start_server(slow_models, "--reload-interval", "0")
-    resp = requests.post(server.url + "/models/forever/predict", json=CARS, timeout=60)
-    assert resp.status_code == 504, resp.text
-    resp = requests.post(server.url + "/models/mtcars_lm/predict", json=CARS, timeout=60)
-    assert resp.status_code == 200, resp.text
-    assert math.isclose(resp.json()["predictions"][0], 21.608512809961155, rel_tol=1e-12)
-
-
-def test_burst_beyond_the_queue_gets_503_with_retry_after(start_server, slow_models):
-    server = start_server(slow_models, "--reload-interval", "0", "--max-queue", "2", "--threads", "16")
+def test_burst_beyond_the_queue_gets_503_with_retry_after(start_server, hurt_models):
+    server = start_server(hurt_models, "--reload-interval", "0", "--max-queue", "2")
 
     def call(_):
-        return requests.post(server.url + "/models/slow/predict",
-                             json={"data": CARS, "args": {"secs": 0.5}}, timeout=60)
+        return predict(server, "hurt", {"secs": 0.5})
 
     with ThreadPoolExecutor(12) as pool:
         responses = list(pool.map(call, range(12)))
@@ -132,72 +315,30 @@ def test_burst_beyond_the_queue_gets_503_with_retry_after(start_server, slow_mod
     assert 503 in statuses and 200 in statuses, statuses
     assert set(statuses) <= {200, 503}
     assert all(r.headers.get("Retry-After") for r in responses if r.status_code == 503)
-    assert requests.post(server.url + "/models/mtcars_lm/predict", json=CARS, timeout=60).status_code == 200
+    assert_r_answer(predict(server))
 
 
-def test_sigterm_lets_the_request_in_flight_finish(start_server, slow_models):
-    server = start_server(slow_models, "--reload-interval", "0")
-    result = {}
+# ---- shutdown ------------------------------------------------------------------------------
 
-    def call():
-        result["resp"] = requests.post(server.url + "/models/slow/predict",
-                                       json={"data": CARS, "args": {"secs": 2}}, timeout=60)
-
-    thread = threading.Thread(target=call)
-    thread.start()
-    time.sleep(0.7)
-    server.proc.send_signal(signal.SIGTERM)
-    thread.join(60)
-    assert result["resp"].status_code == 200, result["resp"].text
-    assert server.proc.wait(30) == 0
-
-
-def children(pid):
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
-    return sorted(int(p) for p in out.split())
-
-
-def test_workers_serve_one_port_and_a_dead_worker_is_replaced(start_server, model_dir):
-    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
-    server = start_server(model_dir, "--workers", "2", "--reload-interval", "0")
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_a_signal_lets_requests_in_flight_finish(start_server, hurt_models, sig):
+    server = start_server(hurt_models, "--reload-interval", "0", "--workers", "2")
     workers = children(server.proc.pid)
-    assert len(workers) == 2
-    os.kill(workers[0], signal.SIGKILL)
-    deadline = time.monotonic() + 90
-    while time.monotonic() < deadline:
-        now = children(server.proc.pid)
-        if len(now) == 2 and workers[0] not in now:
-            break
+    with ThreadPoolExecutor(6) as pool:
+        futures = [pool.submit(predict, server, "hurt", {"secs": 1.5}) for _ in range(4)]
         time.sleep(0.5)
-    assert len(children(server.proc.pid)) == 2
-    for _ in range(20):
-        resp = requests.post(server.url + "/models/mtcars_lm/predict", json=CARS, timeout=60)
-        assert resp.status_code == 200, resp.text
+        server.proc.send_signal(sig)
+        for future in futures:
+            assert_r_answer(future.result())
+    assert server.proc.wait(30) == 0
+    assert not any(os.path.exists(f"/proc/{pid}") for pid in workers)  # no R worker left behind
 
 
-def test_r_objects_dropped_off_the_r_thread_are_released_on_it(session):
-    """A wrapper that dies on another thread must not call into R there."""
-    from bridge import rsession
-
-    vec = session.run(lambda: session.ri.FloatSexpVector([1.0, 2.0]))
-    session.run(lambda: None)  # the R thread lets go of the previous job
-    before = len(rsession._deferred)
-    del vec  # dropped here, on the test's thread
-    assert len(rsession._deferred) == before + 1
-    session.run(lambda: None)  # the R thread's next job releases it
-    assert len(rsession._deferred) == 0
-
-
-def test_inline_calls_time_out_too(model_dir):
-    """An idle R runs a request on the caller's thread; its timeout must still hold."""
-    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir, "forever.rds")
-    (model_dir / "forever.R").write_text("predict_fn <- function(model, newdata) { repeat {} }\n")
-    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
-    session = RSession()
-    reg = Registry(model_dir, session)
-    reg.scan()
-    with pytest.raises(Exception) as err:
-        reg.get("forever").predict_table(one_row(CARS[0]), {}, timeout=1)
-    assert err.value.status == 504
-    got = reg.get("mtcars_lm").predict_table(one_row(CARS[0]), {}).records()
-    assert math.isclose(got[0], 21.608512809961155, rel_tol=1e-12)
+def test_sighup_rescans_the_models(start_server, hurt_models):
+    server = start_server(hurt_models, "--reload-interval", "0")
+    copy_model(EXAMPLES / "mtcars_lm.rds", hurt_models, "fresh.rds")
+    assert requests.post(f"{server.url}/models/fresh/predict", json=CARS).status_code == 404
+    server.proc.send_signal(signal.SIGHUP)
+    assert wait_for(lambda: requests.post(f"{server.url}/models/fresh/predict", json=CARS).status_code == 200,
+                    timeout=60)
+    assert server.proc.poll() is None

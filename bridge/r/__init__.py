@@ -12,3 +12,7 @@ import os
 
 for _name in ("R_PROFILE_USER", "R_ENVIRON_USER", "R_PROFILE"):
     os.environ[_name] = os.devnull
+
+import logging as _logging
+
+_logging.getLogger("rpy2").setLevel(_logging.WARNING)  # its start-up chatter

@@ -95,7 +95,10 @@ class WorkerHandle:
                 [sys.executable, "-m", "bridge.workers.worker", str(theirs.fileno()),
                  json.dumps(self.pool.worker_config)],
                 pass_fds=(theirs.fileno(),), env=env, cwd=tempfile.gettempdir(),
-                stdin=subprocess.DEVNULL)
+                stdin=subprocess.DEVNULL,
+                # A terminal's Ctrl-C or a supervisor's group-wide SIGTERM is for
+                # the front: it drains, then stops its workers itself.
+                start_new_session=True)
         finally:
             theirs.close()
         self.conn = Connection(ours.detach())
