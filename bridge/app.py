@@ -5,8 +5,9 @@ import logging
 import falcon
 import orjson
 
-from . import openapi, plumber, v2
+from . import mlflow, openapi, plumber, v2
 from .auth import ApiKeyAuth
+from .cors import Cors
 from .errors import BridgeError
 from .forecast_http import ForecastResource
 from .health import Liveness, Readiness, ReadinessResource
@@ -25,14 +26,17 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     scanned the registry already)."""
     settings = settings or Settings()
     readiness = readiness or Readiness(ready=True)
-    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[
-        # Order matters: log and count everything, then refuse what is not
-        # allowed, before any resource reads the body.
+    auth = ApiKeyAuth.from_settings(settings)
+    app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[m for m in [
+        # Order matters: log and count everything, answer CORS preflights
+        # (which carry no key), then refuse what is not allowed, before any
+        # resource reads the body.
         RequestLog(),
         RequestMetrics(registry),
-        ApiKeyAuth.from_settings(settings),
+        Cors.from_settings(settings),  # None unless --cors-origins
+        auth,
         BodyLimits.from_settings(settings),
-    ])
+    ] if m is not None])
     app.add_route("/healthz", Liveness())
     app.add_route("/readyz", ReadinessResource(readiness, registry))
     app.add_route("/metrics", MetricsResource())
@@ -40,9 +44,11 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     app.add_route("/models/{name}", ModelResource(registry))
     app.add_route("/models/{name}/predict", PredictResource(registry))
     app.add_route("/models/{name}/forecast", ForecastResource(registry, settings.max_horizon))
-    openapi.add_routes(app, registry)
+    openapi.add_routes(app, registry, auth)
     v2.add_routes(app, registry, readiness)
-    plumber.mount(app, plumber_apis)  # last: Plumber files get only the paths left over
+    plumber.mount(app, plumber_apis)  # Plumber files get only the paths left over,
+    # but MLflow's (/health, /ping, ...): those a file does not serve itself.
+    mlflow.add_routes(app, registry, readiness, plumber_apis)
     app.add_error_handler(BridgeError, render_bridge_error)
     app.add_error_handler(falcon.HTTPError, render_http_error)
     app.add_error_handler(Exception, render_unexpected)

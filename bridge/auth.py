@@ -20,9 +20,9 @@ log = logging.getLogger(__name__)
 OPEN_PATHS = frozenset(("/healthz", "/readyz", "/metrics",
                         # the Open Inference Protocol's probes (KServe's readiness probe)
                         "/v2/health/live", "/v2/health/ready",
-                        # the Swagger UI page and its files hold no data; the page asks
-                        # for a key when /openapi.json answers 401
-                        "/docs"))
+                        # the Swagger UI page and its files hold no data; without a key
+                        # /openapi.json is only its security scheme (bridge/openapi.py)
+                        "/docs", "/openapi.json"))
 OPEN_PREFIXES = ("/docs/static/",)
 
 
@@ -59,6 +59,10 @@ class ApiKeyAuth:
         if keys:
             log.info("API keys required (%d configured)", len(keys))
         return cls(keys)
+
+    @property
+    def enabled(self):
+        return bool(self._keys)
 
     def process_request(self, req, resp):
         if not self._keys or req.path in OPEN_PATHS or req.path.startswith(OPEN_PREFIXES):

@@ -8,7 +8,12 @@ MODEL is a model file (scored in this process's own R) or a served model,
 format (.csv, .json, .jsonl, .parquet), by default INPUT's.
 
 The file is read, scored and written chunk by chunk (10,000 rows by default),
-so memory stays flat however large the file. CSV is read as text and each
+so memory stays flat however large the file. The output is written under
+OUTPUT.partial and renamed when every row is done: a file under OUTPUT's
+name is complete. A row that does not fit the model stops the run
+(`--on-error stop`), or is skipped, or rejected into `--reject-file` with
+its row number and reason; `--resume` continues a run that stopped, from
+the checkpoint written after each chunk. CSV is read as text and each
 column parsed by the model's own type rules, exactly as the HTTP endpoint
 reads a CSV body; CSV output keeps the input text and appends the
 prediction column(s), written as the endpoint's `Accept: text/csv` does.
@@ -17,6 +22,7 @@ prediction column(s), written as the endpoint's `Accept: text/csv` does.
 import json
 import os
 import re
+import shutil
 import sys
 import urllib.parse
 from pathlib import Path
@@ -52,6 +58,7 @@ class LocalScorer:
         from .r.model import load_model
 
         self.model = load_model(path, object=object_name)
+        self.identity = f"{Path(path).resolve()}:{object_name or ''}"
 
     def score(self, chunk, args):
         # No server's per-request timeout here: a chunk takes what R needs.
@@ -64,6 +71,7 @@ class RemoteScorer:
 
         self.client = Client(url, api_key=api_key)
         self.name = name
+        self.identity = f"{self.client.url}/models/{name}"
         self.client.describe(name)  # fail now, not after the first chunk
 
     def score(self, chunk, args):
@@ -116,6 +124,9 @@ class Chunk:
 
     def rows(self):
         return Table.from_pandas(self.frame).columns
+
+    def subset(self, positions):
+        return Chunk(self.frame.iloc[positions].reset_index(drop=True), self.text)
 
 
 def read_csv(fh, chunk_size):
@@ -193,7 +204,7 @@ def read_parquet(path, chunk_size):
         yield Chunk(batch.to_pandas(), text=False)
 
 
-# ---- writing as we go --------------------------------------------------------------
+# ---- writing as we go -------------------------------------------------------------
 
 def labelled(frame, columns):
     """Prediction columns named so they do not clash with the input's."""
@@ -209,9 +220,10 @@ def labelled(frame, columns):
 
 
 class CsvWriter:
-    def __init__(self, path):
-        self.fh = open(path, "w", encoding="utf-8", newline="")
-        self.header = True
+    def __init__(self, path, state=None):
+        self.path = path
+        self.fh = open(path, "a" if state else "w", encoding="utf-8", newline="")
+        self.header = not (state or {}).get("started")
 
     def write(self, frame, columns):
         import pandas as pd
@@ -223,16 +235,22 @@ class CsvWriter:
                                 lineterminator="\n")
         self.header = False
 
+    def checkpoint(self):
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        return {"started": not self.header, "bytes": self.fh.tell()}
+
     def close(self):
         self.fh.close()
 
 
 class JsonWriter:
-    def __init__(self, path, array):
-        self.fh = open(path, "wb")
+    def __init__(self, path, array, state=None):
+        self.path = path
+        self.fh = open(path, "ab" if state else "wb")
         self.array = array
-        self.first = True
-        if array:
+        self.first = not (state or {}).get("started")
+        if array and not state:
             self.fh.write(b"[")
 
     def write(self, frame, columns):
@@ -246,56 +264,229 @@ class JsonWriter:
                 self.fh.write(b"\n")
             self.first = False
 
-    def close(self):
-        if self.array:
+    def checkpoint(self):
+        self.fh.flush()
+        os.fsync(self.fh.fileno())
+        return {"started": not self.first, "bytes": self.fh.tell()}
+
+    def close(self, complete=True):
+        if self.array and complete:
             self.fh.write(b"\n]\n")
         self.fh.close()
 
 
 class ParquetWriter:
-    def __init__(self, path):
-        self.path = path
-        self.writer = None
+    """Parquet cannot be appended to, so each chunk is a part file in a
+    folder beside the output; the parts become one file when the run ends."""
+
+    def __init__(self, path, state=None):
+        self.path = Path(path)
+        self.parts = self.path.with_name(self.path.name + ".d")
+        if not state:
+            shutil.rmtree(self.parts, ignore_errors=True)
+        self.parts.mkdir(exist_ok=True)
+        self.count = (state or {}).get("parts", 0)
+        for extra in sorted(self.parts.glob("part-*.parquet"))[self.count:]:
+            extra.unlink()  # written after the last checkpoint
+        self.schema = None
 
     def write(self, frame, columns):
         import pyarrow as pa
         import pyarrow.parquet as pq
 
         both = frame.assign(**columns)
+        if self.schema is None and self.count:
+            self.schema = pq.read_schema(self.parts / "part-00000.parquet")
         try:
-            if self.writer is None:
-                table = pa.Table.from_pandas(both, preserve_index=False)
-                self.writer = pq.ParquetWriter(self.path, table.schema)
-            else:
-                # Later chunks take the first chunk's column types.
-                table = pa.Table.from_pandas(both, schema=self.writer.schema, preserve_index=False)
+            # Later chunks take the first chunk's column types.
+            table = pa.Table.from_pandas(both, schema=self.schema, preserve_index=False)
         except (pa.ArrowException, ValueError) as exc:
             raise BatchError(f"cannot write Parquet (a column mixes types?): {exc}")
-        self.writer.write_table(table)
+        self.schema = table.schema
+        pq.write_table(table, self.parts / f"part-{self.count:05d}.parquet")
+        self.count += 1
 
-    def close(self):
-        if self.writer is not None:
-            self.writer.close()
+    def checkpoint(self):
+        return {"started": self.count > 0, "parts": self.count}
+
+    def close(self, complete=True):
+        if not complete:
+            return
+        import pyarrow.parquet as pq
+
+        parts = sorted(self.parts.glob("part-*.parquet"))
+        if not parts:
+            # No row at all: an empty file with no columns is still a Parquet file.
+            import pyarrow as pa
+
+            pq.write_table(pa.table({}), self.path)
+        else:
+            with pq.ParquetWriter(self.path, pq.read_schema(parts[0])) as out:
+                for part in parts:
+                    out.write_table(pq.read_table(part))
+        shutil.rmtree(self.parts, ignore_errors=True)
 
 
-def writer_for(path, fmt):
+def writer_for(path, fmt, state=None):
     if fmt == "csv":
-        return CsvWriter(path)
+        return CsvWriter(path, state)
     if fmt in ("json", "jsonl"):
-        return JsonWriter(path, array=fmt == "json")
-    return ParquetWriter(path)
+        return JsonWriter(path, array=fmt == "json", state=state)
+    return ParquetWriter(path, state)
+
+
+# ---- rows that fail: stop, skip or reject ----------------------------------------
+
+ON_ERROR = ("stop", "skip", "reject")
+
+
+def _is_row_error(exc):
+    """An error a row of the input can cause (it does not fit the model, or
+    R fails on it), as opposed to one about the run (no server, timeout,
+    overload, wrong key, unknown model)."""
+    status = getattr(exc, "status", None)
+    if status in (400, 422):
+        return True
+    return status == 500 and (getattr(exc, "title", "") == "Model failed")
+
+
+def _error_row(exc):
+    """The 1-based row of the scored rows an error names, if any."""
+    details = getattr(exc, "details", None) or getattr(exc, "body", None) or {}
+    row = details.get("row") if isinstance(details, dict) else None
+    return row if isinstance(row, int) else None
+
+
+def score_tolerantly(scorer, chunk, args):
+    """(scored row positions, prediction columns, [(position, reason)]) for
+    a chunk: rows that fail alone are set aside with R's reason, the others
+    scored. An error that names its row sets that row aside at once;
+    otherwise the rows are halved until the failing ones are alone."""
+    rejected = []
+    pending = [list(range(len(chunk.frame)))]
+    done = {}
+    while pending:
+        positions = pending.pop()
+        if not positions:
+            continue
+        part = chunk.subset(positions)
+        try:
+            done[positions[0]] = (positions, scorer.score(part, args))
+            continue
+        except Exception as exc:  # noqa: BLE001 -- sorted below: only row errors are set aside
+            if not _is_row_error(exc):
+                raise
+            error = exc
+        named = _error_row(error)
+        if named is not None and 1 <= named <= len(positions):
+            bad = positions[named - 1]
+            # The row it names counts in the part scored; the reject file has the input's.
+            rejected.append((bad, re.sub(r",? ?\brow \d+", "", error.description, count=1)))
+            pending.append([p for p in positions if p != bad])
+        elif len(positions) == 1:
+            rejected.append((positions[0], error.description))
+        else:
+            half = len(positions) // 2
+            pending += [positions[half:], positions[:half]]
+    kept, columns = [], {}
+    for start in sorted(done):
+        positions, cols = done[start]
+        kept += positions
+        for name, values in cols.items():
+            columns.setdefault(name, []).extend(values)
+    # Parts scored separately may name their outputs differently (a class
+    # no row of a part predicts): a missing output is NA in that part.
+    if any(len(v) != len(kept) for v in columns.values()):
+        raise BatchError("the parts of a chunk predicted different outputs; use --on-error stop")
+    return kept, columns, sorted(rejected)
+
+
+def reject_rows(frame, failed, before):
+    """The rejected rows as they were read, after their row number in the
+    input (1 = the first data row) and the reason."""
+    import pandas as pd
+
+    bad = frame.iloc[[p for p, _ in failed]].reset_index(drop=True)
+    meta = {}
+    for name, values in (("row", [before + p + 1 for p, _ in failed]),
+                         ("reason", [why for _, why in failed])):
+        while name in bad.columns:
+            name = f"reject_{name}"
+        meta[name] = values
+    return pd.concat([pd.DataFrame(meta), bad], axis=1)
 
 
 # ---- the run -----------------------------------------------------------------------
 
-def score_file(scorer, input_path, output_path, chunk_size=10_000, args=None, progress=None):
-    """Scores input_path into output_path; returns the number of rows."""
+class Summary:
+    def __init__(self):
+        self.rows = 0        # rows written to the output
+        self.rejected = 0    # rows set aside (skipped or written to the reject file)
+        self.first_reason = None
+
+
+def _identity(path):
+    st = os.stat(path)
+    return {"path": str(Path(path).resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns}
+
+
+def _write_json_atomic(path, doc):
+    tmp = Path(str(path) + ".tmp")
+    tmp.write_text(json.dumps(doc, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, path)
+
+
+def partial_paths(output_path):
+    """Where a run writes before its output is complete, and its checkpoint."""
+    output = Path(output_path)
+    return output.with_name(output.name + ".partial"), output.with_name(output.name + ".checkpoint.json")
+
+
+def score_file(scorer, input_path, output_path, chunk_size=10_000, args=None, progress=None, **kwargs):
+    """Scores input_path into output_path; returns the number of rows written."""
+    return run(scorer, input_path, output_path, chunk_size, args, progress, **kwargs).rows
+
+
+def run(scorer, input_path, output_path, chunk_size=10_000, args=None, progress=None,
+        on_error="stop", reject_path=None, resume=False):
+    """Scores input_path into output_path, chunk by chunk.
+
+    The output (and the reject file) is written under a `.partial` name and
+    renamed only once every row is done, so a file under the output's name
+    is always complete. After each chunk a checkpoint records how far the
+    run got; `resume=True` continues from it (the input file, arguments,
+    model and chunk size must be the ones it was started with).
+    """
     from .client import BridgeClientError
     from .errors import BridgeError
 
+    if on_error not in ON_ERROR:
+        raise BatchError(f"--on-error {on_error!r}: use one of {', '.join(ON_ERROR)}")
+    if reject_path and on_error != "reject":
+        raise BatchError("--reject-file goes with --on-error reject")
+    if on_error == "reject" and not reject_path:
+        raise BatchError("--on-error reject needs --reject-file FILE")
     args = args or {}
     in_fmt = file_format(input_path)
     out_fmt = file_format(output_path)
+    rej_fmt = file_format(reject_path) if reject_path else None
+    partial, checkpoint_path = partial_paths(output_path)
+    reject_partial = partial_paths(reject_path)[0] if reject_path else None
+    run_id = {"input": _identity(input_path), "args": args,
+              "model": getattr(scorer, "identity", type(scorer).__name__),
+              "chunk_size": chunk_size, "on_error": on_error,
+              "reject_file": str(Path(reject_path).resolve()) if reject_path else ""}
+    state = _resume_state(checkpoint_path, run_id, partial) if resume else None
+    if state is None:
+        checkpoint_path.unlink(missing_ok=True)
+    else:
+        _truncate(partial, state["output_state"])
+        if reject_partial is not None:
+            _truncate(reject_partial, state["reject_state"])
+    summary = Summary()
+    done_rows = state["rows_read"] if state else 0
+    if state:
+        summary.rows, summary.rejected = state["rows_written"], state["rows_rejected"]
     bar = _progress(input_path, in_fmt, progress)
     fh = None
     if in_fmt == "csv":
@@ -306,29 +497,89 @@ def score_file(scorer, input_path, output_path, chunk_size=10_000, args=None, pr
         chunks = read_json(fh, chunk_size)
     else:
         chunks = read_parquet(input_path, chunk_size)
-    writer = writer_for(output_path, out_fmt)
-    rows, done = 0, 0
+    writer = writer_for(partial, out_fmt, state and state["output_state"])
+    rejects = writer_for(reject_partial, rej_fmt, state and state["reject_state"]) if reject_path else None
+    rows_read, progress_at, complete = 0, 0, False
     try:
         for chunk in chunks:
             frame = chunk.frame.reset_index(drop=True)
+            chunk = Chunk(frame, chunk.text)
+            if rows_read + len(frame) <= done_rows:  # done before the run was interrupted
+                rows_read += len(frame)
+                continue
+            if rows_read < done_rows:
+                chunk = chunk.subset(list(range(done_rows - rows_read, len(frame))))
+                rows_read = done_rows
+                frame = chunk.frame
             try:
-                columns = scorer.score(chunk, args)
+                if on_error == "stop":
+                    kept, columns, failed = list(range(len(frame))), scorer.score(chunk, args), []
+                else:
+                    kept, columns, failed = score_tolerantly(scorer, chunk, args)
             except (BridgeError, BridgeClientError) as exc:
-                raise BatchError(f"{input_path}: {_file_rows(exc, rows)}") from exc
-            writer.write(frame, labelled(frame, columns))
-            rows += len(chunk.frame)
+                raise BatchError(f"{input_path}: {_file_rows(exc, rows_read)}") from exc
+            if kept:
+                scored = frame.iloc[kept].reset_index(drop=True)
+                writer.write(scored, labelled(scored, columns))
+            if failed:
+                summary.first_reason = summary.first_reason or \
+                    f"row {rows_read + failed[0][0] + 1:,}: {failed[0][1]}"
+                if rejects is not None:
+                    rejects.write(reject_rows(frame, failed, rows_read), {})
+            summary.rows += len(kept)
+            summary.rejected += len(failed)
+            rows_read += len(frame)
+            _write_json_atomic(checkpoint_path, {
+                **run_id, "rows_read": rows_read, "rows_written": summary.rows,
+                "rows_rejected": summary.rejected, "output_state": writer.checkpoint(),
+                "reject_state": rejects.checkpoint() if rejects is not None else None})
             if bar is not None:
-                now = fh.tell() if fh is not None else rows
-                bar.update(now - done)
-                done = now
-                bar.set_postfix(rows=f"{rows:,}")
+                now = fh.tell() if fh is not None else rows_read
+                bar.update(now - progress_at)
+                progress_at = now
+                bar.set_postfix(rows=f"{rows_read:,}")
+        complete = True
     finally:
-        writer.close()
+        _close(writer, complete)
+        if rejects is not None:
+            _close(rejects, complete)
         if fh is not None:
             fh.close()
         if bar is not None:
             bar.close()
-    return rows
+    # Only now does the output appear under its name: complete or not at all.
+    os.replace(partial, output_path)
+    if reject_path:
+        os.replace(reject_partial, reject_path)
+    checkpoint_path.unlink(missing_ok=True)
+    return summary
+
+
+def _close(writer, complete):
+    if isinstance(writer, CsvWriter):
+        writer.close()
+    else:
+        writer.close(complete=complete)
+
+
+def _resume_state(checkpoint_path, run_id, partial):
+    if not checkpoint_path.is_file():
+        return None  # nothing to resume: a fresh run
+    state = json.loads(checkpoint_path.read_text(encoding="utf-8"))
+    changed = [k for k in run_id if state.get(k) != run_id[k]]
+    if changed:
+        raise BatchError(f"cannot resume: {', '.join(changed)} changed since the interrupted run "
+                         f"(checkpoint {checkpoint_path.name}); run without --resume to start over")
+    if not (partial.exists() or Path(str(partial) + ".d").is_dir()):
+        raise BatchError(f"cannot resume: {partial.name} is gone; run without --resume to start over")
+    return state
+
+
+def _truncate(path, state):
+    """Cuts what was written after the last checkpoint (a chunk cut short)."""
+    if path is not None and state and "bytes" in state and Path(path).exists():
+        with open(path, "r+b") as fh:
+            fh.truncate(state["bytes"])
 
 
 def _file_rows(exc, before):
@@ -366,17 +617,33 @@ def main(options):
 
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
+    output = None
     try:
         args = query_args({k: v for k, v in (_split_arg(a) for a in options.arg or [])})
         output = options.output or _default_output(options.input)
         scorer = scorer_for(options.model, url=options.url, object_name=options.object,
                             api_key=options.api_key or os.environ.get("BRIDGE_API_KEY"))
-        rows = score_file(scorer, options.input, output, options.chunk_size, args,
-                          progress=False if options.quiet else None)
+        summary = run(scorer, options.input, output, options.chunk_size, args,
+                      progress=False if options.quiet else None, on_error=options.on_error,
+                      reject_path=options.reject_file, resume=options.resume)
+    except KeyboardInterrupt:
+        print(f"interrupted; {output} is not written. `--resume` continues where it stopped",
+              file=sys.stderr)
+        return 130
     except (BatchError, BridgeError, BridgeClientError, OSError) as exc:
         print(f"error: {getattr(exc, 'description', None) or exc}", file=sys.stderr)
+        if output and partial_paths(output)[1].exists():
+            print(f"{output} is not written. --on-error skip or reject sets such rows aside; "
+                  "--resume continues a run the same input stopped (a lost server, Ctrl-C)",
+                  file=sys.stderr)
         return 1
-    print(f"wrote {rows:,} rows to {output}", file=sys.stderr)
+    print(f"wrote {summary.rows:,} {'row' if summary.rows == 1 else 'rows'} to {output}", file=sys.stderr)
+    if summary.rejected:
+        where = f" to {options.reject_file}" if options.reject_file else ""
+        verb = "rejected" if options.reject_file else "skipped"
+        rows = "row" if summary.rejected == 1 else "rows"
+        print(f"{verb} {summary.rejected:,} {rows}{where} (first: {summary.first_reason})",
+              file=sys.stderr)
     return 0
 
 
@@ -406,6 +673,14 @@ def add_parser(sub):
                    help="an argument to R's predict(), e.g. --arg type=response (repeatable)")
     p.add_argument("--chunk-size", dest="chunk_size", type=int, default=10_000,
                    help="rows per chunk (default 10000)")
+    p.add_argument("--on-error", dest="on_error", choices=ON_ERROR, default="stop",
+                   help="a row that does not fit the model or fails in R: stop the run (default), "
+                        "skip it, or reject it into --reject-file")
+    p.add_argument("--reject-file", dest="reject_file", metavar="FILE",
+                   help="with --on-error reject: the rows set aside, numbered as in the input, "
+                        "with the reason (its extension picks the format)")
+    p.add_argument("--resume", action="store_true",
+                   help="continue a run that stopped (error, Ctrl-C, crash) from its last checkpoint")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 

@@ -56,6 +56,9 @@ def main(argv=None):
     serve.add_argument("--plumber-bare", dest="plumber_bare", action="store_true", default=None,
                        help="load plumber.R files as plumber::pr() alone does, without "
                             "library(plumber) (BRIDGE_PLUMBER_BARE)")
+    serve.add_argument("--cors-origins", dest="cors_origins", metavar="ORIGINS",
+                       help="origins browser apps may call from, comma-separated, or '*' "
+                            "(BRIDGE_CORS_ORIGINS, default none)")
     serve.add_argument("--require-lock", dest="require_lock", action="store_true", default=None,
                        help="load only files whose sha256 is in the lock file (BRIDGE_REQUIRE_LOCK)")
     serve.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=None,

@@ -3,8 +3,15 @@
 The document is built from the registry: one predict operation per model,
 whose request schema lists the model's columns (JSON types, factor levels as
 `enum`, date formats, null for NA), with an example request made from the
-schema and the answer R gave to it. It is rebuilt when the registry's
+schema and the answer R gave to it, and the arguments a caller may pass to
+its predict() method (the model's allow-list, bridge/args.py: typed by the
+method's defaults, choices as `enum`). It is rebuilt when the registry's
 generation changes (a model file added, changed or removed).
+
+With API keys on, the document names its security scheme, so that Swagger
+UI's own Authorize dialog asks for the key; without a key /openapi.json is
+only that scheme and the open probes (nothing about the models), with a
+wrong key it is a 401.
 """
 
 import threading
@@ -15,7 +22,9 @@ import falcon
 import orjson
 
 from . import __version__
+from .auth import presented_key
 from .convert import INT_MAX
+from .errors import Unauthorized
 from .forecast import MAX_HORIZON
 from .forecast_openapi import forecast_operation
 from .render import csv_cell
@@ -44,7 +53,6 @@ ERROR_STATUSES = {
 }
 
 # A syntactic R argument name, and the values a JSON argument may take.
-R_NAME = r"^([A-Za-z]|[.][A-Za-z._])[A-Za-z0-9._]*$"
 ARG_SCALAR = {"type": ["string", "number", "boolean"]}
 ARG_VALUE = {"anyOf": [ARG_SCALAR, {"type": "array", "items": ARG_SCALAR, "minItems": 1}]}
 
@@ -52,17 +60,35 @@ V2_DATATYPES = ["BOOL", "UINT8", "UINT16", "UINT32", "UINT64", "INT8", "INT16", 
                 "FP16", "FP32", "FP64", "BYTES"]
 
 
-def add_routes(app, registry):
-    app.add_route("/openapi.json", OpenAPIResource(OpenAPIDocument(registry)))
+SECURITY_SCHEMES = {
+    "bearerAuth": {"type": "http", "scheme": "bearer",
+                   "description": "an API key of the bridge, as `Authorization: Bearer <key>`"},
+    "apiKeyHeader": {"type": "apiKey", "in": "header", "name": "X-API-Key",
+                     "description": "the same key, as `X-API-Key: <key>`"},
+}
+SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
+
+
+def add_routes(app, registry, auth=None):
+    secured = auth is not None and auth.enabled
+    app.add_route("/openapi.json", OpenAPIResource(OpenAPIDocument(registry, secured), auth))
     app.add_route("/docs", DocsResource())
     app.add_static_route("/docs/static", str(SWAGGER_UI))
 
 
 class OpenAPIResource:
-    def __init__(self, document):
+    def __init__(self, document, auth=None):
         self._document = document
+        self._auth = auth if auth is not None and auth.enabled else None
 
     def on_get(self, req, resp):
+        if self._auth is not None:
+            key = presented_key(req)
+            if not key:
+                resp.data = self._document.public_json()
+                return
+            if not self._auth.accepts(key.encode("utf-8", "surrogateescape")):
+                raise Unauthorized("the API key is not valid", error="invalid_token")
         resp.data = self._document.json()
 
 
@@ -75,8 +101,9 @@ class DocsResource:
 class OpenAPIDocument:
     """The document as JSON bytes, built once per registry generation."""
 
-    def __init__(self, registry):
+    def __init__(self, registry, secured=False):
         self._registry = registry
+        self._secured = secured
         self._lock = threading.Lock()
         self._generation = None
         self._json = None
@@ -85,14 +112,17 @@ class OpenAPIDocument:
         with self._lock:
             generation = self._registry.generation
             if generation != self._generation:
-                self._json = orjson.dumps(build(self._registry.models()))
+                self._json = orjson.dumps(build(self._registry.models(), self._secured))
                 self._generation = generation
             return self._json
+
+    def public_json(self):
+        return orjson.dumps(build_public())
 
 
 # ---- the document -------------------------------------------------------------
 
-def build(models, max_horizon=MAX_HORIZON):
+def build(models, secured=False, max_horizon=MAX_HORIZON):
     paths = {
         "/models": {"get": _listing_operation()},
         "/models/{name}": {"get": _describe_operation()},
@@ -106,15 +136,11 @@ def build(models, max_horizon=MAX_HORIZON):
             continue
         paths[f"/models/{quoted}/predict"] = {"post": predict_operation(model)}
     paths.update(v2_paths(models))
-    return {
+    doc = {
         "openapi": "3.1.0",
-        "info": {
-            "title": "R Bridge",
-            "version": __version__,
-            "description": (
-                "R models served over HTTP: each model has a predict operation whose request "
-                "lists the columns the model was trained with. Predictions are R's own."),
-        },
+        "info": _info("R models served over HTTP: each model has a predict operation whose "
+                      "request lists the columns the model was trained with. Predictions are "
+                      "R's own."),
         "tags": [{"name": name, "description": _tag_description(models[name])}
                  for name in sorted(models)] + [
             {"name": "models", "description": "What is served"},
@@ -122,6 +148,39 @@ def build(models, max_horizon=MAX_HORIZON):
         "paths": paths,
         "components": {"schemas": {"Error": ERROR, "V2Error": V2_ERROR, "Tensor": TENSOR}},
     }
+    return secure(doc) if secured else doc
+
+
+def build_public():
+    """What /openapi.json shows without a key when keys are on: the security
+    scheme (so Swagger UI offers its Authorize dialog) and the open probes."""
+    return secure({
+        "openapi": "3.1.0",
+        "info": _info("This bridge needs an API key: choose Authorize and enter it to see "
+                      "the served models."),
+        "paths": {p: ops for p, ops in v2_paths({}).items() if p.startswith("/v2/health/")},
+        "components": {"schemas": {"V2Error": V2_ERROR}},
+    })
+
+
+def _info(description):
+    return {"title": "R Bridge", "version": __version__, "description": description}
+
+
+def secure(doc):
+    """Every operation needs a key, but the open probes; 401 documented."""
+    doc["components"]["securitySchemes"] = SECURITY_SCHEMES
+    doc["components"]["schemas"].setdefault("Error", ERROR)
+    doc["security"] = SECURITY
+    for path, ops in doc["paths"].items():
+        for op in ops.values():
+            if path.startswith("/v2/health/"):
+                op["security"] = []
+            else:
+                op["responses"]["401"] = {
+                    "description": "No API key, or not a valid one",
+                    "content": {"application/json": {"schema": {"$ref": "#/components/schemas/Error"}}}}
+    return doc
 
 
 def _tag_description(model):
@@ -165,13 +224,7 @@ def request_schema(model):
         "required": model.schema.names,
         "description": "column arrays of equal length",
     }
-    args = {
-        "type": "object",
-        "description": "extra arguments to R's predict(), e.g. {\"type\": \"response\"}",
-        "properties": {k: {"example": v} for k, v in model.default_args.items()},
-        "propertyNames": {"pattern": R_NAME},
-        "additionalProperties": ARG_VALUE,
-    }
+    args = args_schema(model)
     return {"anyOf": [
         {"title": "rows", "description": "an array of row objects", **rows},
         {"title": "data and args", "type": "object", "required": ["data"],
@@ -186,6 +239,55 @@ def request_schema(model):
         {"title": "MLflow dataframe_records", "type": "object", "required": ["dataframe_records"],
          "properties": {"dataframe_records": rows, "params": args}},
     ]}
+
+
+def arg_schema(arg):
+    """One accepted argument: its type, its choices as `enum`; a number or a
+    string may also be a list of them (an R vector), a flag may not."""
+    if arg.type == "any":
+        return dict(ARG_VALUE)
+    scalar = {"type": arg.type}
+    if arg.choices:
+        scalar["enum"] = list(arg.choices)
+    if arg.type == "boolean":
+        return scalar
+    return {"anyOf": [scalar, {"type": "array", "items": scalar, "minItems": 1}]}
+
+
+def accepted_args(model):
+    spec = getattr(model, "arg_spec", None)
+    return list(spec.accepted.values()) if spec is not None else []
+
+
+def args_schema(model):
+    """The arguments a caller may pass to predict() (the model's allow-list);
+    a sidecar's default arguments are the defaults a caller sees."""
+    properties = {a.name: arg_schema(a) for a in accepted_args(model)}
+    for name, value in model.default_args.items():
+        if name in properties:
+            properties[name] = {**properties[name], "default": value}
+    return {
+        "type": "object",
+        "description": "arguments to R's predict(), e.g. {\"type\": \"response\"}; "
+                       "R's defaults apply to those not sent, others are refused",
+        "properties": properties,
+        "additionalProperties": False,
+    }
+
+
+def query_parameters(model):
+    """The same arguments as query parameters, which a CSV body takes them as."""
+    out = []
+    for arg in accepted_args(model):
+        schema = {"type": "string" if arg.type == "any" else arg.type}
+        if arg.choices:
+            schema["enum"] = list(arg.choices)
+        if arg.name in model.default_args:
+            schema["default"] = model.default_args[arg.name]
+        out.append({"name": arg.name, "in": "query", "required": False, "schema": schema,
+                    "description": "an argument to R's predict(), taken from the query string "
+                                   "with a text/csv body (a JSON body carries it in `args`)"})
+    return out
 
 
 ANY_PREDICTION = {"title": "with other predict() arguments",
@@ -230,12 +332,12 @@ def predict_operation(model):
     names = model.schema.names
     csv_example = ",".join(names) + "\n" + ",".join(_quote(csv_cell(row[n])) for n in names) + "\n"
     ok = {"application/json": {"schema": response_schema(model, sig)},
-          "text/csv": {"schema": {"type": "string"},
-                       "description": "with `Accept: text/csv`: a header and one line per row"}}
+          "text/csv": {"schema": {"type": "string",
+                                  "description": "with `Accept: text/csv`: a header and one line per row"}}}
     if sig.example_predictions is not None:
         ok["application/json"]["example"] = {"model": model.name,
                                              "predictions": sig.example_predictions}
-    return {
+    op = {
         "tags": [model.name],
         "operationId": f"predict_{_ident(model.name)}",
         "summary": f"Predict with {model.name}",
@@ -260,6 +362,10 @@ def predict_operation(model):
         },
         "responses": {"200": {"description": "R's predictions", "content": ok}, **_errors()},
     }
+    parameters = query_parameters(model)
+    if parameters:
+        op["parameters"] = parameters
+    return op
 
 
 def _inputs_markdown(model):

@@ -4,7 +4,11 @@ import dataclasses
 import os
 from pathlib import Path
 
+# The source tree, or, when installed from a wheel (which carries the R
+# side inside the package, pyproject.toml), the package folder.
 ROOT = Path(__file__).resolve().parent.parent
+if not (ROOT / "r_scripts" / "bridge").is_dir():
+    ROOT = Path(__file__).resolve().parent
 R_HELPERS = ROOT / "r_scripts" / "bridge"
 
 
@@ -38,6 +42,7 @@ class Settings:
     require_lock: bool = False
     follow_symlinks: bool = False  # serve model files that link outside the folder
     lock_file: str = ""           # default: <models>/bridge.lock
+    cors_origins: str = ""        # comma-separated origins browsers may call from; "*" any
     plumber_dir: Path = None      # docs/plumber.md; `make run` serves r_scripts/api/
     plumber: tuple = ()
     plumber_bare: bool = False    # load plumber.R files without attaching plumber

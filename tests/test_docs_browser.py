@@ -119,15 +119,24 @@ def r_prediction(row):
     return float(rscript(code, cwd=ROOT))
 
 
-def try_it_out(page, url):
-    """Opens /docs, checks the models are listed, runs mtcars_lm's example."""
+def open_docs(page, url):
     page.call("Page.navigate", url=url + "/docs")
-    # Every model has its section (Swagger UI's tags).
+
+
+def wait_for_models(page):
+    """Every model has its section (Swagger UI's tags)."""
     tags = page.wait_for(
         "(() => { const t = [...document.querySelectorAll('.opblock-tag')].map(e => e.dataset.tag);"
         " return t.length >= 4 ? t : null })()")
     assert {"mtcars_lm", "iris_rf", "infert_glm", "warpbreaks_ranger"} <= set(tags)
-    # Open the mtcars_lm predict operation, "Try it out", "Execute" its example.
+
+
+def tags(page):
+    return page.js("[...document.querySelectorAll('.opblock-tag')].map(e => e.dataset.tag)")
+
+
+def run_example(page):
+    """Opens the mtcars_lm predict operation, "Try it out", "Execute" its example."""
     op = "#operations-mtcars_lm-predict_mtcars_lm"
     page.js(f"document.querySelector('{op} .opblock-summary-control').click()")
     page.wait_for(f"!!document.querySelector('{op} .try-out__btn')")
@@ -144,6 +153,29 @@ def try_it_out(page, url):
     assert got["predictions"] == [pytest.approx(r_prediction(row), rel=1e-15)]
 
 
+def try_it_out(page, url):
+    open_docs(page, url)
+    wait_for_models(page)
+    run_example(page)
+
+
+def authorize(page, key):
+    """Swagger UI's own Authorize dialog: the key goes into the first scheme."""
+    page.wait_for("!!document.querySelector('.auth-wrapper .btn.authorize')")
+    page.js("document.querySelector('.auth-wrapper .btn.authorize').click()")
+    page.wait_for("!!document.querySelector('.modal-ux .auth-container input')")
+    # React reads an input's value through its own setter and an input event.
+    page.js(f"""(() => {{
+        const input = document.querySelector('.modal-ux .auth-container input');
+        const set = Object.getOwnPropertyDescriptor(HTMLInputElement.prototype, 'value').set;
+        set.call(input, {json.dumps(key)});
+        input.dispatchEvent(new Event('input', {{bubbles: true}}));
+    }})()""")
+    page.js("document.querySelector('.modal-ux .auth-container .btn.modal-btn.authorize').click()")
+    # The document is fetched again with the key; the dialog may close with the re-render.
+    page.js("document.querySelector('.modal-ux .btn-done, .modal-ux .close-modal')?.click()")
+
+
 def test_swagger_ui_lists_models_and_tries_a_prediction(server, page):
     try_it_out(page, server.url)
     # Nothing was fetched from outside the bridge.
@@ -151,12 +183,35 @@ def test_swagger_ui_lists_models_and_tries_a_prediction(server, page):
     assert any(u.endswith("/docs/static/swagger-ui-bundle.js") for u in entries), entries
     assert [u for u in entries if not u.startswith(server.url)] == []
     assert page.prompts == []
+    # No keys, no Authorize button.
+    assert page.js("document.querySelector('.auth-wrapper .btn.authorize')") is None
 
 
-def test_docs_page_asks_for_the_api_key(start_server, model_dir, page):
+@pytest.fixture
+def keyed_server(start_server, model_dir):
     for path in EXAMPLES.glob("*.rd*"):
         copy_model(path, model_dir)
-    server = start_server(model_dir, "--reload-interval", "0", env={"BRIDGE_API_KEYS": "k1"})
-    page.prompt_answer = "k1"
-    try_it_out(page, server.url)
-    assert page.prompts == ["This bridge needs an API key:"]
+    return start_server(model_dir, "--reload-interval", "0", env={"BRIDGE_API_KEYS": "k1,k2"})
+
+
+def test_docs_page_takes_the_key_in_swagger_uis_authorize_dialog(keyed_server, page):
+    open_docs(page, keyed_server.url)
+    # Before a key: the page says one is needed and shows no model.
+    page.wait_for("document.querySelector('.info')?.innerText.includes('needs an API key')")
+    assert "mtcars_lm" not in tags(page)
+    authorize(page, "k2")
+    wait_for_models(page)
+    run_example(page)  # "Try it out" sends the key
+    assert page.prompts == []
+
+
+def test_a_wrong_key_is_said_once_without_a_prompt(keyed_server, page):
+    open_docs(page, keyed_server.url)
+    authorize(page, "not-a-key")
+    text = page.wait_for("(() => { const t = document.body.innerText;"
+                         " return /Unauthorized|401/.test(t) ? t : null })()")
+    assert "Failed to load API definition" in text
+    assert "mtcars_lm" not in tags(page)
+    assert page.prompts == []
+    # The page stays put: no reload loop.
+    assert page.js("performance.getEntriesByType('navigation').length") == 1

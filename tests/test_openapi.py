@@ -182,3 +182,134 @@ def test_csv_body_takes_args_from_the_query_string(client, fixture_models):
                              headers={"Content-Type": "text/csv"}, query_string="type=prob")
     assert r.status_code == 200, r.text
     assert r.json["predictions"] == c["expected"]
+
+
+# ---- the whole document, predict() arguments, security (issue 12) -----------------
+
+from openapi_spec_validator import OpenAPIV31SpecValidator  # noqa: E402
+import requests  # noqa: E402
+
+from conftest import ROOT, rscript  # noqa: E402
+
+
+def spec_errors(doc):
+    return [f"{'/'.join(map(str, e.absolute_path))}: {e.message[:300]}"
+            for e in OpenAPIV31SpecValidator(doc).iter_errors()]
+
+
+def test_the_whole_document_is_valid_openapi_3_1(doc):
+    assert spec_errors(doc) == []
+
+
+def test_the_validator_refuses_a_media_type_with_a_description(doc):
+    # The fault this document used to have: the check is not vacuous.
+    broken = json.loads(json.dumps(doc))
+    op = predict_op(broken, "lm_factor")
+    op["responses"]["200"]["content"]["text/csv"]["description"] = "CSV"
+    assert spec_errors(broken)
+
+
+R_FORMALS = r"""
+for (f in list.files("r_scripts/bridge", "[.]R$", full.names = TRUE)) source(f)
+m <- readRDS(file.path("{folder}", "{name}.rds"))
+bridge_load_packages(bridge_model_packages(m))
+method <- bridge_predict_method(m)$fn
+out <- lapply(formals(method)[-1], function(d) {
+  if (identical(d, quote(expr = ))) return(list(kind = "missing"))
+  if (is.language(d) && !(is.call(d) && identical(d[[1]], as.name("c")))) return(list(kind = "code"))
+  v <- tryCatch(eval(d), error = function(e) NULL)
+  if (is.null(v) || is.function(v)) return(list(kind = "null"))
+  list(kind = typeof(v), values = v)
+})
+cat(jsonlite::toJSON(out, auto_unbox = FALSE, null = "null", digits = NA))
+"""
+
+TYPES = {"logical": "boolean", "double": "number", "integer": "number", "character": "string"}
+
+
+def scalar_of(schema):
+    """The scalar schema of an argument that may also be a list of them."""
+    return schema["anyOf"][0] if "anyOf" in schema and "type" in schema["anyOf"][0] else schema
+
+
+@pytest.mark.parametrize("name", ["lm_factor", "glm_binomial", "randomforest_class", "ranger_reg",
+                                  "rpart_class", "gbm_reg", "loess_reg", "nnet_class"])
+def test_args_are_the_allowed_formals_typed_by_rs_defaults(doc, client, fixture_models, name):
+    """Each documented argument is a formal of the method R dispatches to,
+    typed as R's own default says (a c("a", "b") default is an enum of
+    exactly those); the others are the ones the model refuses."""
+    r = json.loads(rscript(R_FORMALS.replace("{folder}", str(fixture_models)).replace("{name}", name), cwd=ROOT))
+    for formal in r.values():
+        formal["kind"] = formal["kind"][0]
+    body = json_body(predict_op(doc, name))["schema"]["anyOf"][1]["properties"]["args"]
+    documented = body["properties"]
+    assert body["additionalProperties"] is False
+    for arg, schema in documented.items():
+        assert arg in r, f"{arg} is not a formal of {name}'s predict method"
+        formal = r[arg]
+        if formal["kind"] in ("missing", "null", "code"):
+            continue
+        values, scalar = formal["values"], scalar_of(schema)
+        if formal["kind"] == "character" and len(values) > 1:   # c("a", "b"): a choice
+            assert scalar == {"type": "string", "enum": values}, arg
+        elif len(values) == 1:
+            assert scalar["type"] == TYPES[formal["kind"]] and "enum" not in scalar, arg
+    refused = client.simulate_get(f"/models/{name}").json["args"]["refused"]
+    for arg in r:
+        assert (arg in documented) != (arg in refused), f"{arg}: documented or refused, one of the two"
+    # In the query string too (where a CSV body takes them).
+    params = predict_op(doc, name).get("parameters", [])
+    assert [p["name"] for p in params] == list(documented)
+
+
+def test_documented_choices_are_what_r_accepts(doc, client):
+    """lm's `interval` and glm's `type`: every documented value predicts,
+    and a value outside them is a 422."""
+    for name, arg in (("lm_factor", "interval"), ("glm_binomial", "type")):
+        op = predict_op(doc, name)
+        row = json_body(op)["examples"]["rows"]["value"][0]
+        choices = scalar_of(json_body(op)["schema"]["anyOf"][1]["properties"]["args"]["properties"][arg])["enum"]
+        for value in choices:
+            if value == "terms":
+                continue  # a matrix of terms per row: documented, but another shape
+            r = client.simulate_post(f"/models/{name}/predict", json={"data": [row], "args": {arg: value}})
+            assert r.status_code == 200, (arg, value, r.text)
+        r = client.simulate_post(f"/models/{name}/predict", json={"data": [row], "args": {arg: "nope"}})
+        assert r.status_code == 422, r.text
+
+
+@pytest.fixture(scope="module")
+def keyed(tmp_path_factory):
+    from conftest import Server
+
+    folder = tmp_path_factory.mktemp("keyed")
+    for path in EXAMPLES.glob("*.rd*"):
+        copy_model(path, folder)
+    server = Server(folder, "--reload-interval", "0", env={"BRIDGE_API_KEYS": "k1"})
+    yield server
+    server.stop()
+
+
+def test_with_keys_the_document_names_its_security_scheme(keyed):
+    public = requests.get(keyed.url + "/openapi.json", timeout=30)
+    assert public.status_code == 200
+    assert spec_errors(public.json()) == []
+    assert public.json()["components"]["securitySchemes"]["bearerAuth"]["scheme"] == "bearer"
+    # Without a key: no model in it.
+    assert not [p for p in public.json()["paths"] if p.startswith("/models")]
+    full = requests.get(keyed.url + "/openapi.json", headers={"Authorization": "Bearer k1"}, timeout=30)
+    assert full.status_code == 200
+    assert spec_errors(full.json()) == []
+    assert "/models/mtcars_lm/predict" in full.json()["paths"]
+    assert full.json()["security"] == [{"bearerAuth": []}, {"apiKeyHeader": []}]
+    assert full.json()["paths"]["/v2/health/ready"]["get"]["security"] == []
+    by_header = requests.get(keyed.url + "/openapi.json", headers={"X-API-Key": "k1"}, timeout=30)
+    assert by_header.json() == full.json()
+    wrong = requests.get(keyed.url + "/openapi.json", headers={"Authorization": "Bearer k9"}, timeout=30)
+    assert wrong.status_code == 401, wrong.text
+
+
+def test_without_keys_the_served_document_is_valid_and_open(examples_server):
+    got = requests.get(examples_server.url + "/openapi.json", timeout=30).json()
+    assert spec_errors(got) == []
+    assert "securitySchemes" not in got["components"] and "security" not in got
