@@ -1,54 +1,24 @@
 """Prometheus metrics: what the server counts, and GET /metrics.
 
-One process: the metrics live in this process and /metrics renders them.
-Several worker processes: the server calls `prepare_multiprocess_dir(path)`
-in the main process before any worker starts; every worker then writes its
-values to files there and /metrics, answered by any worker, adds up all of
-them (prometheus-client's multiprocess mode). When a worker exits, the main
-process calls `mark_process_dead(pid)` so its queue depth stops counting.
+They live in the HTTP front, the one process that sees every request (the R
+workers report nothing themselves): each event is counted once, however many
+workers there are. Series exist from the start at zero: the server-wide ones
+when the server starts, a model's own once it loads.
 
 Labels are kept to a bounded set: a model label is only ever the name of a
 served model (never a name a caller made up), an endpoint label is a route
 template.
 """
 
-import os
 import threading
 import time
 from pathlib import Path
 
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
 ROW_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 REQUEST_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
-
-
-def prepare_multiprocess_dir(path):
-    """Makes `path` the shared metrics folder of this process and the workers
-    it starts: created if missing, emptied of a previous run's files, and
-    PROMETHEUS_MULTIPROC_DIR set. Call before any worker starts."""
-    path = Path(path)
-    path.mkdir(parents=True, exist_ok=True)
-    for stale in path.glob("*.db"):
-        stale.unlink()
-    os.environ[MULTIPROC_ENV] = str(path)
-    from prometheus_client import values
-
-    # prometheus-client picks its storage when first imported; pick again in
-    # case something imported it before the folder was known.
-    values.ValueClass = values.get_value_class()
-    global _metrics
-    with _metrics_lock:
-        _metrics = None
-    return path
-
-
-def mark_process_dead(pid):
-    """A worker exited: drop its live gauges (queue depth) from the sums."""
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
-        multiprocess.mark_process_dead(pid)
+REPLACED_REASONS = ("timeout", "memory", "died")
+PREDICT_ENDPOINT = "/models/{name}/predict"
 
 
 class _Metrics:
@@ -56,8 +26,6 @@ class _Metrics:
         import prometheus_client
         from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
-        # *_created series are not kept in multiprocess mode: leave them out
-        # everywhere, so one worker or many expose the same series.
         prometheus_client.disable_created_metrics()
         self.registry = CollectorRegistry(auto_describe=True)
         r = self.registry
@@ -77,8 +45,15 @@ class _Metrics:
             "bridge_batch_requests", "Requests merged into one predict() call into R.",
             ["model"], buckets=REQUEST_BUCKETS, registry=r)
         self.queue_depth = Gauge(
-            "bridge_queue_depth", "Predict requests waiting for R (summed over live workers).",
-            multiprocess_mode="livesum", registry=r)
+            "bridge_queue_depth", "Requests waiting for a free R worker.", registry=r)
+        self.workers_ready = Gauge(
+            "bridge_r_workers_ready", "R worker processes that can take work now.", registry=r)
+        self.workers_replaced = Counter(
+            "bridge_r_workers_replaced_total", "R worker processes ended and started again, by "
+            "reason (timeout: a call passed its deadline; memory: over --worker-memory; died).",
+            ["reason"], registry=r)
+        for reason in REPLACED_REASONS:
+            self.workers_replaced.labels(reason)
         self.load_failures = Counter(
             "bridge_model_load_failures_total", "Model files that failed to load, by file.",
             ["file"], registry=r)
@@ -124,6 +99,26 @@ def set_queue_depth(n):
     _get().queue_depth.set(n)
 
 
+def model_loaded(model):
+    """A model is served: its series start at zero."""
+    m = _get()
+    m.requests.labels(PREDICT_ENDPOINT, model, "200")
+    m.latency.labels(PREDICT_ENDPOINT, model)
+    m.rows.labels(model)
+    m.batch_rows.labels(model)
+    m.batch_requests.labels(model)
+    for kind in ("input", "model"):
+        m.r_errors.labels(model, kind)
+
+
+def workers_ready(n):
+    _get().workers_ready.set(n)
+
+
+def worker_replaced(reason):
+    _get().workers_replaced.labels(reason).inc()
+
+
 def model_load_failed(file):
     _get().load_failures.labels(Path(file).name).inc()
 
@@ -134,14 +129,8 @@ def r_error(model, kind):
 
 def render():
     """(body, content type) of the Prometheus text format for /metrics."""
-    from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
+    from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-    if os.environ.get(MULTIPROC_ENV):
-        from prometheus_client import multiprocess
-
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
-        return generate_latest(registry), CONTENT_TYPE_LATEST
     return generate_latest(_get().registry), CONTENT_TYPE_LATEST
 
 

@@ -160,6 +160,8 @@ class Registry:
             self.pool.unload(old_id)
             self.snapshots.drop(old_snapshot)
         log.info("serving %s from %s", printable(", ".join(models)), printable(path.name))
+        for name in models:
+            metrics.model_loaded(name)
         for skipped in state.skipped:
             log.warning("model file %s: object %s not served: %s", printable(path.name),
                         printable(skipped["object"]), skipped["reason"])

@@ -200,35 +200,24 @@ def python(code, env, *args):
     return done.stdout
 
 
-WORKER = """
-import sys
-from bridge import metrics
-metrics.observe_request("/models/{name}/predict", "m", 200, 0.01)
-metrics.observe_batch("m", 10, 2)
-metrics.set_queue_depth(int(sys.argv[1]))
-"""
-RENDER = "import sys; from bridge import metrics; sys.stdout.write(metrics.render()[0].decode())"
-
-
-def test_metrics_add_up_across_processes(tmp_path):
-    folder = tmp_path / "prom"
-    folder.mkdir()
-    (folder / "counter_0.db").write_bytes(b"stale")
-    env = {**os.environ, "PROMETHEUS_MULTIPROC_DIR": str(folder)}
-    # the server, before its workers start
-    python(f"from bridge import metrics; metrics.prepare_multiprocess_dir({str(folder)!r})", env)
-    assert not (folder / "counter_0.db").exists()
-    workers = [subprocess.Popen([sys.executable, "-c", WORKER, str(depth)], cwd=ROOT, env=env)
-               for depth in (3, 4)]
-    assert [w.wait(timeout=120) for w in workers] == [0, 0]
-    samples = parse_metrics(python(RENDER, env))
-    key = 'bridge_requests_total{endpoint="/models/{name}/predict",model="m",status="200"}'
-    assert samples[key] == 2
-    assert samples['bridge_batch_requests_sum{model="m"}'] == 4
-    assert samples["bridge_queue_depth"] == 7
-    # a dead worker's queue depth stops counting
-    python(f"from bridge import metrics; metrics.mark_process_dead({workers[0].pid})", env)
-    assert parse_metrics(python(RENDER, env))["bridge_queue_depth"] == 4
+def test_metrics_start_at_zero_and_count_each_event_once(start_server, model_dir):
+    """Two R workers, one front: every event counted once; every series there
+    from the start (a model's once it loads)."""
+    shutil.copy(EXAMPLES / "mtcars_lm.rds", model_dir)
+    srv = start_server(model_dir, "--workers", "2", "--reload-interval", "0")
+    samples = parse_metrics(requests.get(srv.url + "/metrics").text)
+    for key in ('bridge_requests_total{endpoint="/models/{name}/predict",model="mtcars_lm",status="200"}',
+                'bridge_r_errors_total{model="mtcars_lm",kind="model"}',
+                'bridge_r_workers_replaced_total{reason="timeout"}',
+                'bridge_batch_rows_count{model="mtcars_lm"}',
+                "bridge_queue_depth"):
+        assert samples[key] == 0, key
+    assert samples["bridge_r_workers_ready"] == 2
+    for _ in range(10):
+        requests.post(f"{srv.url}/models/mtcars_lm/predict", json=[ROW]).raise_for_status()
+    samples = parse_metrics(requests.get(srv.url + "/metrics").text)
+    assert samples['bridge_requests_total{endpoint="/models/{name}/predict",model="mtcars_lm",status="200"}'] == 10
+    assert samples['bridge_batch_rows_sum{model="mtcars_lm"}'] == 10
 
 
 # ---- settings ------------------------------------------------------------------------------------

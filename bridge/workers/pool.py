@@ -28,6 +28,7 @@ import threading
 import time
 from multiprocessing.connection import Connection
 
+from .. import metrics
 from ..errors import (BridgeError, ModelLoadError, PlumberLoadError, PredictTimeout, WorkerCrashed,
                       WorkerOutOfMemory)
 from ..settings import ROOT
@@ -145,6 +146,11 @@ class WorkerHandle:
             jobs = self.pool.dispatcher.take(
                 self, lambda: self.pool.stopping or self.proc.poll() is not None)
             if not jobs:
+                if not self.pool.stopping:
+                    self.last_exit = self._exit_reason()
+                    log.error("R worker %d (pid %d) died while idle: %s", self.index, self.pid,
+                              self.last_exit)
+                    metrics.worker_replaced("died")
                 return
             if not self._run_jobs(jobs):
                 return
@@ -221,6 +227,7 @@ class WorkerHandle:
         else:
             self._kill()
             self.last_exit = f"killed: {outcome}"
+        metrics.worker_replaced(outcome)
         requests = [j for j in jobs if j.kind in ("predict", "plumber", "call")]
         self._fail_control([j for j in jobs if j not in requests],
                            f"the R worker {'died' if outcome == 'died' else 'was stopped'} "
@@ -375,6 +382,7 @@ class Pool:
             handle._kill()
 
     def _changed(self):
+        metrics.workers_ready(self.available)
         with self._cv:
             self._cv.notify_all()
 

@@ -60,6 +60,7 @@ def main(argv=None):
     logging.basicConfig(level=config.get("log_level", "INFO").upper(),
                         format=f"%(asctime)s %(levelname)s r-worker[{os.getpid()}] %(name)s: %(message)s")
     logging.getLogger("rpy2").setLevel(logging.WARNING)  # its start-up chatter, once per worker
+    _die_with_the_front()
     conn = Connection(fd)
     # R code that writes relative paths writes here, not where the server runs.
     os.chdir(tempfile.mkdtemp(prefix="r-bridge-worker-"))
@@ -90,6 +91,22 @@ def main(argv=None):
                 log.exception("unexpected error handling %s", type(msg).__name__)
             reply = Reply(error=error_to_wire(exc))
         conn.send(reply)
+
+
+def _die_with_the_front():
+    """Linux: this process gets SIGKILL when the front that started it dies,
+    even a SIGKILL'd front (the pipe's EOF is only seen between calls)."""
+    try:
+        import ctypes
+        import signal
+
+        libc = ctypes.CDLL(None, use_errno=True)
+        PR_SET_PDEATHSIG = 1
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+        if os.getppid() == 1:  # the front died before we got here
+            os._exit(0)
+    except (OSError, AttributeError):
+        pass
 
 
 if __name__ == "__main__":
