@@ -89,4 +89,22 @@ def nrows_of(prepared, table):
     return len(prepared[0]) if prepared else table.nrows
 
 
-__all__ = ["Table", "Prepared", "prepare_table", "nrows_of"]
+def prepare_request(model, table, args):
+    """A predict request checked against a model, wherever it is predicted
+    (the front, the Python API): (prepared columns, rows, arguments, the
+    names the caller set), or None when there is nothing to predict.
+
+    The arguments are the sidecar's defaults, then the caller's: those only
+    from the model's allow-list and only as plain data (bridge/args.py). The
+    caller's names go along so R can tell an error their values caused."""
+    model.arg_spec.check(args)
+    merged, caller = {**model.default_args, **args}, tuple(args)
+    if table.nrows == 0 and not table.columns:
+        return None  # an empty row list has no columns to check either
+    prepared = prepare_table(model.schema, table)
+    if table.nrows == 0:
+        return None
+    return prepared, nrows_of(prepared, table), merged, caller
+
+
+__all__ = ["Table", "Prepared", "prepare_table", "prepare_request", "nrows_of"]

@@ -349,3 +349,14 @@ def test_sighup_rescans_the_models(start_server, hurt_models):
     assert wait_for(lambda: requests.post(f"{server.url}/models/fresh/predict", json=CARS).status_code == 200,
                     timeout=60)
     assert server.proc.poll() is None
+
+
+# ---- the front never embeds R ---------------------------------------------------------------------
+
+def test_the_front_process_never_loads_r(start_server, hurt_models):
+    server = start_server(hurt_models, "--reload-interval", "0")
+    assert_r_answer(predict(server))
+    front_maps = open(f"/proc/{server.proc.pid}/maps").read()
+    assert "libR.so" not in front_maps
+    [worker] = children(server.proc.pid)
+    assert "libR.so" in open(f"/proc/{worker}/maps").read()  # the check can fail

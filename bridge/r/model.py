@@ -22,7 +22,7 @@ from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
 from ..prediction import EMPTY, Prediction
 from ..schema import schema_from_r
 from ..signature import probe_signature
-from ..table import Table, nrows_of, prepare_table
+from ..table import Table, prepare_request
 from . import forecast as forecast_r
 from .session import default_session
 
@@ -122,13 +122,10 @@ class RModel:
         """In this process (the Python API and the R worker's own probes)."""
         if self.kind == "forecaster":
             raise forecaster_error(self.name)
-        merged, caller = self.merged_args(args)
-        if table.nrows == 0 and not table.columns:
+        request = prepare_request(self, table, args)
+        if request is None:
             return EMPTY
-        prepared = prepare_table(self.schema, table)
-        if table.nrows == 0:
-            return EMPTY
-        return self.session.run(self.predict_prepared, prepared, nrows_of(prepared, table), merged, caller)
+        return self.session.run(self.predict_prepared, *request)
 
     def predict_many(self, items):
         """On the R thread: requests with the same args as one predict() call.
@@ -159,14 +156,6 @@ class RModel:
             return self.predict_prepared(prepared, nrows, args, caller)
         except BridgeError as exc:
             return exc
-
-    def merged_args(self, args):
-        """The sidecar's defaults, then the caller's arguments: those only
-        from the model's allow-list, and only as plain data (bridge/args.py)."""
-        self.arg_spec.check(args)
-        merged = {**self.default_args, **args}
-        # Names the caller set, so R can tell an error their values caused.
-        return merged, tuple(args)
 
     def predict_prepared(self, prepared, nrows, args, caller=()):
         """On the R thread: build the data.frame, call predict, read the result."""

@@ -11,7 +11,7 @@ import orjson
 
 from ..forecast import forecaster_error
 from ..prediction import EMPTY
-from ..table import nrows_of, prepare_table
+from ..table import prepare_request
 from .messages import Forecast, PlumberCall, PlumberInfo
 
 
@@ -42,22 +42,13 @@ class ServedModel:
     def describe(self):
         return {**self._describe, "r_version": self.pool.r_version or self._describe.get("r_version")}
 
-    def merged_args(self, args):
-        """The sidecar's defaults, then the caller's arguments: only those on
-        the model's allow-list, only as plain data (bridge/args.py)."""
-        self.arg_spec.check(args)
-        return {**self.default_args, **args}, tuple(args)
-
     def predict_table(self, table, args, timeout=None):
         if self.kind == "forecaster":
             raise forecaster_error(self.name)
-        merged, caller = self.merged_args(args)
-        if table.nrows == 0 and not table.columns:
+        request = prepare_request(self, table, args)
+        if request is None:
             return EMPTY
-        prepared = prepare_table(self.schema, table)
-        if table.nrows == 0:
-            return EMPTY
-        nrows = nrows_of(prepared, table)
+        prepared, nrows, merged, caller = request
         key = None
         if self.batching:
             try:
@@ -65,9 +56,7 @@ class ServedModel:
                        caller, tuple(p.column for p in prepared))
             except orjson.JSONEncodeError:
                 key = None  # args too deep to serialise run alone; the worker refuses them
-        return self.pool.predict(self, (prepared, nrows, merged, caller), key, nrows,
-                                 timeout or self.timeout)
-
+        return self.pool.predict(self, request, key, nrows, timeout or self.timeout)
 
     def forecast_request(self, request, timeout=None):
         """A checked ForecastRequest (bridge/forecast.py) -> Forecast, in a worker."""
