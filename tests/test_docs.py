@@ -24,6 +24,7 @@ from conftest import CLEAN_ENV, EXAMPLES, ROOT, Server, copy_model
 DOCS = [ROOT / "README.md", ROOT / "CONTRIBUTING.md", ROOT / "CHANGELOG.md", ROOT / "SECURITY.md",
         *sorted((ROOT / "docs").glob("*.md"))]
 CORS_ORIGIN = "https://app.example.com"   # docs/ecosystem.md's CORS example
+FORECASTERS = ("arima_seasonal", "arima_xreg", "nnetar_seeded")  # docs/forecasting.md's
 NUMBER = re.compile(r"-?\d+(?:\.\d+)?(?:[eE][-+]?\d+)?")
 
 
@@ -118,6 +119,21 @@ def docs_server(tmp_path_factory):
 
 
 @pytest.fixture(scope="module")
+def forecast_server(tmp_path_factory):
+    """docs/forecasting.md's server: its forecasters, trained by R as the
+    forecasting tests train them."""
+    trained = tmp_path_factory.mktemp("docs-forecasters")
+    subprocess.run(["Rscript", str(ROOT / "r_scripts" / "train_forecasters.R"), str(trained)],
+                   check=True, capture_output=True)
+    models = tmp_path_factory.mktemp("docs-forecast-models")
+    for name in FORECASTERS:
+        copy_model(trained / f"{name}.rds", models)
+    server = Server(models, "--reload-interval", "0")
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
 def scratch(tmp_path_factory):
     """Where the examples run: r_models/ and examples/ as in a checkout,
     and `bridge` / `python` on PATH."""
@@ -134,8 +150,9 @@ def scratch(tmp_path_factory):
 
 
 @pytest.mark.parametrize("path,examples", all_console_examples())
-def test_console_examples_print_what_the_docs_say(path, examples, docs_server, scratch):
-    host = docs_server.url.removeprefix("http://")
+def test_console_examples_print_what_the_docs_say(path, examples, request, scratch):
+    server = request.getfixturevalue("forecast_server" if path.name == "forecasting.md" else "docs_server")
+    host = server.url.removeprefix("http://")
     env = {**CLEAN_ENV, "PATH": f"{scratch / '.bin'}:{CLEAN_ENV.get('PATH', '')}",
            "PYTHONPATH": str(ROOT)}
     for command, expected in examples:

@@ -214,7 +214,8 @@ def test_a_result_that_is_not_one_per_row_is_a_500_saying_what_r_returned(
 
 def test_the_python_side_checks_the_row_count_too():
     from bridge.errors import ModelError
-    from bridge.model import Prediction, _one_per_row
+    from bridge.prediction import Prediction
+    from bridge.r.model import _one_per_row
 
     ok = Prediction("table", {"a": [1, 2], "b": [3, 4]}, {}, [])
     assert _one_per_row(ok, 2) is ok

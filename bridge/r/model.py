@@ -100,8 +100,10 @@ class RModel:
         else:
             self.predictor = h("bridge_predictor")(robj)
         self._predict = h("bridge_guarded_predict")
-        self.arg_spec = _arg_spec(h("bridge_arg_table")(robj, self.predictor,
-                                                        ri.StrSexpVector(list(self.sidecar.allow_args))))
+        # A forecaster's arguments are its forecast()'s (forecast.R checks them);
+        # it takes no predict() arguments at all.
+        self.arg_spec = ArgSpec("forecast()") if self.kind == "forecaster" else _arg_spec(
+            h("bridge_arg_table")(robj, self.predictor, ri.StrSexpVector(list(self.sidecar.allow_args))))
         self._frames = FrameParts()
         self._no_args = ri.ListSexpVector([])
         self.default_args = dict(self.sidecar.args)
