@@ -56,6 +56,9 @@ def main(argv=None):
     serve.add_argument("--plumber-bare", dest="plumber_bare", action="store_true", default=None,
                        help="load plumber.R files as plumber::pr() alone does, without "
                             "library(plumber) (BRIDGE_PLUMBER_BARE)")
+    serve.add_argument("--plumber-workers", type=int, choices=(0, 1), dest="plumber_workers",
+                       help="1: send every Plumber request to the same R worker, for files that keep "
+                            "state in R; 0: any free worker (BRIDGE_PLUMBER_WORKERS, default 0)")
     serve.add_argument("--cors-origins", dest="cors_origins", metavar="ORIGINS",
                        help="origins browser apps may call from, comma-separated, or '*' "
                             "(BRIDGE_CORS_ORIGINS, default none)")

@@ -31,7 +31,8 @@ def build(settings, readiness=None):
                         follow_symlinks=settings.follow_symlinks,
                         default_timeout=settings.predict_timeout)
     registry.scan()
-    plumber_apis = RemotePlumber(pool, files, settings.predict_timeout) if files else None
+    plumber_apis = (RemotePlumber(pool, files, settings.predict_timeout,
+                                  pinned=settings.plumber_workers == 1) if files else None)
     app = create_app(registry, settings, readiness, plumber_apis=plumber_apis)
     readiness.set_ready()
     if settings.reload_interval > 0:

@@ -446,3 +446,28 @@ def test_a_missing_package_fails_as_library_fails(session, registry_examples, tm
     client = testing.TestClient(create_app(registry_examples,
                                            plumber_apis=PlumberApis([api], session)))
     assert client.simulate_get("/x").json == [False]
+
+
+def test_stateful_files_see_all_their_state_with_plumber_workers_1(start_server, model_dir, tmp_path):
+    """Several R workers each hold a copy of a file's global state; pinned to
+    one worker, a counter kept in R counts every request."""
+    api = tmp_path / "counter.R"
+    api.write_text("hits <- 0\n"
+                   "#* @post /hit\nfunction() { hits <<- hits + 1; list(hits = hits, pid = Sys.getpid()) }\n"
+                   "#* @get /slowhit\nfunction() { Sys.sleep(0.2); hits <<- hits + 1; list(pid = Sys.getpid()) }\n")
+    base = ["--plumber", str(api), "--plumber-dir", str(tmp_path / "none"), "--workers", "2",
+            "--reload-interval", "0"]
+    from concurrent.futures import ThreadPoolExecutor
+
+    def spread(server):
+        # concurrent slow calls keep both workers busy, so unpinned requests land on both
+        with ThreadPoolExecutor(4) as pool:
+            return {r.json()["pid"][0] for r in pool.map(
+                lambda _: requests.get(server.url + "/slowhit", timeout=30), range(8))}
+
+    unpinned = start_server(model_dir, *base)
+    assert len(spread(unpinned)) == 2  # the check can fail: state is split when not pinned
+    pinned = start_server(model_dir, *base, "--plumber-workers", "1")
+    assert len(spread(pinned)) == 1
+    counts = [requests.post(pinned.url + "/hit", timeout=30).json()["hits"][0] for _ in range(5)]
+    assert counts == list(range(9, 14))  # 8 slow hits, then these five, all one copy

@@ -98,8 +98,10 @@ class Dispatcher:
                 if stopped() or self._closed:
                     return []
                 control = self._control.get(handle)
-                if control:
-                    return [control.popleft()]
+                while control:
+                    job = control.popleft()
+                    if _claim(job):  # not given up on by its caller
+                        return [job]
                 batch = self._batch()
                 if batch:
                     return batch

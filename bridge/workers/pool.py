@@ -408,10 +408,14 @@ class Pool:
         self.dispatcher.submit(job)
         return self.dispatcher.wait(job)
 
-    def call(self, message, timeout, what="the call"):
-        """Any one worker runs `message` (a Plumber request, a question)."""
+    def call(self, message, timeout, what="the call", pinned=False):
+        """Any one worker runs `message` (a Plumber request, a question); with
+        `pinned`, always the first one (stateful Plumber files)."""
         job = Job("plumber", message, deadline=time.monotonic() + timeout)
-        self.dispatcher.submit(job)
+        if pinned:
+            self.dispatcher.control(self.handles[0], job)
+        else:
+            self.dispatcher.submit(job)
         return self.dispatcher.wait(job, what)
 
     def queue_depth(self):

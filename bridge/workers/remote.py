@@ -67,10 +67,13 @@ class ServedModel:
 class RemotePlumber:
     """The Plumber files every R worker hosts, as the front's sink sees them."""
 
-    def __init__(self, pool, files, timeout):
+    def __init__(self, pool, files, timeout, pinned=False):
         self.pool = pool
         self.files = list(files)
         self.timeout = timeout
+        # --plumber-workers 1: every Plumber request goes to one R worker, so a
+        # file that keeps state in R (an in-memory store) sees all of it.
+        self.pinned = pinned
         self.routes = []
 
     def check_bridge_routes(self, templates):
@@ -78,4 +81,4 @@ class RemotePlumber:
 
     def call(self, method, path, query, headers, body, server):
         return self.pool.call(PlumberCall(method, path, query, headers, body, server), self.timeout,
-                              f"{method} {path}")
+                              f"{method} {path}", pinned=self.pinned)
