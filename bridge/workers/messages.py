@@ -1,15 +1,28 @@
 """The messages that cross an R worker's pipe, both ways.
 
-Everything is pickled through multiprocessing's Connection. Columns travel
-as the numpy buffers the front prepared (bridge/convert.py), so a request's
-values are never turned into one Python object each on the way down.
+Everything is pickled (the C pickler, protocol 5) and framed by
+multiprocessing's Connection: `send` and `receive` below are the only way
+onto the pipe. Columns travel as the numpy buffers the front prepared
+(bridge/convert.py), so a request's values are never turned into one Python
+object each on the way down.
 Errors cross as (class name, description, details): exceptions with extra
 fields do not survive pickling.
 """
 
 import dataclasses
+import pickle
 
 from .. import errors
+
+
+def send(conn, message):
+    # NOTE: not conn.send(): its ForkingPickler (a Python subclass with a
+    # reducer table) cost ~12% of the front's CPU per single-row request.
+    conn.send_bytes(pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL))
+
+
+def receive(conn):
+    return pickle.loads(conn.recv_bytes())
 
 
 @dataclasses.dataclass
@@ -34,10 +47,29 @@ class Unload:
 @dataclasses.dataclass
 class Predict:
     """front -> worker: one R call for one or more requests with the same
-    model, arguments and column types. items: [(prepared, nrows, args, caller)]."""
+    model, arguments and column types. What they share crosses once
+    (`columns`: schema.Column per input, `args`, `caller`); each request is
+    (its column buffers, its row count)."""
     file_id: str
     name: str
-    items: list
+    columns: tuple
+    args: dict
+    caller: tuple
+    requests: list
+
+    @classmethod
+    def of(cls, file_id, name, items):
+        """From [(prepared, nrows, args, caller)] of one batch key."""
+        _, _, args, caller = items[0]
+        columns = tuple(p.column for p in items[0][0])
+        return cls(file_id, name, columns, args, caller,
+                   [([p.data for p in prepared], nrows) for prepared, nrows, _, _ in items])
+
+    def items(self):
+        from ..convert import Prepared
+
+        return [([Prepared(c, d) for c, d in zip(self.columns, data)], nrows, self.args, self.caller)
+                for data, nrows in self.requests]
 
 
 @dataclasses.dataclass

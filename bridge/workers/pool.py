@@ -19,6 +19,7 @@ serves before it takes any request, so every worker answers alike.
 import json
 import logging
 import os
+import select
 import signal
 import socket
 import subprocess
@@ -33,7 +34,7 @@ from ..errors import (BridgeError, ModelLoadError, PlumberLoadError, PredictTime
                       WorkerOutOfMemory)
 from ..settings import ROOT
 from .dispatcher import Dispatcher, Job
-from .messages import Load, Predict, Ready, Reply, Unload, error_from_wire
+from .messages import Load, Predict, Ready, Reply, Unload, error_from_wire, receive, send
 
 log = logging.getLogger(__name__)
 
@@ -127,7 +128,7 @@ class WorkerHandle:
         while time.monotonic() < deadline:
             try:
                 if self.conn.poll(0.1):
-                    return self.conn.recv()
+                    return receive(self.conn)
             except (EOFError, OSError):
                 break
             if self.proc.poll() is not None and not self.conn.poll(0):
@@ -136,7 +137,7 @@ class WorkerHandle:
         raise WorkerStartError(f"R worker {self.index} failed during {what}: {reason}")
 
     def _call(self, message, timeout, what):
-        self.conn.send(message)
+        send(self.conn, message)
         return self._receive(timeout, what)
 
     def _serve(self):
@@ -169,7 +170,7 @@ class WorkerHandle:
         if not live:
             return True
         try:
-            self.conn.send(_message(live))
+            send(self.conn, _message(live))
         except (OSError, ValueError):
             # Gone before it saw the call: requests go to whichever worker is
             # free next, control jobs wait for this one's replacement.
@@ -197,13 +198,16 @@ class WorkerHandle:
         deadline = min(deadlines) if deadlines else None
         limit = self.pool.settings.worker_memory
         next_check = time.monotonic() + 0.2
+        # One poller for the whole wait: Connection.poll() builds a selector per call.
+        poller = select.poll()
+        poller.register(self.conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
         while True:
             wait = 0.2
             if deadline is not None:
                 wait = max(0.0, min(wait, deadline - time.monotonic()))
             try:
-                if self.conn.poll(wait):
-                    return "reply", self.conn.recv()
+                if poller.poll(wait * 1000):
+                    return "reply", receive(self.conn)
             except (EOFError, OSError):
                 return "died", None
             now = time.monotonic()
@@ -298,7 +302,7 @@ class WorkerHandle:
 def _message(jobs):
     first = jobs[0]
     if first.kind == "predict":
-        return Predict(first.model.file_id, first.model.name, [j.item for j in jobs])
+        return Predict.of(first.model.file_id, first.model.name, [j.item for j in jobs])
     return first.message
 
 

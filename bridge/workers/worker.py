@@ -17,7 +17,8 @@ import sys
 import tempfile
 from multiprocessing.connection import Connection
 
-from .messages import Forecast, Load, PlumberCall, PlumberInfo, Predict, Ready, Reply, Unload, error_to_wire
+from .messages import (Forecast, Load, PlumberCall, PlumberInfo, Predict, Ready, Reply, Unload,
+                       error_to_wire, receive, send)
 
 log = logging.getLogger("bridge.worker")
 
@@ -31,7 +32,7 @@ class Worker:
     def handle(self, msg):
         if isinstance(msg, Predict):
             model = self.files[msg.file_id][msg.name]
-            results = model.predict_many(msg.items)
+            results = model.predict_many(msg.items())
             return [(None, r) if not isinstance(r, BaseException) else (error_to_wire(r), None)
                     for r in results]
         if isinstance(msg, Forecast):
@@ -75,13 +76,13 @@ def main(argv=None):
 
             plumber = PlumberApis(config["plumber_files"], session, bare=config.get("plumber_bare", False))
     except BaseException as exc:  # told to the front, which refuses to start
-        conn.send(Reply(error=error_to_wire(exc)))
+        send(conn, Reply(error=error_to_wire(exc)))
         return 1
-    conn.send(Ready(os.getpid(), session.r_version))
+    send(conn, Ready(os.getpid(), session.r_version))
     worker = Worker(session, plumber)
     while True:
         try:
-            msg = conn.recv()
+            msg = receive(conn)
         except (EOFError, OSError):
             return 0  # the front is gone
         try:
@@ -90,7 +91,7 @@ def main(argv=None):
             if not hasattr(exc, "status"):
                 log.exception("unexpected error handling %s", type(msg).__name__)
             reply = Reply(error=error_to_wire(exc))
-        conn.send(reply)
+        send(conn, reply)
 
 
 def _die_with_the_front():
