@@ -103,7 +103,7 @@ def _guard_releases():
     def guarded(cdata):
         if openrlib.rlock._is_owned():
             _release(cdata)
-        else:
+        elif _deferred is not None:  # None while the interpreter is tearing modules down
             _deferred.append(cdata)
 
     capi._release = guarded
