@@ -153,6 +153,7 @@ def test_innocent_requests_never_pay_for_a_timeout(start_server, hurt_models):
             assert r.status_code in (200, 504), r.text
     assert any(kind == "innocent" and r.status_code == 200 for kind, r in results)
     assert server.proc.poll() is None
+    assert wait_for(lambda: ready(server))  # workers killed at the end are back
     assert_r_answer(predict(server))
 
 

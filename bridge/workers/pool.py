@@ -33,7 +33,7 @@ from .. import metrics
 from ..errors import (BridgeError, ModelLoadError, PlumberLoadError, PredictTimeout, WorkerCrashed,
                       WorkerOutOfMemory)
 from ..settings import ROOT
-from .dispatcher import Dispatcher, Job
+from .dispatcher import Dispatcher, Job, _claim
 from .messages import Load, Predict, Ready, Reply, Unload, error_from_wire, receive, send
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,10 @@ class WorkerHandle:
         self.started = 0            # processes started so far
         self.busy_since = None
         self.last_exit = None       # why the previous process ended
+        self._exit_handled = False  # that exit was answered for (by _end)
+        # Whoever talks to the pipe holds this: this handle's thread (a batch,
+        # a load, a restart) or a request's own thread (Pool.predict, inline).
+        self.pipe_lock = threading.Lock()
         self._kill_lock = threading.Lock()
         self._thread = threading.Thread(target=self._run, name=f"r-worker-{index}", daemon=True)
 
@@ -71,7 +75,8 @@ class WorkerHandle:
         failures = 0
         while not self.pool.stopping:
             try:
-                self._start()
+                with self.pipe_lock:
+                    self._start()
                 failures = 0
             except WorkerStartError as exc:
                 self._kill()
@@ -83,11 +88,13 @@ class WorkerHandle:
                 time.sleep(min(30.0, 0.5 * 2 ** failures))
                 continue
             self._serve()
-            self._kill()
+            with self.pipe_lock:
+                self._kill()
         self._kill()
 
     def _start(self):
         self.state = "starting"
+        self._exit_handled = False
         self.pool._changed()
         ours, theirs = socket.socketpair()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(
@@ -147,14 +154,39 @@ class WorkerHandle:
             jobs = self.pool.dispatcher.take(
                 self, lambda: self.pool.stopping or self.proc.poll() is not None)
             if not jobs:
-                if not self.pool.stopping:
+                if not self.pool.stopping and not self._exit_handled:
                     self.last_exit = self._exit_reason()
                     log.error("R worker %d (pid %d) died while idle: %s", self.index, self.pid,
                               self.last_exit)
                     metrics.worker_replaced("died")
                 return
-            if not self._run_jobs(jobs):
-                return
+            with self.pipe_lock:
+                if self.state != "ready":
+                    # a request's own thread ended this process meanwhile
+                    self._give_back(jobs)
+                    return
+                if not self._run_jobs(jobs):
+                    return
+
+    def run_inline(self, job):
+        """Runs one claimed job on the caller's thread if this worker is idle:
+        no hand-off to this handle's thread and back. False if it is busy."""
+        if self.state != "ready" or not self.pipe_lock.acquire(blocking=False):
+            return False
+        try:
+            if self.state != "ready" or self.proc.poll() is not None or not _claim(job):
+                return False
+            self._run_jobs([job])
+            return True
+        finally:
+            self.pipe_lock.release()
+
+    def _give_back(self, jobs):
+        requests = [j for j in jobs if j.kind in ("predict", "plumber", "call")]
+        self.pool.dispatcher.requeue(requests)
+        for job in jobs:
+            if job not in requests:
+                self.pool.dispatcher.control(self, job, first=True)
 
     def _run_jobs(self, jobs):
         """Sends one R call; True while the process lives on."""
@@ -174,10 +206,7 @@ class WorkerHandle:
         except (OSError, ValueError):
             # Gone before it saw the call: requests go to whichever worker is
             # free next, control jobs wait for this one's replacement.
-            self.pool.dispatcher.requeue([j for j in live if j.kind in ("predict", "plumber", "call")])
-            for job in live:
-                if job.kind not in ("predict", "plumber", "call"):
-                    self.pool.dispatcher.control(self, job, first=True)
+            self._give_back(live)
             return False
         self.busy_since = now
         try:
@@ -222,7 +251,9 @@ class WorkerHandle:
                     return "memory", rss
 
     def _end(self, jobs, outcome, value):
-        """The call did not come back: answer for it, kill and replace the process."""
+        """The call did not come back: answer for it, kill the process (this
+        handle's thread starts the next one)."""
+        self._exit_handled = True
         if outcome == "died":
             self.proc.wait()
             self.pool.dispatcher.wake()
@@ -409,7 +440,11 @@ class Pool:
     def predict(self, model, item, key, rows, timeout):
         job = Job("predict", None, key=key, rows=rows, model=model, item=item,
                   deadline=time.monotonic() + timeout)
-        self.dispatcher.submit(job)
+        # Nobody waiting and a worker idle: run on this thread (saves two
+        # thread hand-offs). Otherwise queue, where batches form.
+        if not (self.dispatcher.queue_depth() == 0
+                and any(handle.run_inline(job) for handle in self.handles)):
+            self.dispatcher.submit(job)
         return self.dispatcher.wait(job)
 
     def call(self, message, timeout, what="the call", pinned=False):
