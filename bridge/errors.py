@@ -1,6 +1,6 @@
 """One exception tree for the whole bridge; each error carries its HTTP status.
 
-The HTTP layer renders these in one place (bridge/app.py); code that knows
+The HTTP layer renders these in one place (bridge/http/app.py); code that knows
 nothing of HTTP raises them with a message a caller can act on.
 """
 

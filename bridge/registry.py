@@ -15,7 +15,7 @@ from pathlib import Path
 
 from . import metrics
 from .errors import ModelLoadError, ModelNotFound
-from .logs import printable
+from .http.logs import printable
 from .modelfiles import Snapshots, is_model_file, sidecars
 from .suggest import hint
 from .workers.remote import ServedModel

@@ -9,8 +9,8 @@ then serves.
 import logging
 
 from . import metrics, plumber
-from .app import create_app
-from .health import Readiness
+from .http.app import create_app
+from .http.health import Readiness
 from .lock import ModelLock
 from .registry import Registry
 from .workers.pool import Pool
@@ -41,9 +41,9 @@ def build(settings, readiness=None):
 
 
 def serve(settings):
-    """Serves until SIGTERM/SIGINT, then drains (bridge/front_server.py),
+    """Serves until SIGTERM/SIGINT, then drains (bridge/http/front.py),
     stops the R workers and returns 0. SIGHUP rescans the model folder."""
-    from .front_server import serve_front
+    from .http.front import serve_front
 
     readiness = Readiness()
     app, registry = build(settings, readiness)

@@ -61,7 +61,7 @@ def registry(pool, fixture_models):
 
 @pytest.fixture(scope="session")
 def client(registry):
-    from bridge.app import create_app
+    from bridge.http.app import create_app
 
     return testing.TestClient(create_app(registry))
 

@@ -1,4 +1,4 @@
-"""A small Falcon app, without R, served by bridge.front_server: the server
+"""A small Falcon app, without R, served by bridge.http.front: the server
 that tests/test_front_server.py attacks, signals and drains.
 
     python -m tests.front_apps      # settings from BRIDGE_* variables
@@ -19,8 +19,8 @@ import time
 
 import falcon
 
-from bridge.front_server import serve_front
-from bridge.health import Readiness
+from bridge.http.front import serve_front
+from bridge.http.health import Readiness
 from bridge.settings import Settings
 
 # How long on_reload takes: a rescan of the model folder is not instant.

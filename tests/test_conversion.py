@@ -234,7 +234,7 @@ def unicode_model(tmp_path_factory):
 def test_unicode_column_names_and_levels(unicode_model, pool):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.registry import Registry
 
     reg = Registry(unicode_model, pool)

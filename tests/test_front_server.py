@@ -1,4 +1,4 @@
-"""The front's HTTP server (bridge/front_server.py) on a real socket: slow
+"""The front's HTTP server (bridge/http/front.py) on a real socket: slow
 clients, a thousand connections, and what SIGTERM, SIGINT and SIGHUP do.
 
 The app is tests/front_apps.py (no R): a server process as the bridge runs

@@ -12,7 +12,7 @@ from conftest import EXAMPLES
 def examples(pool):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.registry import Registry
 
     reg = Registry(EXAMPLES, pool)

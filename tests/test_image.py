@@ -256,7 +256,7 @@ def image():
 
 def test_the_context_leaves_out_the_examples_and_the_checkout():
     context = build_context()
-    assert "bridge/app.py" in context and "r_scripts/bridge/predict.R" in context
+    assert "bridge/http/app.py" in context and "r_scripts/bridge/predict.R" in context
     for left_out in ("r_models/", "r_scripts/api/", ".git", "tests/", "bench/", "docs/", "examples/"):
         assert not [f for f in context if f.startswith(left_out)], left_out
 

@@ -103,7 +103,7 @@ def test_error_responses_are_documented(doc):
 def test_document_follows_the_model_folder(model_dir, pool):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.registry import Registry
 
     copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)

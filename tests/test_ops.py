@@ -174,8 +174,8 @@ def test_access_log_is_one_json_line_per_request(server):
 # ---- in process: readiness states, multiprocess metrics ------------------------------------------
 
 def test_readiness_states(pool, tmp_path):
-    from bridge.app import create_app
-    from bridge.health import Readiness
+    from bridge.http.app import create_app
+    from bridge.http.health import Readiness
     from bridge.registry import Registry
 
     readiness = Readiness()
@@ -230,7 +230,7 @@ def test_bool_settings(raw, value):
 
 
 def test_api_key_file(tmp_path):
-    from bridge.auth import load_keys
+    from bridge.http.auth import load_keys
     from bridge.settings import Settings
 
     keys = tmp_path / "keys"

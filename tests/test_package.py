@@ -74,7 +74,7 @@ def test_the_wheel_carries_the_r_side_and_the_docs_page(wheel):
     for path in (ROOT / "r_scripts" / "bridge").glob("*.R"):
         assert f"bridge/r_scripts/bridge/{path.name}" in names
     assert "bridge/r_scripts/plumber_host.R" in names
-    for path in (ROOT / "bridge" / "static").rglob("*"):
+    for path in (ROOT / "bridge" / "http" / "static").rglob("*"):
         if path.is_file():
             assert f"bridge/{path.relative_to(ROOT / 'bridge').as_posix()}" in names
     # The example Plumber API is not part of a server installed from the package.

@@ -276,7 +276,7 @@ class BridgeClient:
     """The bridge's app (models and this one file), in process."""
 
     def __init__(self, path, registry, session):
-        from bridge.app import create_app
+        from bridge.http.app import create_app
         from bridge.plumber import PlumberApis
 
         app = create_app(registry, plumber_apis=PlumberApis([path], session))

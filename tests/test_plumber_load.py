@@ -52,7 +52,7 @@ def test_a_pending_promise_times_out_and_leaves_nothing_behind(session, registry
     scheduled are dropped, never run inside the next request."""
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.plumber import PlumberApis
 
     api = tmp_path / "pending.R"
@@ -89,7 +89,7 @@ def test_a_file_plumber_cannot_parse_reports_plumbers_error(session):
 
 
 def test_a_route_the_bridge_serves_is_refused(session, registry_examples):
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.errors import PlumberLoadError
     from bridge.plumber import PlumberApis
 
@@ -268,7 +268,7 @@ def test_each_api_sees_plumber_and_its_own_packages_only(session, registry_examp
     visible to the others, nor put on the search path the models share."""
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.plumber import PlumberApis
 
     search_before = session.run(lambda: list(session.ri.baseenv["search"]()))
@@ -307,7 +307,7 @@ def test_bare_loading_attaches_nothing(session, tmp_path):
 def test_a_bare_file_still_loads_when_plumber_is_qualified(session, registry_examples):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.plumber import PlumberApis
 
     apis = PlumberApis([APIS / "handlers_api.R"], session, bare=True)
@@ -360,7 +360,7 @@ def test_an_entrypoint_builds_its_routers_in_its_own_scope(session, registry_exa
     library(plumber), and what the entrypoint sources."""
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.plumber import PlumberApis
 
     (tmp_path / "helpers.R").write_text("greet <- function(who) paste('hello', who)\n")
@@ -418,7 +418,7 @@ def test_every_way_of_attaching_attaches_to_the_file(session, tmp_path, attach):
 def test_a_package_attaches_what_it_depends_on(session, registry_examples, tmp_path):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.plumber import PlumberApis
 
     api = tmp_path / "api.R"
@@ -433,7 +433,7 @@ def test_a_package_attaches_what_it_depends_on(session, registry_examples, tmp_p
 def test_a_missing_package_fails_as_library_fails(session, registry_examples, tmp_path):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.errors import PlumberLoadError
     from bridge.plumber import PlumberApis
 

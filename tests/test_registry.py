@@ -8,7 +8,7 @@ import shutil
 import pytest
 from falcon import testing
 
-from bridge.app import create_app
+from bridge.http.app import create_app
 from bridge.registry import Registry
 from conftest import EXAMPLES, copy_model, rscript
 

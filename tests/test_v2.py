@@ -215,8 +215,8 @@ def test_malformed_requests_are_400(client, body, message):
 def test_readiness_follows_the_process_state(registry):
     from falcon import testing
 
-    from bridge.app import create_app
-    from bridge.health import Readiness
+    from bridge.http.app import create_app
+    from bridge.http.health import Readiness
 
     readiness = Readiness()
     client = testing.TestClient(create_app(registry, readiness=readiness))
@@ -233,7 +233,7 @@ def test_readiness_follows_the_process_state(registry):
 def test_api_keys_guard_inference_but_not_probes_or_the_docs_page(registry):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.settings import Settings
 
     client = testing.TestClient(create_app(registry, Settings(api_keys="k1")))
@@ -253,7 +253,7 @@ def test_api_keys_guard_inference_but_not_probes_or_the_docs_page(registry):
 def test_row_limit_applies_to_inference(registry):
     from falcon import testing
 
-    from bridge.app import create_app
+    from bridge.http.app import create_app
     from bridge.settings import Settings
 
     client = testing.TestClient(create_app(registry, Settings(max_rows=2)))

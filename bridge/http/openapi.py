@@ -21,14 +21,14 @@ from pathlib import Path
 import falcon
 import orjson
 
-from . import __version__
+from .. import __version__
 from .auth import presented_key
-from .convert import INT_MAX
-from .errors import Unauthorized
-from .forecast import MAX_HORIZON
+from ..convert import INT_MAX
+from ..errors import Unauthorized
+from ..forecast import MAX_HORIZON
 from .forecast_openapi import forecast_operation
-from .render import csv_cell
-from .signature import signature
+from ..render import csv_cell
+from ..signature import signature
 
 STATIC = Path(__file__).resolve().parent / "static"
 SWAGGER_UI = STATIC / "swagger-ui"

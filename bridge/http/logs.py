@@ -19,7 +19,7 @@ import uuid
 
 import orjson
 
-from .metrics import model_in_path
+from ..metrics import model_in_path
 
 access_log = logging.getLogger("bridge.access")
 

@@ -5,7 +5,7 @@ ForecasterInfo and the regressor schema); bridge/openapi.py places it in the
 document instead of a predict operation.
 """
 
-from .forecast import MAX_LEVELS
+from ..forecast import MAX_LEVELS
 
 
 def forecast_operation(model, errors, column_schema, ident, max_horizon):

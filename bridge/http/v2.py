@@ -21,12 +21,12 @@ import struct
 import numpy as np
 import orjson
 
-from . import __version__
-from .errors import BadRequest, BridgeError, InputError
+from .. import __version__
+from ..errors import BadRequest, BridgeError, InputError
 from .limits import admit_rows
-from .payload import load_json
-from .signature import json_type, signature
-from .table import Table
+from ..payload import load_json
+from ..signature import json_type, signature
+from ..table import Table
 
 # Request parameters that belong to the protocol or to Triton; the others are
 # arguments to R's predict().

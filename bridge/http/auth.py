@@ -11,7 +11,7 @@ import hmac
 import logging
 from pathlib import Path
 
-from .errors import Unauthorized
+from ..errors import Unauthorized
 
 log = logging.getLogger(__name__)
 

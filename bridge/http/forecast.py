@@ -5,9 +5,9 @@ as JSON or, with `Accept: text/csv`, CSV."""
 import falcon
 import orjson
 
-from . import payload
-from .errors import InputError, UnsupportedMediaType
-from .forecast import MAX_HORIZON, parse_request
+from .. import payload
+from ..errors import InputError, UnsupportedMediaType
+from ..forecast import MAX_HORIZON, parse_request
 from .limits import admit_rows
 
 EXPECTED = '{"h": 12, "level": [80, 95]}'

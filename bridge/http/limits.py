@@ -16,7 +16,7 @@
 
 import io
 
-from .errors import TooLarge, UnsupportedMediaType
+from ..errors import TooLarge, UnsupportedMediaType
 
 _CHUNK = 1 << 16
 

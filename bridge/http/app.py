@@ -5,24 +5,25 @@ import logging
 import falcon
 import orjson
 
-from . import mlflow, openapi, plumber, v2
+from .. import plumber
+from . import mlflow, openapi, v2
 from .auth import ApiKeyAuth
 from .cors import Cors
-from .errors import BridgeError
-from .forecast_http import ForecastResource
+from ..errors import BridgeError
+from .forecast import ForecastResource
 from .health import Liveness, Readiness, ReadinessResource
 from .limits import BodyLimits
 from .logs import RequestLog
-from .metrics import MetricsResource, RequestMetrics
+from ..metrics import MetricsResource, RequestMetrics
 from .resources import ModelResource, ModelsResource, PredictResource
-from .settings import Settings
+from ..settings import Settings
 
 log = logging.getLogger(__name__)
 
 
 def create_app(registry, settings=None, readiness=None, plumber_apis=None):
     """The app over a registry. `readiness` is flipped by the process owner
-    (bridge/health.py); without one, the app is ready at once (its caller
+    (bridge/http/health.py); without one, the app is ready at once (its caller
     scanned the registry already)."""
     settings = settings or Settings()
     readiness = readiness or Readiness(ready=True)

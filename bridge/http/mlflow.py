@@ -25,8 +25,8 @@ import logging
 import falcon
 import orjson
 
-from . import __version__, payload
-from .errors import BadRequest, BridgeError, ModelNotFound
+from .. import __version__, payload
+from ..errors import BadRequest, BridgeError, ModelNotFound
 from .limits import admit_rows
 
 log = logging.getLogger(__name__)

@@ -3,8 +3,8 @@
 import falcon
 import orjson
 
-from . import payload
-from .render import prediction_csv
+from .. import payload
+from ..render import prediction_csv
 from .limits import admit_rows
 
 
