@@ -20,6 +20,7 @@ import math
 import secrets
 
 from .convert import INT_MAX, prepare_numeric
+from .payload import columns_table
 from .errors import BadRequest, InputError
 from .render import csv_cell
 from .schema import Column
@@ -247,14 +248,7 @@ def _xreg(req, value, info, schema, max_horizon):
 def _xreg_table(value, names):
     """Rows, columns, or (one regressor) a plain list of values."""
     if isinstance(value, dict):
-        lengths = set()
-        for name, values in value.items():
-            if not isinstance(values, list):
-                raise BadRequest(f"xreg column {name!r}: expected an array of values", column=name)
-            lengths.add(len(values))
-        if len(lengths) > 1:
-            raise BadRequest(f"xreg columns have different lengths: {sorted(lengths)}")
-        return Table(dict(value), lengths.pop() if lengths else 0)
+        return columns_table(value, "xreg column")
     if not isinstance(value, list):
         raise BadRequest("'xreg' must be an array of row objects or an object of column arrays")
     if value and all(type(row) is dict for row in value):

@@ -66,7 +66,7 @@ def parse_json(body):
     if isinstance(doc, list):
         return _records(doc), args
     if isinstance(doc, dict):
-        return _columns(doc), args
+        return columns_table(doc), args
     raise BadRequest("'data' must be an array of row objects or an object of column arrays")
 
 
@@ -89,14 +89,16 @@ def _records(rows):
     return Table(columns, len(rows))
 
 
-def _columns(doc):
+def columns_table(doc, what="column"):
+    """{name: [values]} -> Table, every array the same length (`what` names
+    them in errors: "column", "xreg column")."""
     lengths = set()
     for name, values in doc.items():
         if not isinstance(values, list):
-            raise BadRequest(f"column {name!r}: expected an array of values", column=name)
+            raise BadRequest(f"{what} {name!r}: expected an array of values", column=name)
         lengths.add(len(values))
     if len(lengths) > 1:
-        raise BadRequest(f"columns have different lengths: {sorted(lengths)}")
+        raise BadRequest(f"{what}s have different lengths: {sorted(lengths)}")
     return Table(dict(doc), lengths.pop() if lengths else 0)
 
 

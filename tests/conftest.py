@@ -1,6 +1,7 @@
 """Shared fixtures. Everything here runs the real embedded R on real model files."""
 
 import contextlib
+import math
 import os
 import shutil
 import socket
@@ -64,6 +65,17 @@ def client(registry):
     from bridge.http.app import create_app
 
     return testing.TestClient(create_app(registry))
+
+
+def close(got, want):
+    """A bridge answer equals R's: numbers at 1e-9, the rest exactly, NA as None."""
+    if isinstance(want, dict):
+        return isinstance(got, dict) and set(got) == set(want) and all(close(got[k], v) for k, v in want.items())
+    if want is None or got is None:
+        return got is want
+    if isinstance(want, (int, float)) and not isinstance(want, bool):
+        return isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
+    return got == want
 
 
 def rscript(code, cwd=None):

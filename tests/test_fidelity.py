@@ -12,7 +12,7 @@ import math
 import pytest
 import requests
 
-from conftest import ROOT, copy_model, rscript
+from conftest import ROOT, copy_model, rscript, close
 
 TIMEOUT = 60
 
@@ -36,14 +36,6 @@ def load_case(folder, name):
     return json.loads((folder / f"{name}.case.json").read_text(encoding="utf-8"))
 
 
-def close(got, want):
-    if isinstance(want, dict):
-        return isinstance(got, dict) and set(got) == set(want) and all(close(got[k], v) for k, v in want.items())
-    if want is None or got is None:
-        return got is want
-    if isinstance(want, (int, float)) and not isinstance(want, bool):
-        return isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
-    return got == want
 
 
 def predict(server, model, rows, args=None):

@@ -6,6 +6,8 @@ import math
 
 import pytest
 
+from conftest import close
+
 
 
 
@@ -13,14 +15,6 @@ def case_files(folder):
     return sorted(folder.glob("*.case.json"))
 
 
-def close(got, want):
-    if isinstance(want, dict):
-        return isinstance(got, dict) and set(got) == set(want) and all(close(got[k], v) for k, v in want.items())
-    if want is None or got is None:
-        return got is want
-    if isinstance(want, (int, float)) and not isinstance(want, bool):
-        return isinstance(got, (int, float)) and math.isclose(got, want, rel_tol=1e-9, abs_tol=1e-9)
-    return got == want
 
 
 EXPECTED_CLASSES = {
