@@ -159,8 +159,14 @@ def test_access_log_is_one_json_line_per_request(server):
     assert r.status_code == 422, r.text
     generated = r.headers["X-Request-ID"]
     assert re.fullmatch(r"[0-9a-f]{32}", generated)
-    lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
-    by_id = {line["request_id"]: line for line in lines}
+    # a line is written by the access log's own thread, just after the answer
+    deadline = time.monotonic() + 10
+    while True:
+        lines = [json.loads(line) for line in server.output().splitlines() if line.startswith("{")]
+        by_id = {line["request_id"]: line for line in lines}
+        if {"test-rid-42", generated} <= set(by_id) or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     first = by_id["test-rid-42"]
     assert first["method"] == "POST" and first["path"] == "/models/good/predict"
     assert (first["model"], first["rows"], first["status"]) == ("good", 3, 200)
