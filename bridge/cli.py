@@ -34,9 +34,6 @@ def main(argv=None):
                        help="client connections open at once (BRIDGE_MAX_CONNECTIONS, default 1000)")
     serve.add_argument("--batch-max-rows", type=int, dest="batch_max_rows",
                        help="rows one batched predict() call may hold (BRIDGE_BATCH_MAX_ROWS, default 10000)")
-    serve.add_argument("--batch-max-wait-ms", type=float, dest="batch_max_wait_ms",
-                       help="how long a request may wait for others on their way to join its batch "
-                            "(BRIDGE_BATCH_MAX_WAIT_MS, default 0)")
     serve.add_argument("--max-queue", type=int, dest="max_queue",
                        help="requests waiting for an R worker before 503 (BRIDGE_MAX_QUEUE, default 256)")
     serve.add_argument("--predict-timeout", type=float, dest="predict_timeout",

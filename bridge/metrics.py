@@ -177,7 +177,7 @@ def served_model(req, registry):
     """The model a request addressed, if it is served; "" otherwise (so a
     caller cannot mint label values)."""
     name = model_in_path(req.path)
-    return name if name and name in registry.models() else ""
+    return name if name and name in registry else ""
 
 
 ENDPOINTS = frozenset(("/healthz", "/readyz", "/metrics", "/models"))

@@ -62,6 +62,9 @@ class Registry:
                                 "GET /models lists them", model=shown)
         return model
 
+    def __contains__(self, name):
+        return name in self._models  # replaced whole on change, never mutated
+
     def models(self):
         return dict(self._models)
 

@@ -24,7 +24,6 @@ class Settings:
     load_timeout: float = 120.0   # seconds for an R worker to load one model file
     reload_interval: float = 2.0
     batch_max_rows: int = 10_000
-    batch_max_wait_ms: float = 0.0
     max_queue: int = 256
     predict_timeout: float = 30.0
     grace_period: float = 25.0

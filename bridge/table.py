@@ -97,6 +97,10 @@ def prepare_request(model, table, args):
     The arguments are the sidecar's defaults, then the caller's: those only
     from the model's allow-list and only as plain data (bridge/args.py). The
     caller's names go along so R can tell an error their values caused."""
+    if getattr(model, "kind", "model") == "forecaster":
+        from .forecast import forecaster_error  # forecast.py imports this module
+
+        raise forecaster_error(model.name)
     model.arg_spec.check(args)
     merged, caller = {**model.default_args, **args}, tuple(args)
     if table.nrows == 0 and not table.columns:

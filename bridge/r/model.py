@@ -16,7 +16,6 @@ from rpy2.rinterface_lib.embedded import RRuntimeError
 
 from ..args import ArgSpec
 from ..convert import FrameParts, concat, py2rpy_value, rpy2py_vector
-from ..forecast import forecaster_error
 from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
 from ..prediction import EMPTY, Prediction
@@ -122,8 +121,6 @@ class RModel:
 
     def predict_table(self, table, args, timeout=None):
         """In this process (the Python API and the R worker's own probes)."""
-        if self.kind == "forecaster":
-            raise forecaster_error(self.name)
         request = prepare_request(self, table, args)
         if request is None:
             return EMPTY

@@ -100,7 +100,7 @@ class Dispatcher:
                 control = self._control.get(handle)
                 while control:
                     job = control.popleft()
-                    if _claim(job):  # not given up on by its caller
+                    if claim(job):  # not given up on by its caller
                         return [job]
                 batch = self._batch()
                 if batch:
@@ -110,7 +110,7 @@ class Dispatcher:
     def _batch(self):
         while self._queue:
             first = self._queue.popleft()
-            if _claim(first):
+            if claim(first):
                 break
         else:
             return []
@@ -122,7 +122,7 @@ class Dispatcher:
         while self._queue:
             job = self._queue.popleft()
             if job.key == first.key and not job.solo and rows + job.rows <= self.max_batch_rows:
-                if _claim(job):
+                if claim(job):
                     batch.append(job)
                     rows += job.rows
             elif not job.future.cancelled():
@@ -140,17 +140,13 @@ class Dispatcher:
                 self._queue.appendleft(job)
             self._cv.notify_all()
 
-    def wake(self):
-        with self._cv:
-            self._cv.notify_all()
-
     def close(self):
         with self._cv:
             self._closed = True
             self._cv.notify_all()
 
 
-def _claim(job):
+def claim(job):
     """Marks a queued job as taken: False if its caller gave up on it."""
     if job.future.running():  # requeued: it was taken before
         return True

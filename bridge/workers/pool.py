@@ -33,7 +33,7 @@ from .. import metrics
 from ..errors import (BridgeError, ModelLoadError, PlumberLoadError, PredictTimeout, WorkerCrashed,
                       WorkerOutOfMemory)
 from ..settings import ROOT
-from .dispatcher import Dispatcher, Job, _claim
+from .dispatcher import Dispatcher, Job, claim
 from .messages import Load, Predict, Ready, Reply, Unload, error_from_wire, receive, send
 
 log = logging.getLogger(__name__)
@@ -57,7 +57,6 @@ class WorkerHandle:
         self.pid = None
         self.state = "starting"     # starting | ready | stopped
         self.started = 0            # processes started so far
-        self.busy_since = None
         self.last_exit = None       # why the previous process ended
         self._exit_handled = False  # that exit was answered for (by _end)
         # Whoever talks to the pipe holds this: this handle's thread (a batch,
@@ -174,7 +173,7 @@ class WorkerHandle:
         if self.state != "ready" or not self.pipe_lock.acquire(blocking=False):
             return False
         try:
-            if self.state != "ready" or self.proc.poll() is not None or not _claim(job):
+            if self.state != "ready" or self.proc.poll() is not None or not claim(job):
                 return False
             self._run_jobs([job])
             return True
@@ -208,11 +207,7 @@ class WorkerHandle:
             # free next, control jobs wait for this one's replacement.
             self._give_back(live)
             return False
-        self.busy_since = now
-        try:
-            outcome, value = self._await(live)
-        finally:
-            self.busy_since = None
+        outcome, value = self._await(live)
         if outcome == "reply":
             _deliver(live, value)
             if live[0].kind == "predict":
@@ -256,7 +251,6 @@ class WorkerHandle:
         self._exit_handled = True
         if outcome == "died":
             self.proc.wait()
-            self.pool.dispatcher.wake()
             self.last_exit = self._exit_reason()
             log.error("R worker %d (pid %d) died: %s", self.index, self.pid, self.last_exit)
         else:

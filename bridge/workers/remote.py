@@ -9,7 +9,6 @@ predictions are checked and encoded here, then sent to the pool.
 
 import orjson
 
-from ..forecast import forecaster_error
 from ..prediction import EMPTY
 from ..table import prepare_request
 from .messages import Forecast, PlumberCall, PlumberInfo
@@ -43,8 +42,6 @@ class ServedModel:
         return {**self._describe, "r_version": self.pool.r_version or self._describe.get("r_version")}
 
     def predict_table(self, table, args, timeout=None):
-        if self.kind == "forecaster":
-            raise forecaster_error(self.name)
         request = prepare_request(self, table, args)
         if request is None:
             return EMPTY
