@@ -23,7 +23,7 @@ from ..errors import Overloaded, PredictTimeout
 
 @dataclasses.dataclass(eq=False)
 class Job:
-    kind: str                  # "predict" | "plumber" | "load" | "unload" | "call"
+    kind: str                  # "predict" | "call" (Plumber, forecast, a question) | "load" | "unload"
     message: object            # what goes down the pipe (messages.py); predict: built per batch
     future: Future = dataclasses.field(default_factory=Future)
     key: object = None         # batch key; None runs alone
@@ -33,6 +33,11 @@ class Job:
     item: tuple = None         # predict: (prepared, nrows, args, caller)
     solo: bool = False         # re-run alone after its batch failed as a whole
     attempts: int = 0
+
+    @property
+    def is_request(self):
+        """A caller's request (answered, retried, timed out), not a worker's control job."""
+        return self.kind in ("predict", "call")
 
 
 class Dispatcher:

@@ -181,7 +181,7 @@ class WorkerHandle:
             self.pipe_lock.release()
 
     def _give_back(self, jobs):
-        requests = [j for j in jobs if j.kind in ("predict", "plumber", "call")]
+        requests = [j for j in jobs if j.is_request]
         self.pool.dispatcher.requeue(requests)
         for job in jobs:
             if job not in requests:
@@ -192,7 +192,7 @@ class WorkerHandle:
         now = time.monotonic()
         live = []
         for job in jobs:
-            if job.kind in ("load", "unload") and job.deadline is None:
+            if not job.is_request and job.deadline is None:
                 job.deadline = now + self.pool.settings.load_timeout
             if job.deadline is not None and now >= job.deadline:
                 job.future.set_exception(PredictTimeout(_timeout_text(job)))
@@ -257,7 +257,7 @@ class WorkerHandle:
             self._kill()
             self.last_exit = f"killed: {outcome}"
         metrics.worker_replaced(outcome)
-        requests = [j for j in jobs if j.kind in ("predict", "plumber", "call")]
+        requests = [j for j in jobs if j.is_request]
         self._fail_control([j for j in jobs if j not in requests],
                            f"the R worker {'died' if outcome == 'died' else 'was stopped'} "
                            f"({self.last_exit})")
@@ -444,7 +444,7 @@ class Pool:
     def call(self, message, timeout, what="the call", pinned=False):
         """Any one worker runs `message` (a Plumber request, a question); with
         `pinned`, always the first one (stateful Plumber files)."""
-        job = Job("plumber", message, deadline=time.monotonic() + timeout)
+        job = Job("call", message, deadline=time.monotonic() + timeout)
         if pinned:
             self.dispatcher.control(self.handles[0], job)
         else:
