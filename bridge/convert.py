@@ -1,12 +1,12 @@
-"""Conversion between request values and R vectors, one function per type.
+"""Request values checked and encoded the way R stores them, one function per type.
 
-Two halves, because they run on different threads:
-- `prepare_*` (Python only, on the HTTP thread): check each value against
-  the column the model expects and encode it the way R stores it (doubles,
-  int32 codes, NA bit patterns). Every bad value raises InputError naming
-  the column, the row and the value.
-- `py2rpy_*` / `rpy2py_*` (on the R thread): wrap those buffers as R vectors,
-  and read R's results back into Python lists, NA becoming None.
+Shared code (no rpy2, no falcon): the front runs `prepare_*` on its HTTP
+threads, checking each value against the column the model expects and
+encoding it as R stores it (doubles, int32 codes, NA bit patterns); every
+bad value raises InputError naming the column, the row and the value. The
+encoded buffers cross the worker's pipe as they are (bridge/workers/
+messages.py), and an R worker joins them (`concat`, micro-batching) before
+bridge/r/convert.py wraps them as R vectors.
 """
 
 import dataclasses
@@ -357,129 +357,3 @@ def _text_bool(col, i, v):
     if v in TEXT_FALSE:
         return False
     _fail(col, i, v, "TRUE or FALSE")
-
-
-# ---- encoded buffers -> R (R thread) -------------------------------------------
-
-CLASSES = {
-    "factor": ("factor",),
-    "ordered": ("ordered", "factor"),
-    "Date": ("Date",),
-    "POSIXct": ("POSIXct", "POSIXt"),
-}
-
-
-class FrameParts:
-    """Builds the parts of an R data.frame from prepared columns (R thread).
-
-    The plain vectors come from the numpy buffers without copying through
-    Python objects; the class of each column is set by bridge_frame() in R
-    (setting a class attribute from rpy2 leaves R's object bit unset). Names,
-    classes and level vectors are the same for every request of a model, so
-    they are built once and kept.
-    """
-
-    def __init__(self):
-        self._levels = {}
-        self._shapes = {}
-
-    def build(self, prepared):
-        import rpy2.rinterface as ri
-
-        columns = tuple(p.column for p in prepared)
-        shape = self._shapes.get(columns)
-        if shape is None:
-            names = ri.StrSexpVector([c.name for c in columns])
-            classes = ri.ListSexpVector([
-                ri.StrSexpVector(CLASSES[c.kind]) if c.kind in CLASSES else ri.NULL for c in columns])
-            shape = self._shapes[columns] = (names, classes)
-        cols = ri.ListSexpVector([self._vector(p) for p in prepared])
-        cols.do_slot_assign("names", shape[0])
-        return cols, shape[1]
-
-    def _vector(self, prepared):
-        import rpy2.rinterface as ri
-
-        col, data = prepared.column, prepared.data
-        kind = col.kind
-        if kind == "character":
-            return ri.StrSexpVector([ri.NA_Character if v is None else v for v in data])
-        if not len(data):
-            # numpy cannot hand rpy2 a memoryview of nothing.
-            vec = {"logical": ri.BoolSexpVector, "integer": ri.IntSexpVector, "factor": ri.IntSexpVector,
-                   "ordered": ri.IntSexpVector}.get(kind, ri.FloatSexpVector)([])
-        elif kind == "logical":
-            vec = ri.BoolSexpVector.from_memoryview(memoryview(data))
-        elif kind in ("integer", "factor", "ordered"):
-            vec = ri.IntSexpVector.from_memoryview(memoryview(data))
-        else:
-            vec = ri.FloatSexpVector.from_memoryview(memoryview(data))
-        if kind in ("factor", "ordered"):
-            levels = self._levels.get(col.levels)
-            if levels is None:
-                levels = self._levels[col.levels] = ri.StrSexpVector(col.levels)
-            vec.do_slot_assign("levels", levels)
-        elif kind == "POSIXct":
-            vec.do_slot_assign("tzone", ri.StrSexpVector([col.tz or "UTC"]))
-        return vec
-
-
-def py2rpy_value(name, value):
-    """A predict() argument from JSON: a plain R value, never code."""
-    import rpy2.rinterface as ri
-
-    if value is None:
-        return ri.NULL
-    values = value if isinstance(value, list) else [value]
-    types = set(map(type, values))
-    if types == {bool}:
-        return ri.BoolSexpVector(values)
-    if types <= {int} and values and all(-INT_MAX <= v <= INT_MAX for v in values):
-        return ri.IntSexpVector(values)
-    if types <= {int, float} and values:
-        return ri.FloatSexpVector([float(v) for v in values])
-    if types == {str}:
-        return ri.StrSexpVector(values)
-    raise InputError(
-        f"argument '{name}': expected a string, number, boolean or a list of one of those, "
-        f"got {shown(value)}", argument=name)
-
-
-def rpy2py_vector(vec):
-    """A Python list from an atomic R vector; NA and NaN become None."""
-    import rpy2.rinterface as ri
-
-    t = vec.typeof
-    if t == ri.RTYPES.NILSXP or not len(vec):
-        return []
-    if t == ri.RTYPES.REALSXP:
-        arr = _numbers(vec, "REAL", np.float64)
-        out = arr.tolist()
-        if np.isnan(arr).any():
-            out = [None if x != x else x for x in out]
-        return out
-    if t in (ri.RTYPES.INTSXP, ri.RTYPES.LGLSXP):
-        arr = _numbers(vec, "LOGICAL" if t == ri.RTYPES.LGLSXP else "INTEGER", np.int32)
-        out = arr.astype(bool).tolist() if t == ri.RTYPES.LGLSXP else arr.tolist()
-        if (arr == INT_NA).any():
-            out = [None if a == INT_NA else x for a, x in zip(arr.tolist(), out)]
-        return out
-    if t == ri.RTYPES.STRSXP:
-        na = ri.NA_Character
-        return [None if x is na else x for x in vec]
-    raise TypeError(f"cannot read an R vector of type {t}")
-
-
-def _numbers(vec, accessor, dtype):
-    """A copy of an R numeric vector's data, read through R's C accessor.
-
-    NOTE: not vec.memoryview(): in rpy2 3.5.17 each call drops a reference
-    to None (_bufferprotocol.c returns Py_None without Py_INCREF), and on
-    Python 3.11 the process aborts with "none_dealloc" after some 17,000
-    predictions.
-    """
-    from rpy2.rinterface_lib import openrlib
-
-    ptr = getattr(openrlib.rlib, accessor)(vec.__sexp__._cdata)
-    size = len(vec) * np.dtype(dtype).itemsize
-    return np.frombuffer(openrlib.ffi.buffer(ptr, size), dtype=dtype).copy()

@@ -1,8 +1,8 @@
 """What a model expects as input: one typed Column per input variable.
 
-Built once at load from the prototypes that r_scripts/bridge.R derives from
-the model object (terms, dataClasses, xlevels, stored model frame, forest
-variable info, or an attached `ptype`).
+Shared code (no rpy2, no falcon): an R worker builds a Schema once at load
+(bridge/r/schema.py reads it from R), it crosses the pipe in the model's
+front view, and the front checks every request against it.
 """
 
 import dataclasses
@@ -85,46 +85,3 @@ class Schema:
                                             if c.name in self.untyped_factors else {})}
                         for c in self.columns],
         }
-
-
-def column_from_prototype(name, proto):
-    """Reads one zero-length R vector (or NULL) into a Column."""
-    import rpy2.rinterface as ri
-
-    if proto is ri.NULL:
-        return Column(name, "any")
-    classes = tuple(proto.rclass)
-    if "factor" in classes:
-        levels = tuple(proto.do_slot("levels"))
-        return Column(name, "ordered" if "ordered" in classes else "factor", levels)
-    if "Date" in classes:
-        return Column(name, "Date")
-    if "POSIXct" in classes:
-        try:
-            tz = proto.do_slot("tzone")[0]
-        except LookupError:
-            tz = ""
-        return Column(name, "POSIXct", tz=tz)
-    by_type = {
-        ri.RTYPES.REALSXP: "numeric",
-        ri.RTYPES.INTSXP: "integer",
-        ri.RTYPES.LGLSXP: "logical",
-        ri.RTYPES.STRSXP: "character",
-    }
-    plain = set(classes) <= {"numeric", "integer", "logical", "character", "AsIs"}
-    return Column(name, by_type.get(proto.typeof, "any") if plain else "any")
-
-
-def schema_from_r(inputs):
-    """Schema from the list that bridge_inputs() returns in R."""
-    import rpy2.rinterface as ri
-
-    fields = dict(zip(inputs.names, inputs))
-    protos = fields["columns"]
-    names = list(protos.names) if protos.names is not ri.NULL else []
-    columns = tuple(column_from_prototype(n, p) for n, p in zip(names, protos))
-    unsafe = "strings_unsafe" in fields and bool(fields["strings_unsafe"][0])
-    untyped = frozenset(fields["untyped_factors"]) if "untyped_factors" in fields else frozenset()
-    # No inputs found at all: the request's columns are passed through as sent.
-    source = str(fields["source"][0]) if columns else "none"
-    return Schema(columns, source, unsafe, untyped)

@@ -7,7 +7,8 @@ import math
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from bridge.convert import INT_NA, FrameParts, prepare_column, rpy2py_vector
+from bridge.convert import INT_NA, prepare_column
+from bridge.r.convert import FrameParts, rpy2py_vector
 from bridge.errors import InputError
 from bridge.schema import Column
 from conftest import rscript

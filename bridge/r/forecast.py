@@ -3,7 +3,7 @@ r_scripts/bridge/forecast.R. Everything here runs on the session's R thread
 (RModel hands the work to it).
 """
 
-from ..convert import py2rpy_value, rpy2py_vector
+from .convert import py2rpy_value, rpy2py_vector
 from ..errors import InputError, ModelError
 from ..forecast import Forecast, ForecasterInfo
 

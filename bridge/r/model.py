@@ -15,11 +15,12 @@ from pathlib import Path
 from rpy2.rinterface_lib.embedded import RRuntimeError
 
 from ..args import ArgSpec
-from ..convert import FrameParts, concat, py2rpy_value, rpy2py_vector
+from ..convert import concat
+from .convert import FrameParts, py2rpy_value, rpy2py_vector
 from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
 from ..prediction import EMPTY, Prediction
-from ..schema import schema_from_r
+from .schema import schema_from_r
 from ..signature import probe_signature
 from ..table import Table, prepare_request
 from . import forecast as forecast_r

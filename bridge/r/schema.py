@@ -1,0 +1,49 @@
+"""A model's Schema (bridge/schema.py) read from the prototypes that
+r_scripts/bridge/inputs.R derives from the model object (terms, dataClasses,
+xlevels, stored model frame, forest variable info, or an attached `ptype`).
+
+Runs inside an R worker (or the Python API's process), once per model load.
+"""
+
+import rpy2.rinterface as ri
+
+from ..schema import Column, Schema
+
+
+def column_from_prototype(name, proto):
+    """Reads one zero-length R vector (or NULL) into a Column."""
+    if proto is ri.NULL:
+        return Column(name, "any")
+    classes = tuple(proto.rclass)
+    if "factor" in classes:
+        levels = tuple(proto.do_slot("levels"))
+        return Column(name, "ordered" if "ordered" in classes else "factor", levels)
+    if "Date" in classes:
+        return Column(name, "Date")
+    if "POSIXct" in classes:
+        try:
+            tz = proto.do_slot("tzone")[0]
+        except LookupError:
+            tz = ""
+        return Column(name, "POSIXct", tz=tz)
+    by_type = {
+        ri.RTYPES.REALSXP: "numeric",
+        ri.RTYPES.INTSXP: "integer",
+        ri.RTYPES.LGLSXP: "logical",
+        ri.RTYPES.STRSXP: "character",
+    }
+    plain = set(classes) <= {"numeric", "integer", "logical", "character", "AsIs"}
+    return Column(name, by_type.get(proto.typeof, "any") if plain else "any")
+
+
+def schema_from_r(inputs):
+    """Schema from the list that bridge_inputs() returns in R."""
+    fields = dict(zip(inputs.names, inputs))
+    protos = fields["columns"]
+    names = list(protos.names) if protos.names is not ri.NULL else []
+    columns = tuple(column_from_prototype(n, p) for n, p in zip(names, protos))
+    unsafe = "strings_unsafe" in fields and bool(fields["strings_unsafe"][0])
+    untyped = frozenset(fields["untyped_factors"]) if "untyped_factors" in fields else frozenset()
+    # No inputs found at all: the request's columns are passed through as sent.
+    source = str(fields["source"][0]) if columns else "none"
+    return Schema(columns, source, unsafe, untyped)
