@@ -29,6 +29,14 @@ class ModelNotFound(BridgeError):
     title = "Unknown model"
 
 
+class NoRoute(BridgeError):
+    """No route serves this path: none of the bridge's, none of a Plumber
+    file's. The HTTP side answers it as it answers any unrouted path."""
+
+    status = 404
+    title = "Not found"
+
+
 class UnsupportedMediaType(BridgeError):
     status = 415
     title = "Unsupported content type"

@@ -8,7 +8,7 @@ then serves.
 
 import logging
 
-from . import metrics, plumber
+from . import metrics, plumberfiles
 from .http.app import create_app
 from .http.health import Readiness
 from .lock import ModelLock
@@ -23,7 +23,7 @@ def build(settings, readiness=None):
     """Worker pool, loaded registry and app. `readiness` (health.Readiness)
     turns ready once the first scan is done."""
     readiness = readiness or Readiness()
-    files = plumber.find_plumber_files(settings.plumber_dir, settings.plumber)
+    files = plumberfiles.find_plumber_files(settings.plumber_dir, settings.plumber)
     pool = Pool(settings, plumber_files=files)
     pool.dispatcher.on_batch.append(metrics.observe_batch)
     pool.start()

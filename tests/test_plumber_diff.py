@@ -277,7 +277,7 @@ class BridgeClient:
 
     def __init__(self, path, registry, session):
         from bridge.http.app import create_app
-        from bridge.plumber import PlumberApis
+        from bridge.r.plumber import PlumberApis
 
         app = create_app(registry, plumber_apis=PlumberApis([path], session))
         self.client = testing.TestClient(app)

@@ -23,7 +23,7 @@ REFUSED = APIS / "refused"
 ])
 def test_unsupported_features_are_refused_at_load(session, name, reason):
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     with pytest.raises(PlumberLoadError) as caught:
         PlumberApis([REFUSED / name], session)
@@ -34,7 +34,7 @@ def test_unsupported_features_are_refused_at_load(session, name, reason):
 @pytest.mark.parametrize("bare", [False, True])
 def test_a_refused_file_is_refused_before_it_runs(session, tmp_path, bare):
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     marker = tmp_path / "ran"
     api = tmp_path / "api.R"
@@ -53,7 +53,7 @@ def test_a_pending_promise_times_out_and_leaves_nothing_behind(session, registry
     from falcon import testing
 
     from bridge.http.app import create_app
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     api = tmp_path / "pending.R"
     api.write_text("fired <- 0\n"
@@ -81,7 +81,7 @@ def test_a_pending_promise_times_out_and_leaves_nothing_behind(session, registry
 
 def test_a_file_plumber_cannot_parse_reports_plumbers_error(session):
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     with pytest.raises(PlumberLoadError, match="broken.R failed to load in Plumber: "
                                                "R cannot parse broken.R: .*unexpected"):
@@ -91,7 +91,7 @@ def test_a_file_plumber_cannot_parse_reports_plumbers_error(session):
 def test_a_route_the_bridge_serves_is_refused(session, registry_examples):
     from bridge.http.app import create_app
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     apis = PlumberApis([REFUSED / "models_clash.R"], session)
     with pytest.raises(PlumberLoadError) as caught:
@@ -105,7 +105,7 @@ def test_a_route_the_bridge_serves_is_refused(session, registry_examples):
 
 def test_two_files_serving_one_route_are_refused(session):
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     with pytest.raises(PlumberLoadError,
                        match=r"items_clash.R: GET /items/<n:int> is already served by items_api.R"):
@@ -114,7 +114,7 @@ def test_two_files_serving_one_route_are_refused(session):
 
 def test_files_are_found_by_their_annotations(tmp_path):
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import find_plumber_files
+    from bridge.plumberfiles import find_plumber_files
 
     shutil.copy(APIS / "filter_api.R", tmp_path / "b_api.R")
     shutil.copy(APIS / "model_api.R", tmp_path / "a_api.R")
@@ -269,7 +269,7 @@ def test_each_api_sees_plumber_and_its_own_packages_only(session, registry_examp
     from falcon import testing
 
     from bridge.http.app import create_app
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     search_before = session.run(lambda: list(session.ri.baseenv["search"]()))
     apis = PlumberApis(write_scoped_apis(tmp_path), session)
@@ -291,7 +291,7 @@ def test_bare_loading_attaches_nothing(session, tmp_path):
     """--plumber-bare: as plumber::pr() alone; a file that needs library(plumber)
     fails at load, and the message says which style it wants."""
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     api = tmp_path / "piped.R"
     api.write_text("#* @plumber\nfunction(pr) pr %>% pr_set_debug(FALSE)\n"
@@ -308,7 +308,7 @@ def test_a_bare_file_still_loads_when_plumber_is_qualified(session, registry_exa
     from falcon import testing
 
     from bridge.http.app import create_app
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     apis = PlumberApis([APIS / "handlers_api.R"], session, bare=True)
     client = testing.TestClient(create_app(registry_examples, plumber_apis=apis))
@@ -325,7 +325,7 @@ def test_a_bare_file_still_loads_when_plumber_is_qualified(session, registry_exa
 ])
 def test_a_named_folder_is_one_api_as_plumb_dir_builds_it(tmp_path, layout, served):
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import find_plumber_files
+    from bridge.plumberfiles import find_plumber_files
 
     for name, text in layout.items():
         (tmp_path / name).write_text(text)
@@ -337,7 +337,7 @@ def test_a_named_folder_is_one_api_as_plumb_dir_builds_it(tmp_path, layout, serv
 
 
 def test_a_plumber_dir_with_an_entrypoint_is_one_api(tmp_path):
-    from bridge.plumber import find_plumber_files
+    from bridge.plumberfiles import find_plumber_files
 
     (tmp_path / "entrypoint.R").write_text('pr("api.R")\n')
     (tmp_path / "api.R").write_text("#* @get /x\nfunction() 1\n")
@@ -346,7 +346,7 @@ def test_a_plumber_dir_with_an_entrypoint_is_one_api(tmp_path):
 
 def test_an_entrypoint_must_return_a_router(session, tmp_path):
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     (tmp_path / "entrypoint.R").write_text("x <- 1\nx\n")
     with pytest.raises(PlumberLoadError, match="entrypoint.R must return a runnable Plumber "
@@ -361,7 +361,7 @@ def test_an_entrypoint_builds_its_routers_in_its_own_scope(session, registry_exa
     from falcon import testing
 
     from bridge.http.app import create_app
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     (tmp_path / "helpers.R").write_text("greet <- function(who) paste('hello', who)\n")
     (tmp_path / "api.R").write_text("#* @get /hi\nfunction() greet('api') %>% toupper()\n")
@@ -406,7 +406,7 @@ def test_the_example_api_is_served_only_when_asked(start_server, model_dir, tmp_
     "suppressPackageStartupMessages(library(MASS, quietly = TRUE))",
 ])
 def test_every_way_of_attaching_attaches_to_the_file(session, tmp_path, attach):
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     api = tmp_path / "api.R"
     api.write_text(f"{attach}\nfit <- rlm(mpg ~ wt, data = mtcars)\n#* @get /x\nfunction() 1\n")
@@ -419,7 +419,7 @@ def test_a_package_attaches_what_it_depends_on(session, registry_examples, tmp_p
     from falcon import testing
 
     from bridge.http.app import create_app
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     api = tmp_path / "api.R"
     # lme4 Depends: Matrix, so library(lme4) puts Matrix() in reach too.
@@ -435,7 +435,7 @@ def test_a_missing_package_fails_as_library_fails(session, registry_examples, tm
 
     from bridge.http.app import create_app
     from bridge.errors import PlumberLoadError
-    from bridge.plumber import PlumberApis
+    from bridge.r.plumber import PlumberApis
 
     api = tmp_path / "api.R"
     api.write_text("library(notapackage)\n#* @get /x\nfunction() 1\n")

@@ -5,8 +5,7 @@ import logging
 import falcon
 import orjson
 
-from .. import plumber
-from . import mlflow, openapi, v2
+from . import mlflow, openapi, plumber, v2
 from .auth import ApiKeyAuth
 from .cors import Cors
 from ..errors import BridgeError

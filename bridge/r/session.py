@@ -25,7 +25,7 @@ class RSession:
     def __init__(self, helpers=R_HELPERS, max_response_bytes=DEFAULT_MAX_RESPONSE_BYTES,
                  default_timeout=30.0):
         self.max_response_bytes = max_response_bytes
-        self.default_timeout = default_timeout  # what Plumber calls are allowed (bridge/plumber.py)
+        self.default_timeout = default_timeout  # what Plumber calls are allowed (bridge/r/plumber.py)
         self._helpers = helpers
         self._start_r()
         self.r_version = self.run(lambda: self.ri.baseenv["R.version.string"][0])

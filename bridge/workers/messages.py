@@ -110,21 +110,13 @@ class Reply:
 
 
 def error_to_wire(exc):
-    import falcon
-
     if isinstance(exc, errors.BridgeError):
         return (type(exc).__name__, exc.description, exc.details)
-    if isinstance(exc, falcon.HTTPError):  # Plumber's sink answers the bridge's own 404
-        return ("falcon.HTTPError", exc.description, {"status": exc.status, "title": exc.title})
     return ("BridgeError", f"{type(exc).__name__} in the R worker: {exc}", {})
 
 
 def error_from_wire(wire):
     name, description, details = wire
-    if name == "falcon.HTTPError":
-        import falcon
-
-        return falcon.HTTPError(details["status"], title=details["title"], description=description)
     cls = getattr(errors, name, None)
     if not (isinstance(cls, type) and issubclass(cls, errors.BridgeError)):
         cls = errors.BridgeError

@@ -72,7 +72,7 @@ def main(argv=None):
                            default_timeout=config["predict_timeout"])
         plumber = None
         if config.get("plumber_files"):
-            from ..plumber import PlumberApis
+            from ..r.plumber import PlumberApis
 
             plumber = PlumberApis(config["plumber_files"], session, bare=config.get("plumber_bare", False))
     except BaseException as exc:  # told to the front, which refuses to start
