@@ -109,6 +109,14 @@ class AnswerTooLarge(BridgeError):
     title = "Answer too large"
 
 
+class WorkerStartError(BridgeError):
+    """An R worker process did not come up (R failed to start, a Plumber file
+    refused, no Ready in time)."""
+
+    status = 503
+    title = "R worker did not start"
+
+
 class WorkerCrashed(BridgeError):
     """The R worker process running this request died (a crash in R or a
     package, quit(), a signal). The server replaced it."""
