@@ -37,9 +37,6 @@ FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl"
            ".parquet": "parquet", ".pq": "parquet"}
 
 
-CHUNK_TIMEOUT = 24 * 3600.0
-
-
 class BatchError(Exception):
     pass
 
@@ -62,7 +59,7 @@ class LocalScorer:
 
     def score(self, chunk, args):
         # No server's per-request timeout here: a chunk takes what R needs.
-        return self.model.predict_table(chunk.table(), args, timeout=CHUNK_TIMEOUT).columns
+        return self.model.predict_table(chunk.table(), args).columns
 
 
 class RemoteScorer:

@@ -120,7 +120,7 @@ class RModel:
         table = data if isinstance(data, Table) else Table.from_pandas(data)
         return self.predict_table(table, args).to_pandas()
 
-    def predict_table(self, table, args, timeout=None):
+    def predict_table(self, table, args):
         """In this process (the Python API and the R worker's own probes)."""
         request = prepare_request(self, table, args)
         if request is None:
@@ -225,7 +225,7 @@ class RModel:
                "xreg": None if xreg is None else columns_of(xreg)}
         return self.forecast_request(parse_request(doc, self.forecaster, self.schema)).to_pandas()
 
-    def forecast_request(self, request, timeout=None):
+    def forecast_request(self, request):
         """A checked ForecastRequest (bridge/forecast.py) -> Forecast."""
         return self.session.run(forecast_r.run, self, request)
 

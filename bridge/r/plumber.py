@@ -140,8 +140,7 @@ class PlumberApis:
         interrupted and the caller gets a 504."""
         timeout = self.session.default_timeout
         try:
-            return self.session.run(self._call_r, method, path, query, headers, body, server,
-                                    timeout, timeout=timeout)
+            return self.session.run(self._call_r, method, path, query, headers, body, server, timeout)
         except PredictTimeout:
             raise PredictTimeout(f"{method} {path} did not finish within {timeout:g} s") from None
 

@@ -30,8 +30,9 @@ class RSession:
         self._start_r()
         self.r_version = self.run(lambda: self.ri.baseenv["R.version.string"][0])
 
-    def run(self, fn, *args, timeout=None):
-        """fn(*args) with R to itself (timeouts are the supervisor's business)."""
+    def run(self, fn, *args):
+        """fn(*args) with R to itself. No timeout: the front's pool ends a
+        worker whose call runs too long (bridge/workers/pool.py)."""
         from rpy2.rinterface_lib import openrlib
 
         with openrlib.rlock:
