@@ -130,9 +130,9 @@ def inspect_file(path):
 
 
 def write_lock_file(folder, out):
-    from .lock import write_lock
+    from .manifest import write_manifest
 
-    path, files = write_lock(folder, out)
+    path, files = write_manifest(folder, out)
     for name, digest in files.items():
         print(f"{digest}  {name}")
     print(f"wrote {path} ({len(files)} files)", file=sys.stderr)

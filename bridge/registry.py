@@ -1,6 +1,6 @@
 """The set of served models, kept in step with the model folder (front side).
 
-A changed file is copied into a private snapshot, checked (links, lock),
+A changed file is copied into a private snapshot, checked (links, manifest),
 and loaded into every R worker (bridge/workers/pool.py) before its models
 replace the old ones: requests never see a gap, and no worker answers from
 a version another has not loaded. A file that fails to load anywhere keeps
@@ -37,14 +37,14 @@ class FileState:
 
 
 class Registry:
-    def __init__(self, folder, pool, lock=None, follow_symlinks=False, default_timeout=30.0):
+    def __init__(self, folder, pool, manifest=None, follow_symlinks=False, default_timeout=30.0):
         self.folder = Path(folder)
         self.follow_symlinks = follow_symlinks
         self.pool = pool
         self.default_timeout = default_timeout
         self.snapshots = Snapshots()
         self._scan_lock = threading.Lock()
-        self.lock = lock  # a lock.ModelLock: files are checked before R reads them
+        self.manifest = manifest  # a manifest.Manifest: files are checked before R reads them
         self._models = {}
         self._files = {}
         self._pending = {}
@@ -101,9 +101,9 @@ class Registry:
         for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
             if path.is_file() and is_model_file(path):
                 seen[path] = _signature(path)
-                if self.lock is not None:
+                if self.manifest is not None:
                     # A new lock file re-checks every file against it.
-                    seen[path] += (self.lock.signature(),)
+                    seen[path] += (self.manifest.signature(),)
         for path in set(self._files) - set(seen):
             self._unserve(path)
         for path, sig in seen.items():
@@ -123,8 +123,8 @@ class Registry:
             self._refuse_outside_links(path)
             # R reads the copy that was checked, never the folder itself.
             snapshot = self.snapshots.take(path)
-            if self.lock is not None:
-                self.lock.verify(snapshot)
+            if self.manifest is not None:
+                self.manifest.verify(snapshot)
             file_id = str(snapshot.parent)  # unique to this snapshot, whichever registry
             view = self.pool.load(file_id, snapshot)
             models = {name: ServedModel(self.pool, file_id, path, v, self.default_timeout)

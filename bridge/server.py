@@ -11,7 +11,7 @@ import logging
 from . import metrics, plumberfiles
 from .http.app import create_app
 from .http.health import Readiness
-from .lock import ModelLock
+from .manifest import Manifest
 from .registry import Registry
 from .workers.pool import Pool
 from .workers.remote import RemotePlumber
@@ -27,7 +27,7 @@ def build(settings, readiness=None):
     pool = Pool(settings, plumber_files=files)
     pool.dispatcher.on_batch.append(metrics.observe_batch)
     pool.start()
-    registry = Registry(settings.models, pool, lock=ModelLock.from_settings(settings),
+    registry = Registry(settings.models, pool, manifest=Manifest.from_settings(settings),
                         follow_symlinks=settings.follow_symlinks,
                         default_timeout=settings.predict_timeout)
     registry.scan()

@@ -96,14 +96,14 @@ def test_lock_file_lists_models_and_sidecars(locked):
 
 def test_missing_lock_refuses_everything(tmp_path):
     from bridge.errors import ModelLoadError
-    from bridge.lock import ModelLock
+    from bridge.manifest import Manifest
 
     shutil.copy(EXAMPLES / "mtcars_lm.rds", tmp_path / "a.rds")
     with pytest.raises(ModelLoadError, match="not found"):
-        ModelLock(tmp_path / "bridge.lock").verify(tmp_path / "a.rds")
+        Manifest(tmp_path / "bridge.lock").verify(tmp_path / "a.rds")
     (tmp_path / "bridge.lock").write_text("{not json")
     with pytest.raises(ModelLoadError, match="not a valid lock file"):
-        ModelLock(tmp_path / "bridge.lock").verify(tmp_path / "a.rds")
+        Manifest(tmp_path / "bridge.lock").verify(tmp_path / "a.rds")
 
 
 # ---- probes, metrics, logs -------------------------------------------------------------------------

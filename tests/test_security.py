@@ -225,8 +225,8 @@ def test_r_ignores_profiles_and_saved_workspaces(tmp_path, start_server, locked)
     args = ["--reload-interval", "0"]
     if locked:
         args += ["--require-lock"]
-        from bridge.lock import write_lock
-        write_lock(folder)
+        from bridge.manifest import write_manifest
+        write_manifest(folder)
     # started inside the model folder, with $HOME holding the same traps
     server = start_server(folder, *args, cwd=folder, env={"HOME": str(home)})
     r = requests.post(f"{server.url}/models/mtcars_lm/predict", json=[GOOD_ROW])
@@ -246,8 +246,8 @@ def test_unsafe_object_names_are_skipped_and_sidecars_stay_in_the_folder(tmp_pat
     rscript(f'm <- readRDS("{EXAMPLES}/mtcars_lm.rds"); e <- new.env(); '
             f'assign("sub/evil", m, e); assign("good", m, e); assign("{long_name}", m, e); '
             f'assign("ne\\nwline", m, e); save(list = ls(e, all.names = TRUE), envir = e, file = "{folder}/pack.rda")')
-    from bridge.lock import write_lock
-    write_lock(folder)
+    from bridge.manifest import write_manifest
+    write_manifest(folder)
     server = start_server(folder, "--reload-interval", "0", "--require-lock")
     listing = requests.get(f"{server.url}/models").json()["models"]
     names = [m["name"] for m in listing]

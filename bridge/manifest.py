@@ -1,4 +1,5 @@
-"""bridge.lock: the sha256 of every model file and sidecar a deployer approved.
+"""The manifest (the `bridge.lock` file): the sha256 of every model file and
+sidecar a deployer approved.
 
 R's readRDS()/load() can run code hidden in a file (CVE-2024-27322), and a
 sidecar <name>.R is R code by design, so what the bridge may read is decided
@@ -11,6 +12,9 @@ The manifest is re-read when it changes, so a deploy that copies new files
 and a new lock reloads both. It protects only as far as it is itself
 trusted: mount it from somewhere the model folder's writers cannot write
 (BRIDGE_LOCK_FILE) when they are not the same people.
+
+Front side: read by the registry (bridge/registry.py) and written by
+`bridge lock` (bridge/cli.py); R never sees it.
 """
 
 import datetime as dt
@@ -23,18 +27,18 @@ from .modelfiles import MODEL_SUFFIXES, SIDECAR_SUFFIXES, file_sha256, sidecars
 LOCK_NAME = "bridge.lock"
 
 
-def locked_files(folder):
+def manifest_files(folder):
     """Model files and sidecars in a folder, by name."""
     folder = Path(folder)
     return sorted(p for p in folder.iterdir()
                   if p.is_file() and (p.suffix.lower() in MODEL_SUFFIXES or p.suffix in SIDECAR_SUFFIXES))
 
 
-def write_lock(folder, out=None):
+def write_manifest(folder, out=None):
     """Writes the manifest of `folder` (default <folder>/bridge.lock); returns
     (path, {file name: sha256})."""
     folder = Path(folder)
-    files = {p.name: file_sha256(p) for p in locked_files(folder)}
+    files = {p.name: file_sha256(p) for p in manifest_files(folder)}
     out = Path(out) if out else folder / LOCK_NAME
     doc = {
         "comment": "sha256 of the model files and sidecars R Bridge may load; "
@@ -48,7 +52,7 @@ def write_lock(folder, out=None):
     return out, files
 
 
-class ModelLock:
+class Manifest:
     """The registry's check, made before R reads a file."""
 
     def __init__(self, path):
@@ -73,7 +77,7 @@ class ModelLock:
 
     def verify(self, path):
         """Raises ModelLoadError unless `path` and its sidecars are in the manifest."""
-        files = self._manifest()
+        files = self._listed()
         for p in [Path(path), *sidecars(path)]:
             expected = files.get(p.name)
             if expected is None:
@@ -83,7 +87,7 @@ class ModelLock:
                 raise ModelLoadError(f"{p.name} does not match its sha256 in {self.path.name}; "
                                      "refused (--require-lock)")
 
-    def _manifest(self):
+    def _listed(self):
         sig = self.signature()
         if sig != self._signature or self._files is None and self._error is None:
             self._signature, self._files, self._error = sig, None, None
