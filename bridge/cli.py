@@ -77,14 +77,14 @@ def main(argv=None):
     inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
     inspect.add_argument("file")
 
-    from . import batch, forecast_cli
+    from . import forecast_cli, scoring
 
-    batch.add_parser(sub)
+    scoring.add_parser(sub)
     forecast_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
     if args.command == "predict":
-        return batch.main(args)
+        return scoring.main(args)
     if args.command == "forecast":
         return forecast_cli.main(args)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}

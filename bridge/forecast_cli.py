@@ -13,7 +13,9 @@ import os
 import sys
 from pathlib import Path
 
-from .batch import BatchError, _split_arg, scorer_for
+from .scoring.command import split_arg
+from .scoring.formats import ScoringError
+from .scoring.scorers import scorer_for
 from .payload import query_args
 from .render import csv_cell
 
@@ -46,12 +48,12 @@ def main(options):
     logging.basicConfig(level=logging.WARNING)
     warnings.filterwarnings("ignore", message="R is not initialized by the main thread")
     try:
-        args = query_args(dict(_split_arg(a) for a in options.arg or []))
+        args = query_args(dict(split_arg(a) for a in options.arg or []))
         doc = {"h": options.h, "level": options.level, "seed": options.seed, "args": args,
                "xreg": read_xreg(options.xreg) if options.xreg else None}
         columns = run(options, doc)
         write(columns, options.output)
-    except (BatchError, BridgeError, BridgeClientError, OSError, ValueError) as exc:
+    except (ScoringError, BridgeError, BridgeClientError, OSError, ValueError) as exc:
         print(f"error: {getattr(exc, 'description', None) or exc}", file=sys.stderr)
         return 1
     if options.output:
@@ -71,7 +73,7 @@ def run(options, doc):
 
     model = scorer.model
     if model.kind != "forecaster":
-        raise BatchError(f"{options.model}: not a forecaster (R class {', '.join(model.r_class)}); "
+        raise ScoringError(f"{options.model}: not a forecaster (R class {', '.join(model.r_class)}); "
                          "use `python -m bridge predict`")
     request = parse_request(doc, model.forecaster, model.schema)
     # No server's per-request timeout here: a forecast takes what R needs.
@@ -88,7 +90,7 @@ def read_xreg(path):
                 for c in frame.columns}
     if suffix == ".json":
         return json.loads(Path(path).read_text(encoding="utf-8"))
-    raise BatchError(f"{path}: --xreg takes a .csv or .json file")
+    raise ScoringError(f"{path}: --xreg takes a .csv or .json file")
 
 
 def write(columns, output):

@@ -10,7 +10,9 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from bridge.batch import LocalScorer, iter_json_rows, score_file
+from bridge.scoring.readers import iter_json_rows
+from bridge.scoring.run import score_file
+from bridge.scoring.scorers import LocalScorer
 from conftest import ROOT, Server
 
 
@@ -116,7 +118,7 @@ def test_json_array_is_read_a_block_at_a_time():
 
 # ---- failures: --on-error, the .partial output, --resume (issue 12) -----------------
 
-from bridge.batch import partial_paths, run  # noqa: E402
+from bridge.scoring.run import partial_paths, run  # noqa: E402
 
 
 def same_numbers(got, expected):
