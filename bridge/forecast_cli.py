@@ -74,10 +74,10 @@ def run(options, doc):
     model = scorer.model
     if model.kind != "forecaster":
         raise ScoringError(f"{options.model}: not a forecaster (R class {', '.join(model.r_class)}); "
-                         "use `python -m bridge predict`")
+                           "use `python -m bridge predict`")
     request = parse_request(doc, model.forecaster, model.schema)
     # No server's per-request timeout here: a forecast takes what R needs.
-    return model.forecast_request(request, timeout=24 * 3600.0).columns
+    return model.forecast_request(request).columns
 
 
 def read_xreg(path):

@@ -161,7 +161,7 @@ def _resume_state(checkpoint_path, run_id, partial):
     changed = [k for k in run_id if state.get(k) != run_id[k]]
     if changed:
         raise ScoringError(f"cannot resume: {', '.join(changed)} changed since the interrupted run "
-                         f"(checkpoint {checkpoint_path.name}); run without --resume to start over")
+                           f"(checkpoint {checkpoint_path.name}); run without --resume to start over")
     if not (partial.exists() or Path(str(partial) + ".d").is_dir()):
         raise ScoringError(f"cannot resume: {partial.name} is gone; run without --resume to start over")
     return state
