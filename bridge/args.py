@@ -7,6 +7,9 @@ may not (the data, `...`, and every argument R uses as a function, formula
 or environment: `na.action = "system2"` would run a shell command). This
 module holds that answer and checks each request against it before any
 value goes near R. It knows nothing of R or HTTP.
+
+Shared code: an R worker builds the ArgSpec at load, it crosses the pipe
+in the model's front view, and the front checks requests against it.
 """
 
 import dataclasses

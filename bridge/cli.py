@@ -1,4 +1,8 @@
-"""python -m bridge serve | inspect | lock | predict | forecast"""
+"""python -m bridge serve | inspect | lock | predict | forecast
+
+The command line, in the caller's process: `serve` becomes the front
+(bridge/server.py); `inspect` loads a file in this process's own R.
+"""
 
 import argparse
 import json

@@ -1,7 +1,10 @@
 """One exception tree for the whole bridge; each error carries its HTTP status.
 
-The HTTP layer renders these in one place (bridge/http/app.py); code that knows
-nothing of HTTP raises them with a message a caller can act on.
+Shared code, raised in every process: code that knows nothing of HTTP
+raises them with a message a caller can act on; an R worker's cross its
+pipe as (class name, description, details) (bridge/workers/messages.py);
+only the HTTP side maps them to HTTP, in one place (bridge/http/app.py, and
+bridge/http/plumber.py for NoRoute).
 """
 
 

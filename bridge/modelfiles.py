@@ -2,7 +2,7 @@
 private snapshot of a version that the R workers read.
 
 The front reads a file once, into a snapshot folder of its own, checks the
-snapshot (not the original) against the lock, and hands the snapshot's path
+snapshot (not the original) against the manifest (bridge/manifest.py), and hands the snapshot's path
 to every R worker: what R reads is exactly what was checked, and a worker
 started later loads the very version being served even if the folder has
 changed since.

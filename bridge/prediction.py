@@ -1,4 +1,8 @@
-"""What a model answered, as the front holds it: one entry per input row."""
+"""What a model answered, as the front holds it: one entry per input row.
+
+Shared code: built in an R worker (bridge/r/model.py), it crosses the pipe
+as it is.
+"""
 
 import dataclasses
 

@@ -1,4 +1,8 @@
-"""Configuration, read once from flags and BRIDGE_* environment variables."""
+"""Configuration, read once from flags and BRIDGE_* environment variables.
+
+Read by the front (or a command); an R worker gets the few values it needs
+in its start-up config (bridge/workers/pool.py).
+"""
 
 import dataclasses
 import os

@@ -2,7 +2,7 @@
 
 Used wherever a caller names something the bridge knows a closed set of:
 columns, models, predict() arguments, factor levels. Case slips count as
-the closest match of all.
+the closest match of all. Shared code: pure Python, any process.
 """
 
 import difflib

@@ -4,5 +4,6 @@
 thin resources and renders the one error tree; the rest is one concern each:
 probes (`health.py`), API keys, size limits, CORS, the access log, OpenAPI
 and the docs page, the Open Inference Protocol (`v2.py`), MLflow's scoring
-protocol, forecasting's route.
+protocol, forecasting's route, the sink that hands other paths to Plumber
+files (`plumber.py`). The only importers of falcon (tests/test_layout.py).
 """

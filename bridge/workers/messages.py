@@ -5,8 +5,9 @@ multiprocessing's Connection: `send` and `receive` below are the only way
 onto the pipe. Columns travel as the numpy buffers the front prepared
 (bridge/convert.py), so a request's values are never turned into one Python
 object each on the way down.
-Errors cross as (class name, description, details): exceptions with extra
-fields do not survive pickling.
+Errors cross as (class name, description, details) of the bridge's own
+tree (bridge/errors.py; exceptions with extra fields do not survive
+pickling): the worker knows nothing of HTTP, the front maps them.
 """
 
 import dataclasses
