@@ -1,5 +1,8 @@
-"""Everything that embeds R. Only R worker processes (and the Python API's
-load_model) import this package; the HTTP front never does.
+"""Everything that embeds R, and the only importers of rpy2
+(tests/test_layout.py). Only R worker processes import this package, and
+the processes that run a model file in their own R: the Python API's
+load_model and `bridge inspect | predict | forecast` given a file. The HTTP
+front never does.
 
 Importing it makes R start clean before rpy2 is imported: rpy2 runs
 `Rscript` at import time to find R's library path, and an Rscript (like the
