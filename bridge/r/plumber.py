@@ -136,8 +136,9 @@ class PlumberApis:
     def call(self, method, path, query, headers, body, server):
         """Runs one request through Plumber: (status, [(name, value)], body bytes).
 
-        Held to the bridge's predict timeout, like a model call: past it, R is
-        interrupted and the caller gets a 504."""
+        Held to the bridge's predict timeout, like a model call: past it, the
+        front's pool ends this worker and the caller gets a 504; a promise
+        still pending at the timeout is given up in R (also a 504)."""
         timeout = self.session.default_timeout
         try:
             return self.session.run(self._call_r, method, path, query, headers, body, server, timeout)
