@@ -54,15 +54,24 @@ def file_format(path):
 # ---- scoring: a local model file or a served model ---------------------------------
 
 class LocalScorer:
+    """A model file scored in this process's R, through the same service as
+    a server's calls (bridge/service: checks, observers), with protocol "cli"."""
+
     def __init__(self, path, object_name=None):
         from .r.model import load_model
+        from .service import LocalCatalog, Service
 
         self.model = load_model(path, object=object_name)
+        self.service = Service(LocalCatalog([self.model]))
         self.identity = f"{Path(path).resolve()}:{object_name or ''}"
 
     def score(self, chunk, args):
+        from .service import Context
+
         # No server's per-request timeout here: a chunk takes what R needs.
-        return self.model.predict_table(chunk.table(), args, timeout=CHUNK_TIMEOUT).columns
+        answer = self.service.predict(self.model.name, chunk.table(), args,
+                                      Context("cli", "bridge predict"))
+        return answer.result.columns
 
 
 class RemoteScorer:

@@ -20,8 +20,14 @@ JSON_TYPES = ("application/json", "application/*+json")
 CSV_TYPES = ("text/csv", "application/csv")
 
 
+def media_type(content_type):
+    """The media type of a Content-Type header, lower case, without parameters
+    (no header: JSON)."""
+    return (content_type or "application/json").split(";")[0].strip().lower()
+
+
 def parse(body, content_type):
-    media = (content_type or "application/json").split(";")[0].strip().lower()
+    media = media_type(content_type)
     if media in CSV_TYPES:
         return parse_csv(body), {}
     if media == "application/json" or media.endswith("+json"):

@@ -6,9 +6,10 @@ document instead of a predict operation.
 """
 
 from ..forecast import MAX_LEVELS
+from .openapi_schemas import column_schema, errors, ident
 
 
-def forecast_operation(model, errors, column_schema, ident, max_horizon):
+def forecast_operation(model, max_horizon):
     info = model.forecaster
     regressors = model.schema.columns
     row = {"type": "object", "properties": {c.name: column_schema(c) for c in regressors},

@@ -15,18 +15,17 @@ The protocol logic (`read_request`, `response_body`, `model_metadata`) knows
 nothing of HTTP; the resources at the bottom are thin.
 """
 
-import functools
 import struct
 
 import numpy as np
 import orjson
 
 from .. import __version__
-from ..errors import BadRequest, BridgeError, InputError
-from .limits import admit_rows
+from ..errors import BadRequest, InputError
 from ..payload import load_json
 from ..signature import json_type, signature
 from ..table import Table
+from .calls import call_context
 
 # Request parameters that belong to the protocol or to Triton; the others are
 # arguments to R's predict().
@@ -199,15 +198,15 @@ def _from_binary(name, datatype, raw, count):
 
 # ---- responses ----------------------------------------------------------------------
 
-def response_body(model, prediction, requested=None, request_id=None):
+def response_body(name, prediction, requested=None, request_id=None):
     tensors = {name: output_tensor(name, values) for name, values in prediction.columns.items()}
     if requested is not None:
         unknown = [n for n in requested if n not in tensors]
         if unknown:
-            raise BadRequest(f"model {model.name!r} has no output {unknown[0]!r}; its outputs "
+            raise BadRequest(f"model {name!r} has no output {unknown[0]!r}; its outputs "
                              f"are {', '.join(repr(n) for n in tensors)}")
         tensors = {n: tensors[n] for n in requested}
-    body = {"model_name": model.name, "outputs": list(tensors.values())}
+    body = {"model_name": name, "outputs": list(tensors.values())}
     if request_id is not None:
         body["id"] = request_id
     if prediction.warnings:
@@ -248,85 +247,70 @@ def server_metadata():
 
 # ---- HTTP ---------------------------------------------------------------------------
 
-# The protocol answers a request that does not fit the model with 400.
-V2_STATUS = {422: 400, 415: 400}
+INFER_ROUTE = "/v2/models/{name}/infer"
 
 
-def v2_errors(responder):
-    """Renders the bridge's errors the protocol's way: {"error": message}."""
-    @functools.wraps(responder)
-    def wrapped(self, req, resp, **params):
-        try:
-            responder(self, req, resp, **params)
-        except BridgeError as exc:
-            resp.status = V2_STATUS.get(exc.status, exc.status)
-            resp.data = orjson.dumps({"error": exc.description})
-    return wrapped
-
-
-def add_routes(app, registry, readiness=None):
+def add_routes(app, service):
     app.add_route("/v2", ServerMetadataResource())
     app.add_route("/v2/health/live", LiveResource())
-    app.add_route("/v2/health/ready", ReadyResource(registry, readiness))
-    app.add_route("/v2/models/{name}", ModelMetadataResource(registry))
-    app.add_route("/v2/models/{name}/ready", ModelReadyResource(registry, readiness))
-    app.add_route("/v2/models/{name}/infer", InferResource(registry))
+    app.add_route("/v2/health/ready", ReadyResource(service))
+    app.add_route("/v2/models/{name}", ModelMetadataResource(service))
+    app.add_route("/v2/models/{name}/ready", ModelReadyResource(service))
+    app.add_route(INFER_ROUTE, InferResource(service))
 
 
-class ServerMetadataResource:
+class _V2:
+    wire = "v2"  # errors are the protocol's {"error": message} (bridge/http/errors.py)
+
+
+class ServerMetadataResource(_V2):
     def on_get(self, req, resp):
         resp.data = orjson.dumps(server_metadata())
 
 
-class LiveResource:
+class LiveResource(_V2):
     def on_get(self, req, resp):
         resp.data = b'{"live":true}'
 
 
-class ReadyResource:
-    def __init__(self, registry, readiness):
-        self._registry = registry
-        self._readiness = readiness
+class ReadyResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
     def on_get(self, req, resp):
-        ready = self._readiness.serving(self._registry.pool)
+        ready = self._service.readiness().serving
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"ready": ready})
 
 
-class ModelMetadataResource:
-    def __init__(self, registry):
-        self._registry = registry
+class ModelMetadataResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
-    @v2_errors
     def on_get(self, req, resp, name):
-        resp.data = orjson.dumps(model_metadata(self._registry.get(name)))
+        resp.data = orjson.dumps(model_metadata(self._service.resolve(name)))
 
 
-class ModelReadyResource:
-    def __init__(self, registry, readiness):
-        self._registry = registry
-        self._readiness = readiness
+class ModelReadyResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
-    @v2_errors
     def on_get(self, req, resp, name):
-        self._registry.get(name)
-        ready = self._readiness.serving(self._registry.pool)
+        self._service.resolve(name)
+        ready = self._service.readiness().serving
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"name": name, "ready": ready})
 
 
-class InferResource:
-    def __init__(self, registry):
-        self._registry = registry
+class InferResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
-    @v2_errors
     def on_post(self, req, resp, name):
-        model = self._registry.get(name)
+        context = call_context(req, "v2", INFER_ROUTE, name)
         table, args, outputs, request_id = read_request(
             req.bounded_stream.read(), req.get_header("Inference-Header-Content-Length"))
-        admit_rows(req, table.nrows)
-        prediction = model.predict_table(table, args)
-        resp.data = orjson.dumps(response_body(model, prediction, outputs, request_id))
+        answer = self._service.predict(name, table, args, context)
+        resp.data = orjson.dumps(response_body(answer.model, answer.result, outputs, request_id))

@@ -124,7 +124,16 @@ class RModel:
         request = prepare_request(self, table, args)
         if request is None:
             return EMPTY
+        return self.run(request)
+
+    def run(self, request):
+        """A prepared request (bridge/table.py prepare_request) -> Prediction,
+        on the R thread (bridge/service's dispatch for in-process models)."""
         return self.session.run(self.predict_prepared, *request)
+
+    @property
+    def version(self):
+        return self.sidecar.version or None
 
     def predict_many(self, items):
         """On the R thread: requests with the same args as one predict() call.
