@@ -29,15 +29,12 @@ from pathlib import Path
 
 import orjson
 
-from .payload import query_args
+from .formats.csv_text import query_args
 from .render import csv_cell
 from .table import Table
 
 FORMATS = {".csv": "csv", ".json": "json", ".jsonl": "jsonl", ".ndjson": "jsonl",
            ".parquet": "parquet", ".pq": "parquet"}
-
-
-CHUNK_TIMEOUT = 24 * 3600.0
 
 
 class BatchError(Exception):

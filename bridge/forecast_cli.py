@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .batch import BatchError, _split_arg, scorer_for
-from .payload import query_args
+from .formats.csv_text import query_args
 from .render import csv_cell
 
 

@@ -2,6 +2,8 @@
 
 import dataclasses
 
+from .formats.shapes import columns_to_records
+
 
 @dataclasses.dataclass
 class Prediction:
@@ -24,8 +26,7 @@ class Prediction:
     def records(self):
         if self.kind == "vector":
             return next(iter(self.columns.values()), [])
-        names = list(self.columns)
-        return [dict(zip(names, row)) for row in zip(*self.columns.values())]
+        return columns_to_records(self.columns)
 
     def to_pandas(self):
         import pandas as pd

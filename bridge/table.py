@@ -21,16 +21,9 @@ class Table:
 
     @classmethod
     def from_pandas(cls, df):
-        import pandas as pd
+        from .formats.shapes import pandas_columns
 
-        columns = {}
-        for name in df.columns:
-            series = df[name]
-            if isinstance(series.dtype, pd.CategoricalDtype):
-                series = series.astype(object)
-            values = series.astype(object).where(series.notna(), None).tolist()
-            columns[str(name)] = values
-        return cls(columns, len(df))
+        return cls(pandas_columns(df), len(df))
 
 
 def prepare_table(schema, table):
@@ -85,6 +78,13 @@ def _refuse_stray_keys(columns, unknown, table):
                         row=i + 1, column=col.name, unknown_key=name)
 
 
+def forecaster_error(name):
+    """/predict on a forecaster: a 422 that points to /forecast."""
+    return InputError(f"{name!r} is a forecaster: it answers a horizon, not rows; "
+                      f"POST /models/{name}/forecast with {{\"h\": 12}}",
+                      kind="forecaster", forecast=f"/models/{name}/forecast")
+
+
 def nrows_of(prepared, table):
     return len(prepared[0]) if prepared else table.nrows
 
@@ -98,8 +98,6 @@ def prepare_request(model, table, args):
     from the model's allow-list and only as plain data (bridge/args.py). The
     caller's names go along so R can tell an error their values caused."""
     if getattr(model, "kind", "model") == "forecaster":
-        from .forecast import forecaster_error  # forecast.py imports this module
-
         raise forecaster_error(model.name)
     model.arg_spec.check(args)
     merged, caller = {**model.default_args, **args}, tuple(args)

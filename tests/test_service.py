@@ -186,3 +186,68 @@ def test_local_scoring_goes_through_the_service(session):
     with pytest.raises(Exception) as info:
         service.predict("mtcars_lm", Table({"wt": [1.0]}, 1), {}, Context("cli"))
     assert info.value.status == 422 and recorder.events[-1].status == 422
+
+
+def test_no_import_cycle_in_bridge():
+    """Module-level imports of bridge/ form no cycle (forecast -> payload ->
+    table -> forecast was one)."""
+    import ast
+
+    from conftest import ROOT
+
+    root = ROOT / "bridge"
+    names = {}
+    for path in root.rglob("*.py"):
+        parts = list(path.relative_to(ROOT).with_suffix("").parts)
+        names[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    graph = {}
+    for name, path in names.items():
+        package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        deps = set()
+        for node in ast.parse(path.read_text()).body:
+            if isinstance(node, ast.ImportFrom):
+                base = node.module or ""
+                if node.level:
+                    up = package.split(".")[: len(package.split(".")) - node.level + 1]
+                    base = ".".join(up + ([base] if base else []))
+                deps.update(f"{base}.{a.name}" if f"{base}.{a.name}" in names else base
+                            for a in node.names)
+            elif isinstance(node, ast.Import):
+                deps.update(a.name for a in node.names)
+        graph[name] = {d for d in deps if d in names and d != name}
+    cycles, done = [], set()
+
+    def walk(name, path):
+        for dep in sorted(graph[name]):
+            if dep in path:
+                cycles.append(path[path.index(dep):] + [dep])
+            elif dep not in done:
+                walk(dep, path + [dep])
+        done.add(name)
+
+    for name in sorted(graph):
+        if name not in done:
+            walk(name, [name])
+    assert not cycles, [" -> ".join(c) for c in cycles]
+
+
+def test_a_slow_observer_drops_and_counts_and_never_holds_the_caller():
+    import threading
+
+    from bridge.service import Context, Event, Queued
+
+    release, seen = threading.Event(), []
+
+    class Slow:
+        def observe(self, event):
+            release.wait(30)  # blocks until the test lets it go (bounded)
+            seen.append(event)
+
+    queued = Queued(Slow(), maxsize=1)
+    events = [Event(Context("json"), "m", None, 200, 1.0) for _ in range(6)]
+    for event in events:
+        queued.observe(event)  # returns at once: the slow observer is blocked
+    release.set()
+    queued.join()
+    assert queued.dropped >= 4 and len(seen) + queued.dropped == len(events)
+    queued.close()

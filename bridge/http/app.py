@@ -25,10 +25,7 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None, servi
     the app is ready at once (its caller scanned the registry already)."""
     settings = settings or Settings()
     readiness = readiness or Readiness(ready=True)
-    if service is None:
-        service = Service(registry, registry.pool, readiness, max_rows=settings.max_rows,
-                          max_horizon=settings.max_horizon)
-        service.observers.add(metrics.MetricsObserver())
+    service = service or Service.from_settings(registry, settings, readiness)
     metrics.track_queue_depth(service.queue_depth)
     auth = ApiKeyAuth.from_settings(settings)
     app = falcon.App(media_type=falcon.MEDIA_JSON, middleware=[m for m in [

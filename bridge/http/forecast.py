@@ -6,8 +6,8 @@ bridge/forecast.py) and renders the answer as JSON or, with
 import falcon
 import orjson
 
-from .. import payload
-from ..errors import UnsupportedMediaType
+from ..formats import format_of
+from ..formats.json_rows import load_json
 from .calls import call_context
 
 EXPECTED = '{"h": 12, "level": [80, 95]}'
@@ -20,13 +20,10 @@ class ForecastResource:
 
     def on_post(self, req, resp, name):
         context = call_context(req, "forecast", FORECAST_ROUTE, name)
-        media = payload.media_type(req.content_type)
         body = req.bounded_stream.read()
-        if not (media == "application/json" or media.endswith("+json") or
-                (media == "application/x-www-form-urlencoded" and body.lstrip()[:1] == b"{")):
-            raise UnsupportedMediaType(f"content type {media!r} is not accepted; send "
-                                       f"application/json such as {EXPECTED}", content_type=media)
-        doc = payload.load_json(body, expected=EXPECTED)
+        format_of(req.content_type, body, accepted=("json",), form_json=(b"{",),
+                  expected=f"application/json such as {EXPECTED}")
+        doc = load_json(body, expected=EXPECTED)
         answer = self._service.forecast(name, doc, context)
         if req.client_prefers(("application/json", "text/csv")) == "text/csv":
             resp.content_type = falcon.MEDIA_CSV

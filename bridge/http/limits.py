@@ -10,7 +10,7 @@
   like the body limit, the fix is to send the rows in smaller requests
   (checked by the service, bridge/service/service.py, for every protocol).
 - JSON nesting: orjson refuses documents nested deeper than 1024 levels (a
-  400 from payload.parse); nothing of ours walks a document recursively.
+  400 from bridge/formats); nothing of ours walks a document recursively.
 - Headers: waitress's max_request_header_size = BRIDGE_MAX_HEADER_BYTES
   (default 64 KiB; waitress answers 431).
 """

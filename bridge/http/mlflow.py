@@ -25,13 +25,13 @@ import logging
 import falcon
 import orjson
 
-from .. import __version__, payload
+from .. import __version__
+from ..formats.mlflow import parse
 from ..errors import BadRequest, ModelNotFound
 from .calls import call_context
 
 log = logging.getLogger(__name__)
 
-INPUT_FIELDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 INVOCATIONS_ROUTE = "/invocations"
 
 
@@ -53,34 +53,6 @@ def add_routes(app, service, plumber_apis=None):
 
 def _first_segment(path):
     return path.lstrip("/").split("/", 1)[0]
-
-
-def parse(body, content_type, query):
-    """(Table, predict args) from an MLflow scoring request."""
-    media = payload.media_type(content_type)
-    if media in payload.CSV_TYPES:
-        return payload.parse_csv(body), payload.query_args(query)
-    if media != "application/json" and not media.endswith("+json"):
-        return payload.parse(body, content_type)  # the same 415 as the native route
-    doc = payload.load_json(body, expected="one of " + ", ".join(INPUT_FIELDS))
-    if not isinstance(doc, dict):
-        raise BadRequest("the body must be a JSON object with exactly one of the input fields "
-                         f"{', '.join(INPUT_FIELDS)} (MLflow's scoring format)")
-    fields = [f for f in INPUT_FIELDS if f in doc]
-    if len(fields) != 1:
-        raise BadRequest(f"the body must hold exactly one of the input fields {', '.join(INPUT_FIELDS)}; "
-                         f"got {sorted(doc)[:10]}")
-    field, params = fields[0], doc.get("params") or {}
-    if field in ("instances", "inputs"):
-        data = doc[field]
-        if isinstance(data, list) and data and not all(isinstance(row, dict) for row in data):
-            raise BadRequest(f"'{field}' rows must be objects naming their columns, or one object of "
-                             "column arrays: an R model's inputs are named (dataframe_split takes "
-                             "rows of bare values with a list of columns)")
-        doc = {"data": data, "args": params}
-    else:
-        doc = {field: doc[field], "params": params}
-    return payload.parse_json(orjson.dumps(doc))
 
 
 class InvocationsResource:

@@ -25,6 +25,7 @@ from .. import __version__
 from .auth import presented_key
 from ..errors import Unauthorized
 from ..forecast import MAX_HORIZON
+from ..formats import content_types
 from .forecast_openapi import forecast_operation
 from .openapi_schemas import ERROR, column_schema, errors as error_responses, ident
 from ..render import csv_cell
@@ -306,6 +307,7 @@ def predict_operation(model):
     if sig.example_predictions is not None:
         ok["application/json"]["example"] = {"model": model.name,
                                              "predictions": sig.example_predictions}
+    json_type, csv_type = content_types("json", "csv")  # the formats the route reads (bridge/formats)
     op = {
         "tags": [model.name],
         "operationId": f"predict_{ident(model.name)}",
@@ -314,7 +316,7 @@ def predict_operation(model):
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {
+                json_type: {
                     "schema": request_schema(model),
                     "examples": {
                         "rows": {"summary": "rows", "value": [row]},
@@ -326,7 +328,7 @@ def predict_operation(model):
                                               "value": {"dataframe_records": [row]}},
                     },
                 },
-                "text/csv": {"schema": {"type": "string"}, "example": csv_example},
+                csv_type: {"schema": {"type": "string"}, "example": csv_example},
             },
         },
         "responses": {"200": {"description": "R's predictions", "content": ok}, **error_responses()},

@@ -4,7 +4,7 @@ and render."""
 import falcon
 import orjson
 
-from .. import payload
+from ..formats import csv_text, detect, native
 from ..render import prediction_csv
 from .calls import call_context
 
@@ -32,12 +32,13 @@ class PredictResource:
         self._service = service
 
     def on_post(self, req, resp, name):
-        protocol = "csv" if payload.media_type(req.content_type) in payload.CSV_TYPES else "json"
+        body = req.bounded_stream.read()
+        protocol = "csv" if detect(req.content_type, body) == "csv" else "json"
         context = call_context(req, protocol, PREDICT_ROUTE, name)
-        table, args = payload.parse(req.bounded_stream.read(), req.content_type)
+        table, args = native.parse(body, req.content_type)
         if table.text and req.params:
             # A CSV body has no room for predict() arguments: they come in the query string.
-            args = payload.query_args(req.params)
+            args = csv_text.query_args(req.params)
         answer = self._service.predict(name, table, args, context)
         prediction = answer.result
         if req.client_prefers(("application/json", "text/csv")) == "text/csv":

@@ -18,6 +18,7 @@ from ..args import ArgSpec
 from ..convert import FrameParts, concat, py2rpy_value, rpy2py_vector
 from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
+from ..modelfiles import stem as file_stem
 from ..prediction import EMPTY, Prediction
 from ..schema import schema_from_r
 from ..signature import probe_signature
@@ -226,7 +227,7 @@ class RModel:
     def forecast(self, h=None, level=None, xreg=None, seed=None, **args):
         """Python API: R's forecast as a pandas DataFrame (xreg: a DataFrame,
         rows or columns of the regressors' future values)."""
-        from ..client import columns_of
+        from ..formats.shapes import columns_of
         from ..forecast import parse_request
 
         doc = {"h": h, "level": level, "seed": seed, "args": args,
@@ -357,7 +358,7 @@ def read_model_file(path, session=None):
     if not objects:
         why = "; skipped: " + ", ".join(repr(s["object"]) for s in skipped) if skipped else ""
         raise ModelLoadError(f"{path.name}: holds no object with a predict() or forecast() method{why}")
-    stem = path.name[: -len(path.suffix)]
+    stem = file_stem(path)
     models = FileModels(skipped=skipped)
     for object_name, robj in objects:
         name = stem if single else f"{stem}.{object_name}"

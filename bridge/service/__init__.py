@@ -10,9 +10,9 @@ shadow traffic) about every answered and refused call.
 
 from .calls import Answer, Context, Event
 from .catalog import LocalCatalog
-from .observers import Observers
+from .observers import Observers, Queued
 from .readiness import Readiness, ReadinessReport
 from .service import Service
 
-__all__ = ["Answer", "Context", "Event", "LocalCatalog", "Observers", "Readiness",
+__all__ = ["Answer", "Context", "Event", "LocalCatalog", "Observers", "Queued", "Readiness",
            "ReadinessReport", "Service"]

@@ -45,3 +45,50 @@ class Observers:
             metrics.observer_failed(type(observer).__name__)
         except Exception:
             pass
+
+
+class Queued:
+    """Runs a slow observer (a log writer, a shadow call) on its own thread:
+    `observe` only enqueues; when the queue is full the event is dropped and
+    counted (`dropped`), never waited for. The inner observer's exceptions are
+    logged once and counted, as for any observer."""
+
+    def __init__(self, observer, maxsize=10_000, name=None):
+        import queue
+
+        self.observer = observer
+        self.dropped = 0
+        self._queue = queue.Queue(maxsize)
+        self._full = queue.Full
+        self._inner = Observers([observer])
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=name or f"observer-{type(observer).__name__}")
+        self._thread.start()
+
+    def observe(self, event):
+        try:
+            self._queue.put_nowait(event)
+        except self._full:
+            from .. import metrics
+
+            self.dropped += 1  # for tests and logs; the metric is the count to trust
+
+            metrics.observer_dropped(type(self.observer).__name__)
+
+    def _run(self):
+        while True:
+            event = self._queue.get()
+            try:
+                if event is None:
+                    return
+                self._inner.notify(event)
+            finally:
+                self._queue.task_done()
+
+    def join(self):
+        """Waits until every queued event was observed (tests, shutdown)."""
+        self._queue.join()
+
+    def close(self):
+        self._queue.put(None)
+        self._thread.join()

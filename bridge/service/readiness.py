@@ -35,10 +35,6 @@ class Readiness:
     def ready(self):
         return self._state == READY
 
-    def serving(self, pool):
-        """Ready, and at least one R worker can take work."""
-        return self.ready and pool.available > 0
-
 
 @dataclasses.dataclass(frozen=True)
 class ReadinessReport:

@@ -32,6 +32,15 @@ class Service:
         self.max_rows = max_rows
         self.max_horizon = max_horizon
 
+    @classmethod
+    def from_settings(cls, registry, settings, readiness=None):
+        """The server's service: over the registry and its pool, with the
+        settings' limits and the observers every server has (metrics)."""
+        from ..metrics import MetricsObserver
+
+        return cls(registry, registry.pool, readiness, observers=[MetricsObserver()],
+                   max_rows=settings.max_rows, max_horizon=settings.max_horizon)
+
     # ---- calls ------------------------------------------------------------------------
 
     def predict(self, name, table, args, context, version=None):
