@@ -1,7 +1,8 @@
 """One exception tree for the whole bridge; each error carries its HTTP status.
 
-The HTTP layer renders these in one place (bridge/http/app.py); code that knows
-nothing of HTTP raises them with a message a caller can act on.
+The HTTP layer renders these in one place (bridge/http/errors.py, one renderer
+per wire format: native, V2, MLflow); code that knows nothing of HTTP raises
+them with a message a caller can act on.
 """
 
 
@@ -107,6 +108,13 @@ class WorkerCrashed(BridgeError):
 
     status = 502
     title = "R worker failed"
+
+
+class WorkerStartError(BridgeError):
+    """An R worker process did not start (R or a package failed, a timeout)."""
+
+    status = 503
+    title = "R worker did not start"
 
 
 class WorkerOutOfMemory(BridgeError):

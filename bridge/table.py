@@ -1,6 +1,7 @@
 """A request's rows, column by column, before they meet a model's schema."""
 
 import dataclasses
+import typing
 
 from .convert import Prepared, prepare_column
 from .errors import InputError
@@ -24,6 +25,16 @@ class Table:
         from .formats.shapes import pandas_columns
 
         return cls(pandas_columns(df), len(df))
+
+
+class Request(typing.NamedTuple):
+    """A predict request checked against a model: what the pool sends to R
+    (and what the service's observers see)."""
+
+    columns: list    # one convert.Prepared per input, in the model's order
+    nrows: int
+    args: dict       # the sidecar's defaults, then the caller's
+    caller: tuple    # the argument names the caller set
 
 
 def prepare_table(schema, table):
@@ -106,7 +117,7 @@ def prepare_request(model, table, args):
     prepared = prepare_table(model.schema, table)
     if table.nrows == 0:
         return None
-    return prepared, nrows_of(prepared, table), merged, caller
+    return Request(prepared, nrows_of(prepared, table), merged, caller)
 
 
-__all__ = ["Table", "Prepared", "prepare_table", "prepare_request", "nrows_of"]
+__all__ = ["Table", "Prepared", "Request", "prepare_table", "prepare_request", "nrows_of"]

@@ -164,7 +164,8 @@ def test_observers_hear_every_call_and_cannot_fail_it(observed, path, body, stat
     assert event.latency_ms >= 0
     if status == 200:
         assert event.answer.model == "mtcars_lm" and event.answer.version is None
-        assert event.request[1] == len(body) if isinstance(body, list) else True
+        assert event.request.nrows == (len(body) if isinstance(body, list) else 1)
+        assert event.table.nrows == event.request.nrows
         assert event.error is None
     else:
         assert event.answer is None and event.error.status == status
@@ -251,3 +252,17 @@ def test_a_slow_observer_drops_and_counts_and_never_holds_the_caller():
     queued.join()
     assert queued.dropped >= 4 and len(seen) + queued.dropped == len(events)
     queued.close()
+
+
+@pytest.mark.parametrize("room", ["service", "formats"])
+def test_the_data_plane_imports_neither_falcon_nor_rpy2(room):
+    import ast
+
+    from conftest import ROOT
+
+    for path in (ROOT / "bridge" / room).rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            names = ([a.name for a in node.names] if isinstance(node, ast.Import)
+                     else [node.module or ""] if isinstance(node, ast.ImportFrom) else [])
+            for name in names:
+                assert name.split(".")[0] not in ("falcon", "rpy2"), (path.name, name)

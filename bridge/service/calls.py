@@ -46,7 +46,7 @@ class Event:
     version: str
     status: int
     latency_ms: float
-    request: object = None  # the prepared request (table.Request, forecast.ForecastRequest)
+    request: object = None  # the checked request: table.Request or forecast.ForecastRequest
     table: object = None    # the request's table.Table
     answer: Answer = None
     error: Exception = None  # a BridgeError, or None

@@ -31,7 +31,7 @@ from multiprocessing.connection import Connection
 
 from .. import metrics
 from ..errors import (BridgeError, ModelLoadError, PlumberLoadError, PredictTimeout, WorkerCrashed,
-                      WorkerOutOfMemory)
+                      WorkerOutOfMemory, WorkerStartError)
 from ..settings import ROOT
 from .dispatcher import Dispatcher, Job, claim
 from .messages import Load, Predict, Ready, Reply, Unload, error_from_wire, receive, send
@@ -39,11 +39,6 @@ from .messages import Load, Predict, Ready, Reply, Unload, error_from_wire, rece
 log = logging.getLogger(__name__)
 
 PAGE = os.sysconf("SC_PAGE_SIZE")
-
-
-class WorkerStartError(BridgeError):
-    status = 503
-    title = "R worker did not start"
 
 
 class WorkerHandle:
