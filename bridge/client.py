@@ -21,6 +21,8 @@ import math
 import orjson
 import requests
 
+from .formats.shapes import columns_of
+
 
 class BridgeClientError(Exception):
     """The bridge answered with an error (or could not be reached: status None)."""
@@ -188,25 +190,6 @@ class Client:
 
     def _request(self, method, path, **kwargs):
         return self._send(method, path, **kwargs).json()
-
-
-def columns_of(data):
-    """JSON-ready columns: NaN and NaT become null, categoricals their labels."""
-    import pandas as pd
-
-    if isinstance(data, pd.DataFrame):
-        out = {}
-        for name in data.columns:
-            series = data[name]
-            if isinstance(series.dtype, pd.CategoricalDtype):
-                series = series.astype(object)
-            out[str(name)] = series.astype(object).where(series.notna(), None).tolist()
-        return out
-    if isinstance(data, list):
-        return data
-    if isinstance(data, dict):
-        return {str(k): list(v) for k, v in data.items()}
-    raise TypeError("data must be a pandas DataFrame, a list of row dicts or a dict of columns")
 
 
 def to_pandas(predictions, index=None):

@@ -3,8 +3,9 @@
 Shared code, raised in every process: code that knows nothing of HTTP
 raises them with a message a caller can act on; an R worker's cross its
 pipe as (class name, description, details) (bridge/workers/messages.py);
-only the HTTP side maps them to HTTP, in one place (bridge/http/app.py, and
-bridge/http/plumber.py for NoRoute).
+only the HTTP side maps them to HTTP, in one place (bridge/http/errors.py,
+one renderer per wire format: native, V2, MLflow; bridge/http/plumber.py
+for NoRoute).
 """
 
 
@@ -126,6 +127,13 @@ class WorkerCrashed(BridgeError):
 
     status = 502
     title = "R worker failed"
+
+
+class WorkerStartError(BridgeError):
+    """An R worker process did not start (R or a package failed, a timeout)."""
+
+    status = 503
+    title = "R worker did not start"
 
 
 class WorkerOutOfMemory(BridgeError):

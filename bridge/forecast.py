@@ -13,16 +13,15 @@ typed against the model's regressors by the same rules as predict rows
 (r_scripts/bridge/forecast.R checks them again before the call).
 """
 
-import csv
 import dataclasses
-import io
 import math
 import secrets
 
 from .convert import INT_MAX, prepare_numeric
-from .payload import columns_table
+from .formats.json_rows import columns_table
+from .formats.shapes import columns_to_records, rows_to_columns
 from .errors import BadRequest, InputError
-from .render import csv_cell
+from .render import columns_csv
 from .schema import Column
 from .suggest import hint
 from .table import Table, prepare_table
@@ -102,8 +101,7 @@ class Forecast:
         return len(self.columns.get("step", []))
 
     def records(self):
-        names = list(self.columns)
-        return [dict(zip(names, row)) for row in zip(*self.columns.values())]
+        return columns_to_records(self.columns)
 
     def body(self, name):
         out = {"model": name, "forecast": self.records()}
@@ -115,12 +113,7 @@ class Forecast:
         return out
 
     def csv(self):
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(list(self.columns))
-        for row in zip(*self.columns.values()):
-            writer.writerow([csv_cell(v) for v in row])
-        return out.getvalue().encode("utf-8")
+        return columns_csv(self.columns)
 
     def to_pandas(self):
         import pandas as pd
@@ -252,11 +245,7 @@ def _xreg_table(value, names):
     if not isinstance(value, list):
         raise BadRequest("'xreg' must be an array of row objects or an object of column arrays")
     if value and all(type(row) is dict for row in value):
-        columns = {}
-        for row in value:
-            for key in row:
-                columns.setdefault(key, None)
-        return Table({k: [row.get(k) for row in value] for k in columns}, len(value))
+        return Table(rows_to_columns(value, "xreg row"), len(value))
     if any(type(row) is dict for row in value):
         i = next(i for i, row in enumerate(value) if type(row) is not dict)
         raise BadRequest(f"xreg row {i + 1} is not a JSON object", row=i + 1)
@@ -299,9 +288,3 @@ def _series(doc, info):
                          f"{info.min_length}", field="y", min_length=info.min_length)
     return Series(prepared, start, frequency)
 
-
-def forecaster_error(name):
-    """/predict on a forecaster: a 422 that points to /forecast."""
-    return InputError(f"{name!r} is a forecaster: it answers a horizon, not rows; "
-                      f"POST /models/{name}/forecast with {{\"h\": 12}}",
-                      kind="forecaster", forecast=f"/models/{name}/forecast")

@@ -16,7 +16,7 @@ from pathlib import Path
 from .scoring.command import split_arg
 from .scoring.formats import ScoringError
 from .scoring.scorers import scorer_for
-from .payload import query_args
+from .formats.csv_text import query_args
 from .render import csv_cell
 
 

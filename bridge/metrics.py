@@ -7,11 +7,15 @@ when the server starts, a model's own once it loads.
 
 Labels are kept to a bounded set: a model label is only ever the name of a
 served model (never a name a caller made up), an endpoint label is a route
-template.
+template, a protocol label one of the service's protocols.
+
+Two sources report here: the HTTP middleware (bridge/http/request_metrics.py:
+every request by endpoint) and the service's `MetricsObserver` (every
+prediction or forecast by model and protocol, rows, R errors). Neither
+imports falcon from here.
 """
 
 import threading
-import time
 from pathlib import Path
 
 LATENCY_BUCKETS = (0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60)
@@ -19,6 +23,7 @@ ROW_BUCKETS = (1, 10, 100, 1_000, 10_000, 100_000, 1_000_000)
 REQUEST_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128)
 REPLACED_REASONS = ("timeout", "memory", "died")
 PREDICT_ENDPOINT = "/models/{name}/predict"
+SERIES_PROTOCOLS = ("json", "csv", "v2", "mlflow", "forecast")  # a model's series exist from its load
 
 
 class _Metrics:
@@ -44,6 +49,19 @@ class _Metrics:
         self.batch_requests = Histogram(
             "bridge_batch_requests", "Requests merged into one predict() call into R.",
             ["model"], buckets=REQUEST_BUCKETS, registry=r)
+        self.predictions = Counter(
+            "bridge_predictions_total", "Calls of the data plane (predict, forecast) answered or "
+            "refused, by model, protocol (json, csv, v2, mlflow, forecast, cli) and status.",
+            ["model", "protocol", "status"], registry=r)
+        self.prediction_latency = Histogram(
+            "bridge_prediction_duration_seconds", "Time from a call's arrival to its answer, by "
+            "model and protocol.", ["model", "protocol"], buckets=LATENCY_BUCKETS, registry=r)
+        self.observer_failures = Counter(
+            "bridge_observer_failures_total", "Exceptions raised by an observer of the service's "
+            "calls (caught: the caller never sees them), by observer.", ["observer"], registry=r)
+        self.observer_dropped = Counter(
+            "bridge_observer_dropped_total", "Events a queued observer (bridge/service/observers.py) "
+            "dropped because its queue was full, by observer.", ["observer"], registry=r)
         self.queue_depth = Gauge(
             "bridge_queue_depth", "Requests waiting for a free R worker.", registry=r)
         self.workers_ready = Gauge(
@@ -84,10 +102,6 @@ def observe_request(endpoint, model, status, seconds):
     m.latency.labels(endpoint, model).observe(seconds)
 
 
-def observe_rows(model, rows):
-    _get().rows.labels(model).observe(rows)
-
-
 def observe_batch(model, rows, requests):
     """One predict() call into R that served `requests` requests, `rows` rows."""
     m = _get()
@@ -95,8 +109,24 @@ def observe_batch(model, rows, requests):
     m.batch_requests.labels(model).observe(requests)
 
 
-def set_queue_depth(n):
-    _get().queue_depth.set(n)
+def track_queue_depth(depth):
+    """The queue depth gauge reads `depth()` whenever it is scraped (so it is
+    never stale, and no request pays for it)."""
+    def read():
+        try:
+            return depth()
+        except Exception:  # a pool being stopped: a scrape must still answer
+            return 0
+
+    _get().queue_depth.set_function(read)
+
+
+def observer_failed(observer):
+    _get().observer_failures.labels(observer).inc()
+
+
+def observer_dropped(observer):
+    _get().observer_dropped.labels(observer).inc()
 
 
 def model_loaded(model):
@@ -104,6 +134,9 @@ def model_loaded(model):
     m = _get()
     m.requests.labels(PREDICT_ENDPOINT, model, "200")
     m.latency.labels(PREDICT_ENDPOINT, model)
+    for protocol in SERIES_PROTOCOLS:
+        m.predictions.labels(model, protocol, "200")
+        m.prediction_latency.labels(model, protocol)
     m.rows.labels(model)
     m.batch_rows.labels(model)
     m.batch_requests.labels(model)
@@ -123,10 +156,6 @@ def model_load_failed(file):
     _get().load_failures.labels(Path(file).name).inc()
 
 
-def r_error(model, kind):
-    _get().r_errors.labels(model, kind).inc()
-
-
 def render():
     """(body, content type) of the Prometheus text format for /metrics."""
     from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -134,68 +163,37 @@ def render():
     return generate_latest(_get().registry), CONTENT_TYPE_LATEST
 
 
-# ---- HTTP ---------------------------------------------------------------------------
+# ---- the service's observer --------------------------------------------------------
 
-class MetricsResource:
-    def on_get(self, req, resp):
-        resp.data, resp.content_type = render()
+class MetricsObserver:
+    """Counts every call the service answered or refused, by model and
+    protocol: predictions, their latency, rows per request and R's errors.
+    Runs on the caller's thread and never blocks it for more than
+    Prometheus' own few-microsecond locks."""
 
+    def __init__(self):
+        # NOTE: prometheus_client's labels() cost ~15 us a call (3 per event);
+        # the children are kept per label set instead (bounded: models are
+        # served names, protocols and statuses a small set).
+        self._children = {}
 
-class RequestMetrics:
-    """Falcon middleware: counts and times every request."""
-
-    def __init__(self, registry):
-        self._registry = registry
-
-    def process_request(self, req, resp):
-        req.context.metrics_started = time.perf_counter()
-        self._queue_depth()
-
-    def _queue_depth(self):
-        depth = getattr(self._registry.pool, "queue_depth", None)
-        if depth is not None:
-            set_queue_depth(depth())
-
-    def process_response(self, req, resp, resource, req_succeeded):
-        started = req.context.get("metrics_started")
-        if started is None:
+    def observe(self, event):
+        model, protocol = event.model or "", event.context.protocol
+        key = (model, protocol, event.status)
+        children = self._children.get(key)
+        if children is None:
+            m = _get()
+            children = self._children[key] = (
+                m.predictions.labels(model, protocol, str(event.status)),
+                m.prediction_latency.labels(model, protocol),
+                m.rows.labels(model))
+        count, latency, rows = children
+        count.inc()
+        latency.observe(event.latency_ms / 1000)
+        if not event.model:
             return
-        self._queue_depth()
-        model = served_model(req, self._registry)
-        observe_request(endpoint_of(req.path), model, resp.status_code,
-                        time.perf_counter() - started)
-        rows = req.context.get("rows")
-        if model and rows is not None:
-            observe_rows(model, rows)
-        exc = req.context.get("error")
-        details = getattr(exc, "details", None) or {}
-        if model and "r_message" in details:
-            r_error(model, "input" if exc.status == 422 else "model")
-
-
-def served_model(req, registry):
-    """The model a request addressed, if it is served; "" otherwise (so a
-    caller cannot mint label values)."""
-    name = model_in_path(req.path)
-    return name if name and name in registry else ""
-
-
-ENDPOINTS = frozenset(("/healthz", "/readyz", "/metrics", "/models"))
-
-
-def endpoint_of(path):
-    """The route a path is for, also when it was refused before routing (401, 413)."""
-    if path in ENDPOINTS:
-        return path
-    parts = path.split("/")
-    if len(parts) == 3 and parts[1] == "models":
-        return "/models/{name}"
-    if len(parts) == 4 and parts[1] == "models" and parts[3] == "predict":
-        return "/models/{name}/predict"
-    return "other"
-
-
-def model_in_path(path):
-    """The {name} of /models/{name}[/predict], or None."""
-    parts = path.split("/")
-    return parts[2] if len(parts) > 2 and parts[1] == "models" else None
+        if event.table is not None:
+            rows.observe(event.table.nrows)
+        details = getattr(event.error, "details", None) or {}
+        if "r_message" in details:
+            _get().r_errors.labels(model, "input" if event.error.status == 422 else "model").inc()

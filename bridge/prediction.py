@@ -6,6 +6,8 @@ as it is.
 
 import dataclasses
 
+from .formats.shapes import columns_to_records
+
 
 @dataclasses.dataclass
 class Prediction:
@@ -28,8 +30,7 @@ class Prediction:
     def records(self):
         if self.kind == "vector":
             return next(iter(self.columns.values()), [])
-        names = list(self.columns)
-        return [dict(zip(names, row)) for row in zip(*self.columns.values())]
+        return columns_to_records(self.columns)
 
     def to_pandas(self):
         import pandas as pd

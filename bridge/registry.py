@@ -8,7 +8,6 @@ its previous version serving everywhere and reports the error; a deleted
 file is unserved.
 """
 
-import glob
 import logging
 import threading
 from pathlib import Path
@@ -16,7 +15,7 @@ from pathlib import Path
 from . import metrics
 from .errors import ModelLoadError, ModelNotFound
 from .http.logs import printable
-from .modelfiles import Snapshots, is_model_file, sidecars
+from .modelfiles import Snapshots, is_model_file, sidecars, stem
 from .suggest import hint
 from .workers.remote import ServedModel
 
@@ -76,7 +75,7 @@ class Registry:
                 entry["skipped_objects"] = skipped[entry["name"]]
         for state in sorted(self._files.values(), key=lambda s: s.path.name):
             if state.error and not state.names:
-                out.append({"name": _stem(state.path), "file": state.path.name,
+                out.append({"name": stem(state.path), "file": state.path.name,
                             "status": "error", "error": state.error})
             elif state.error:
                 for entry in out:
@@ -211,17 +210,8 @@ class Registry:
 def _signature(path):
     st = path.stat()
     # Sidecars count as part of a model: editing one reloads it.
-    extra = tuple(
-        (p.name, p.stat().st_mtime_ns, p.stat().st_size)
-        # <stem>.json, <stem>.R and, for an .rda's models, <stem>.<object>.json/.R;
-        # not "<stem>2.json", another model's sidecar.
-        for p in sorted(path.parent.glob(glob.escape(_stem(path)) + ".*"))
-        if p.suffix in (".json", ".R") and p.is_file())
+    extra = tuple((p.name, p.stat().st_mtime_ns, p.stat().st_size) for p in sidecars(path))
     return (st.st_size, st.st_mtime_ns, extra)
-
-
-def _stem(path):
-    return path.name[: -len(path.suffix)]
 
 
 def _message(exc):

@@ -1,4 +1,4 @@
-"""Predictions as CSV, for callers that send `Accept: text/csv`."""
+"""Answers as CSV (predictions, forecasts), for callers that send `Accept: text/csv`."""
 
 import csv
 import io
@@ -20,10 +20,15 @@ def csv_cell(value):
 def prediction_csv(prediction):
     """A header and one line per row: `prediction` for a vector, else one
     column per output column."""
+    return columns_csv(prediction.columns)
+
+
+def columns_csv(columns):
+    """{name: [values]} as CSV bytes: a header and one line per row (predictions
+    and forecasts alike)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    names = list(prediction.columns)
-    writer.writerow(names)
-    for row in zip(*prediction.columns.values()):
+    writer.writerow(list(columns))
+    for row in zip(*columns.values()):
         writer.writerow([csv_cell(v) for v in row])
     return out.getvalue().encode("utf-8")

@@ -1,6 +1,7 @@
 """A request's rows, column by column, before they meet a model's schema."""
 
 import dataclasses
+import typing
 
 from .convert import Prepared, prepare_column
 from .errors import InputError
@@ -21,16 +22,19 @@ class Table:
 
     @classmethod
     def from_pandas(cls, df):
-        import pandas as pd
+        from .formats.shapes import pandas_columns
 
-        columns = {}
-        for name in df.columns:
-            series = df[name]
-            if isinstance(series.dtype, pd.CategoricalDtype):
-                series = series.astype(object)
-            values = series.astype(object).where(series.notna(), None).tolist()
-            columns[str(name)] = values
-        return cls(columns, len(df))
+        return cls(pandas_columns(df), len(df))
+
+
+class Request(typing.NamedTuple):
+    """A predict request checked against a model: what the pool sends to R
+    (and what the service's observers see)."""
+
+    columns: list    # one convert.Prepared per input, in the model's order
+    nrows: int
+    args: dict       # the sidecar's defaults, then the caller's
+    caller: tuple    # the argument names the caller set
 
 
 def prepare_table(schema, table):
@@ -85,6 +89,13 @@ def _refuse_stray_keys(columns, unknown, table):
                         row=i + 1, column=col.name, unknown_key=name)
 
 
+def forecaster_error(name):
+    """/predict on a forecaster: a 422 that points to /forecast."""
+    return InputError(f"{name!r} is a forecaster: it answers a horizon, not rows; "
+                      f"POST /models/{name}/forecast with {{\"h\": 12}}",
+                      kind="forecaster", forecast=f"/models/{name}/forecast")
+
+
 def nrows_of(prepared, table):
     return len(prepared[0]) if prepared else table.nrows
 
@@ -98,8 +109,6 @@ def prepare_request(model, table, args):
     from the model's allow-list and only as plain data (bridge/args.py). The
     caller's names go along so R can tell an error their values caused."""
     if getattr(model, "kind", "model") == "forecaster":
-        from .forecast import forecaster_error  # forecast.py imports this module
-
         raise forecaster_error(model.name)
     model.arg_spec.check(args)
     merged, caller = {**model.default_args, **args}, tuple(args)
@@ -108,7 +117,7 @@ def prepare_request(model, table, args):
     prepared = prepare_table(model.schema, table)
     if table.nrows == 0:
         return None
-    return prepared, nrows_of(prepared, table), merged, caller
+    return Request(prepared, nrows_of(prepared, table), merged, caller)
 
 
-__all__ = ["Table", "Prepared", "prepare_table", "prepare_request", "nrows_of"]
+__all__ = ["Table", "Prepared", "Request", "prepare_table", "prepare_request", "nrows_of"]

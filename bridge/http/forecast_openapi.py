@@ -6,9 +6,11 @@ document instead of a predict operation.
 """
 
 from ..forecast import MAX_LEVELS
+from ..formats import content_types
+from .openapi_schemas import column_schema, errors, ident
 
 
-def forecast_operation(model, errors, column_schema, ident, max_horizon):
+def forecast_operation(model, max_horizon):
     info = model.forecaster
     regressors = model.schema.columns
     row = {"type": "object", "properties": {c.name: column_schema(c) for c in regressors},
@@ -66,7 +68,7 @@ def forecast_operation(model, errors, column_schema, ident, max_horizon):
             f"{'forecast::forecast()' if info.method == 'forecast' else 'predict(n.ahead =)'}; "
             "`time` is written the way the series' frequency reads (see docs/forecasting.md)."
             + (f" Regressors: {', '.join(info.regressors)}." if info.regressors else "")),
-        "requestBody": {"required": True, "content": {"application/json": {
+        "requestBody": {"required": True, "content": {content_types("json")[0]: {
             "schema": {"type": "object", "properties": properties, "required": required,
                        "additionalProperties": False},
             "example": example}}},

@@ -7,9 +7,10 @@
   limit (max_request_body_size), so under waitress an oversized body is
   refused by the server before the app sees it.
 - Rows: BRIDGE_MAX_ROWS (default 1,000,000) per request: 413 too, since,
-  like the body limit, the fix is to send the rows in smaller requests.
+  like the body limit, the fix is to send the rows in smaller requests
+  (checked by the service, bridge/service/service.py, for every protocol).
 - JSON nesting: orjson refuses documents nested deeper than 1024 levels (a
-  400 from payload.parse); nothing of ours walks a document recursively.
+  400 from bridge/formats); nothing of ours walks a document recursively.
 - Headers: waitress's max_request_header_size = BRIDGE_MAX_HEADER_BYTES
   (default 64 KiB; waitress answers 431).
 """
@@ -22,19 +23,17 @@ _CHUNK = 1 << 16
 
 
 class BodyLimits:
-    """Falcon middleware; also leaves the row limit in req.context for
-    `admit_rows`."""
+    """Falcon middleware for the body; the row limit is the service's
+    (bridge/service), which knows the rows of every protocol's request."""
 
-    def __init__(self, max_body_bytes, max_rows):
+    def __init__(self, max_body_bytes):
         self.max_body_bytes = max_body_bytes
-        self.max_rows = max_rows
 
     @classmethod
     def from_settings(cls, settings):
-        return cls(settings.max_body_bytes, settings.max_rows)
+        return cls(settings.max_body_bytes)
 
     def process_request(self, req, resp):
-        req.context.max_rows = self.max_rows
         encoding = (req.get_header("Content-Encoding") or "identity").strip().lower()
         if encoding != "identity":
             # A compressed body would be read as garbage, or inflate past every limit.
@@ -67,14 +66,3 @@ class BodyLimits:
         return TooLarge(f"{what} than this server accepts ({self.max_body_bytes} bytes, "
                         "BRIDGE_MAX_BODY_BYTES); send the rows in several requests",
                         max_body_bytes=self.max_body_bytes)
-
-
-def admit_rows(req, nrows):
-    """Called by the predict resource once the body is parsed: records the
-    row count (for the access log and metrics) and enforces the row limit."""
-    req.context.rows = nrows
-    limit = req.context.get("max_rows")
-    if limit is not None and nrows > limit:
-        raise TooLarge(f"{nrows} rows in one request; this server accepts at most {limit} "
-                       "(BRIDGE_MAX_ROWS); send them in several requests",
-                       rows=nrows, max_rows=limit)

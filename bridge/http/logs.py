@@ -22,7 +22,7 @@ import uuid
 
 import orjson
 
-from ..metrics import model_in_path
+from .request_metrics import model_in_path
 
 access_log = logging.getLogger("bridge.access")
 
@@ -126,9 +126,19 @@ class RequestLog:
             "request_id": rid,
             "method": req.method,
             "path": req.path[:_MAX_PATH],
-            "model": (model_in_path(req.path) or "")[:_MAX_PATH] or None,
-            "rows": req.context.get("rows"),
+            "model": (_model(req) or "")[:_MAX_PATH] or None,
+            "rows": _rows(req),
             "status": resp.status_code,
             "duration_ms": round((time.perf_counter() - started) * 1000, 3),
         }
         self._writer.put(orjson.dumps(line).decode())
+
+
+def _model(req):
+    call = req.context.get("call")  # the service's Context (bridge/http/calls.py)
+    return (call is not None and call.model) or model_in_path(req.path)
+
+
+def _rows(req):
+    call = req.context.get("call")
+    return req.context.get("rows") if call is None else call.rows

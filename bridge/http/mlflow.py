@@ -25,25 +25,23 @@ import logging
 import falcon
 import orjson
 
-from .. import __version__, payload
-from ..errors import BadRequest, BridgeError, ModelNotFound
-from .limits import admit_rows
+from .. import __version__
+from ..formats.mlflow import parse
+from ..errors import BadRequest, ModelNotFound
+from .calls import call_context
 
 log = logging.getLogger(__name__)
 
-INPUT_FIELDS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-ERROR_CODES = {400: "BAD_REQUEST", 401: "UNAUTHENTICATED", 404: "RESOURCE_DOES_NOT_EXIST",
-               413: "REQUEST_LIMIT_EXCEEDED", 415: "BAD_REQUEST", 422: "INVALID_PARAMETER_VALUE",
-               503: "TEMPORARILY_UNAVAILABLE", 504: "DEADLINE_EXCEEDED"}
+INVOCATIONS_ROUTE = "/invocations"
 
 
-def add_routes(app, registry, readiness, plumber_apis=None):
+def add_routes(app, service, plumber_apis=None):
     """The MLflow routes, but those whose path a served plumber.R file uses:
     a Plumber API's own /health (a common route) stays the file's. Called
     after the Plumber files are mounted (their routes are known then); a
     route wins over the Plumber sink."""
-    ping = PingResource(registry, readiness)
-    routes = {"/invocations": InvocationsResource(registry), "/ping": ping, "/health": ping,
+    ping = PingResource(service)
+    routes = {"/invocations": InvocationsResource(service), "/ping": ping, "/health": ping,
               "/version": VersionResource()}
     taken = {_first_segment(route) for _, _, route in getattr(plumber_apis, "routes", ())}
     for path, resource in routes.items():
@@ -57,89 +55,48 @@ def _first_segment(path):
     return path.lstrip("/").split("/", 1)[0]
 
 
-def parse(body, content_type, query):
-    """(Table, predict args) from an MLflow scoring request."""
-    media = (content_type or "application/json").split(";")[0].strip().lower()
-    if media in payload.CSV_TYPES:
-        return payload.parse_csv(body), payload.query_args(query)
-    if media != "application/json" and not media.endswith("+json"):
-        return payload.parse(body, content_type)  # the same 415 as the native route
-    doc = payload.load_json(body, expected="one of " + ", ".join(INPUT_FIELDS))
-    if not isinstance(doc, dict):
-        raise BadRequest("the body must be a JSON object with exactly one of the input fields "
-                         f"{', '.join(INPUT_FIELDS)} (MLflow's scoring format)")
-    fields = [f for f in INPUT_FIELDS if f in doc]
-    if len(fields) != 1:
-        raise BadRequest(f"the body must hold exactly one of the input fields {', '.join(INPUT_FIELDS)}; "
-                         f"got {sorted(doc)[:10]}")
-    field, params = fields[0], doc.get("params") or {}
-    if field in ("instances", "inputs"):
-        data = doc[field]
-        if isinstance(data, list) and data and not all(isinstance(row, dict) for row in data):
-            raise BadRequest(f"'{field}' rows must be objects naming their columns, or one object of "
-                             "column arrays: an R model's inputs are named (dataframe_split takes "
-                             "rows of bare values with a list of columns)")
-        doc = {"data": data, "args": params}
-    else:
-        doc = {field: doc[field], "params": params}
-    return payload.parse_json(orjson.dumps(doc))
-
-
 class InvocationsResource:
-    def __init__(self, registry):
-        self._registry = registry
+    wire = "mlflow"  # errors are MLflow's {"error_code", "message"} (bridge/http/errors.py)
+
+    def __init__(self, service):
+        self._service = service
 
     def on_post(self, req, resp):
-        try:
-            model = self._model(req.get_param("model"))
-            query = {k: v for k, v in req.params.items() if k != "model"}
-            table, args = parse(req.bounded_stream.read(), req.content_type, query)
-            admit_rows(req, table.nrows)
-            prediction = model.predict_table(table, args)
-        except BridgeError as exc:
-            render_error(req, resp, exc)
-            return
-        resp.data = orjson.dumps({"predictions": prediction.records()})
+        context = call_context(req, "mlflow", INVOCATIONS_ROUTE, req.get_param("model"))
+        query = {k: v for k, v in req.params.items() if k != "model"}
+        table, args = parse(req.bounded_stream.read(), req.content_type, query)
+        answer = self._service.predict(self._name(context.name), table, args, context)
+        resp.data = orjson.dumps({"predictions": answer.result.records()})
 
-    def _model(self, name):
+    def _name(self, name):
+        """?model=NAME, or the one model served when there is only one."""
         if name is not None:
-            return self._registry.get(name)
-        models = self._registry.models()
-        if len(models) == 1:
-            return next(iter(models.values()))
-        if not models:
+            return name
+        names = self._service.names()
+        if len(names) == 1:
+            return names[0]
+        if not names:
             raise ModelNotFound("no model is served; GET /models lists the model files")
-        raise BadRequest(f"{len(models)} models are served: name one with ?model=NAME "
-                         f"(one of {', '.join(sorted(models))})")
-
-
-def render_error(req, resp, exc):
-    req.context.error = exc  # as the app's error handler does, for the metrics middleware
-    resp.status = exc.status
-    resp.content_type = falcon.MEDIA_JSON
-    body = {"error_code": ERROR_CODES.get(exc.status, "INTERNAL_ERROR"), "message": exc.description}
-    body.update({k: v for k, v in exc.details.items() if k not in body})
-    resp.data = orjson.dumps(body, option=orjson.OPT_NON_STR_KEYS)
-    for name, value in getattr(exc, "headers", {}).items():
-        resp.set_header(name, value)
+        raise BadRequest(f"{len(names)} models are served: name one with ?model=NAME "
+                         f"(one of {', '.join(names)})")
 
 
 class PingResource:
     """200 with an empty body once this process should get traffic (as
     MLflow's /ping and SageMaker's health check expect), 503 before."""
 
-    def __init__(self, registry, readiness):
-        self._registry = registry
-        self._readiness = readiness
+    def __init__(self, service):
+        self._service = service
 
     def on_get(self, req, resp):
         resp.content_type = falcon.MEDIA_TEXT
-        if self._readiness.serving(self._registry.pool):
+        report = self._service.readiness()
+        if report.serving:
             resp.text = "\n"
         else:
             resp.status = falcon.HTTP_503
             resp.set_header("Retry-After", "1")
-            resp.text = f"{self._readiness.state}\n"
+            resp.text = f"{report.state}\n"
 
 
 class VersionResource:

@@ -23,34 +23,16 @@ import orjson
 
 from .. import __version__
 from .auth import presented_key
-from ..convert import INT_MAX
 from ..errors import Unauthorized
 from ..forecast import MAX_HORIZON
+from ..formats import content_types
 from .forecast_openapi import forecast_operation
+from .openapi_schemas import ERROR, column_schema, errors as error_responses, ident
 from ..render import csv_cell
 from ..signature import signature
 
 STATIC = Path(__file__).resolve().parent / "static"
 SWAGGER_UI = STATIC / "swagger-ui"
-
-ERROR = {
-    "type": "object",
-    "required": ["title", "description"],
-    "properties": {
-        "title": {"type": "string"},
-        "description": {"type": "string"},
-    },
-    "additionalProperties": True,
-}
-
-ERROR_STATUSES = {
-    "400": "Malformed request (bad JSON, CSV or shape)",
-    "404": "No model of that name is served",
-    "415": "Content type not accepted",
-     "422": "The rows do not fit the model's inputs, or R rejected them",
-    "500": "predict() failed in R, or an internal error",
-    "503": "The model is not loaded",
-}
 
 # A syntactic R argument name, and the values a JSON argument may take.
 ARG_SCALAR = {"type": ["string", "number", "boolean"]}
@@ -69,9 +51,9 @@ SECURITY_SCHEMES = {
 SECURITY = [{"bearerAuth": []}, {"apiKeyHeader": []}]
 
 
-def add_routes(app, registry, auth=None):
+def add_routes(app, service, auth=None):
     secured = auth is not None and auth.enabled
-    app.add_route("/openapi.json", OpenAPIResource(OpenAPIDocument(registry, secured), auth))
+    app.add_route("/openapi.json", OpenAPIResource(OpenAPIDocument(service, secured), auth))
     app.add_route("/docs", DocsResource())
     app.add_static_route("/docs/static", str(SWAGGER_UI))
 
@@ -99,10 +81,10 @@ class DocsResource:
 
 
 class OpenAPIDocument:
-    """The document as JSON bytes, built once per registry generation."""
+    """The document as JSON bytes, built once per generation of the served set."""
 
-    def __init__(self, registry, secured=False):
-        self._registry = registry
+    def __init__(self, service, secured=False):
+        self._service = service
         self._secured = secured
         self._lock = threading.Lock()
         self._generation = None
@@ -110,9 +92,10 @@ class OpenAPIDocument:
 
     def json(self):
         with self._lock:
-            generation = self._registry.generation
+            generation = self._service.generation
             if generation != self._generation:
-                self._json = orjson.dumps(build(self._registry.models(), self._secured))
+                self._json = orjson.dumps(build(self._service.served(), self._secured,
+                                                self._service.max_horizon))
                 self._generation = generation
             return self._json
 
@@ -132,7 +115,7 @@ def build(models, secured=False, max_horizon=MAX_HORIZON):
         quoted = urllib.parse.quote(name, safe="")
         if getattr(model, "kind", "model") == "forecaster":
             paths[f"/models/{quoted}/forecast"] = {"post": forecast_operation(
-                model, _errors, column_schema, _ident, max_horizon)}
+                model, max_horizon)}
             continue
         paths[f"/models/{quoted}/predict"] = {"post": predict_operation(model)}
     paths.update(v2_paths(models))
@@ -188,19 +171,6 @@ def _tag_description(model):
     if model.description:
         text = f"{model.description} ({text})"
     return text
-
-
-def column_schema(column):
-    schema = column.json_schema()
-    if column.kind == "integer":
-        # R integers are 32-bit; INT_MIN is NA.
-        schema.update(minimum=-INT_MAX, maximum=INT_MAX)
-    if column.kind == "POSIXct":
-        schema["description"] = f"date-time; without an offset it is read in {column.tz or 'UTC'}"
-    if column.kind == "any":
-        schema["description"] = ("the model records no type for this column: send numbers, "
-                                 "strings or booleans as it was trained with")
-    return schema
 
 
 def row_schema(model):
@@ -337,15 +307,16 @@ def predict_operation(model):
     if sig.example_predictions is not None:
         ok["application/json"]["example"] = {"model": model.name,
                                              "predictions": sig.example_predictions}
+    json_type, csv_type = content_types("json", "csv")  # the formats the route reads (bridge/formats)
     op = {
         "tags": [model.name],
-        "operationId": f"predict_{_ident(model.name)}",
+        "operationId": f"predict_{ident(model.name)}",
         "summary": f"Predict with {model.name}",
         "description": _inputs_markdown(model),
         "requestBody": {
             "required": True,
             "content": {
-                "application/json": {
+                json_type: {
                     "schema": request_schema(model),
                     "examples": {
                         "rows": {"summary": "rows", "value": [row]},
@@ -357,10 +328,10 @@ def predict_operation(model):
                                               "value": {"dataframe_records": [row]}},
                     },
                 },
-                "text/csv": {"schema": {"type": "string"}, "example": csv_example},
+                csv_type: {"schema": {"type": "string"}, "example": csv_example},
             },
         },
-        "responses": {"200": {"description": "R's predictions", "content": ok}, **_errors()},
+        "responses": {"200": {"description": "R's predictions", "content": ok}, **error_responses()},
     }
     parameters = query_parameters(model)
     if parameters:
@@ -388,14 +359,7 @@ def _quote(text):
     return '"' + text.replace('"', '""') + '"' if any(ch in text for ch in ',"\n') else text
 
 
-def _ident(name):
-    return "".join(ch if ch.isalnum() else "_" for ch in name)
 
-
-def _errors(statuses=ERROR_STATUSES, schema="#/components/schemas/Error"):
-    return {status: {"description": text,
-                     "content": {"application/json": {"schema": {"$ref": schema}}}}
-            for status, text in statuses.items()}
 
 
 def _listing_operation():
@@ -408,7 +372,7 @@ def _listing_operation():
                               "content": {"application/json": {"schema": {
                                   "type": "object", "required": ["models"],
                                   "properties": {"models": {"type": "array", "items": entry}}}}}},
-                      "500": _errors()["500"]},
+                      "500": error_responses()["500"]},
     }
 
 
@@ -422,7 +386,7 @@ def _describe_operation():
                                   "type": "object", "required": ["name", "inputs"],
                                   "properties": {"name": {"type": "string"},
                                                  "inputs": {"type": "object"}}}}}},
-                      **{s: _errors()[s] for s in ("404", "500")}},
+                      **{s: error_responses()[s] for s in ("404", "500")}},
     }
 
 
@@ -450,7 +414,7 @@ V2_ERROR_STATUSES = {"400": "The request does not fit the protocol or the model'
 def _v2_get(operation_id, summary, schema, errors=("500",), parameters=None):
     op = {"tags": ["v2"], "operationId": operation_id, "summary": summary,
           "responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}},
-                        **{s: _errors(V2_ERROR_STATUSES, "#/components/schemas/V2Error")[s]
+                        **{s: error_responses(V2_ERROR_STATUSES, "#/components/schemas/V2Error")[s]
                            for s in errors}}}
     if parameters:
         op["parameters"] = parameters
@@ -489,7 +453,7 @@ def v2_paths(models):
         quoted = urllib.parse.quote(name, safe="")
         paths[f"/v2/models/{quoted}/infer"] = {"post": {
             "tags": ["v2"],
-            "operationId": f"v2_infer_{_ident(name)}",
+            "operationId": f"v2_infer_{ident(name)}",
             "summary": f"Infer with {name} (Open Inference Protocol)",
             "description": ("One input tensor per column (shape [n] or [n, 1]): FP64 or INT for "
                             "numbers, BOOL for logicals, BYTES for strings, factor levels and "
@@ -514,7 +478,7 @@ def v2_paths(models):
                                        "id": {"type": "string"},
                                        "outputs": {"type": "array",
                                                    "items": {"$ref": "#/components/schemas/Tensor"}}}}}}},
-                **_errors(V2_ERROR_STATUSES, "#/components/schemas/V2Error"),
+                **error_responses(V2_ERROR_STATUSES, "#/components/schemas/V2Error"),
             },
         }}
     return paths

@@ -1,46 +1,51 @@
-"""HTTP resources: thin, they parse, delegate and render."""
+"""The native resources: thin, they parse, call the service (bridge/service)
+and render."""
 
 import falcon
 import orjson
 
-from .. import payload
+from ..formats import csv_text, detect, native
 from ..render import prediction_csv
-from .limits import admit_rows
+from .calls import call_context
+
+PREDICT_ROUTE = "/models/{name}/predict"
 
 
 class ModelsResource:
-    def __init__(self, registry):
-        self._registry = registry
+    def __init__(self, service):
+        self._service = service
 
     def on_get(self, req, resp):
-        resp.data = orjson.dumps({"models": self._registry.listing()})
+        resp.data = orjson.dumps({"models": self._service.models()})
 
 
 class ModelResource:
-    def __init__(self, registry):
-        self._registry = registry
+    def __init__(self, service):
+        self._service = service
 
     def on_get(self, req, resp, name):
-        resp.data = orjson.dumps(self._registry.get(name).describe())
+        resp.data = orjson.dumps(self._service.describe(name))
 
 
 class PredictResource:
-    def __init__(self, registry):
-        self._registry = registry
+    def __init__(self, service):
+        self._service = service
 
     def on_post(self, req, resp, name):
-        model = self._registry.get(name)
-        table, args = payload.parse(req.bounded_stream.read(), req.content_type)
-        admit_rows(req, table.nrows)
+        body = req.bounded_stream.read()
+        protocol = "csv" if detect(req.content_type, body) == "csv" else "json"
+        context = call_context(req, protocol, PREDICT_ROUTE, name)
+        table, args = native.parse(body, req.content_type)
         if table.text and req.params:
             # A CSV body has no room for predict() arguments: they come in the query string.
-            args = payload.query_args(req.params)
-        prediction = model.predict_table(table, args)
+            args = csv_text.query_args(req.params)
+        answer = self._service.predict(name, table, args, context)
+        prediction = answer.result
         if req.client_prefers(("application/json", "text/csv")) == "text/csv":
             resp.content_type = falcon.MEDIA_CSV
             resp.data = prediction_csv(prediction)
             return
-        body = {"model": name, "predictions": prediction.records()}
+        body = {"model": answer.model, "predictions": prediction.records()}
         if prediction.info:
             body["info"] = prediction.info
         if prediction.warnings:

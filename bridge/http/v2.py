@@ -1,45 +1,23 @@
 """The Open Inference Protocol (KServe / Triton / Seldon "V2"), REST binding.
 
-One input tensor per model column, shape [n] or [n, 1]: FP*/INT*/UINT* for
-numbers, BOOL for logicals, BYTES for strings (also factor levels and
-ISO-8601 dates). The tensors become a bridge Table and go through
-`model.predict_table`, so the types and conversion rules are the native
-endpoint's. Each output column comes back as one tensor: FP64 for doubles,
-INT32 for R integers, BOOL, BYTES for labels.
+Request tensors are read into a bridge Table by bridge/formats/tensors.py
+(one tensor per column; JSON or Triton's binary extension) and go through
+the service (bridge/service), so the types and conversion rules are the
+native endpoint's. Each output column comes back as one tensor: FP64 for
+doubles, INT32 for R integers, BOOL, BYTES for labels. Responses are always
+JSON, which every V2 client reads.
 
-Tensor data may be JSON or, with Triton's binary tensor extension (what
-tritonclient sends by default), raw bytes after the JSON header. Responses
-are always JSON, which every V2 client reads.
-
-The protocol logic (`read_request`, `response_body`, `model_metadata`) knows
-nothing of HTTP; the resources at the bottom are thin.
+The protocol logic (`response_body`, `model_metadata`) knows nothing of
+HTTP; the resources at the bottom are thin.
 """
 
-import functools
-import struct
-
-import numpy as np
 import orjson
 
 from .. import __version__
-from ..errors import BadRequest, BridgeError, InputError
-from .limits import admit_rows
-from ..payload import load_json
+from ..errors import BadRequest
+from ..formats.tensors import read_request
 from ..signature import json_type, signature
-from ..table import Table
-
-# Request parameters that belong to the protocol or to Triton; the others are
-# arguments to R's predict().
-PROTOCOL_PARAMETERS = frozenset((
-    "sequence_id", "sequence_start", "sequence_end", "priority", "timeout", "headers",
-    "binary_data_output", "content_type"))
-
-NUMPY_TYPES = {
-    "BOOL": np.bool_, "UINT8": np.uint8, "UINT16": np.uint16, "UINT32": np.uint32,
-    "UINT64": np.uint64, "INT8": np.int8, "INT16": np.int16, "INT32": np.int32,
-    "INT64": np.int64, "FP16": np.float16, "FP32": np.float32, "FP64": np.float64,
-}
-FLOAT_TYPES = frozenset(("FP16", "FP32", "FP64"))
+from .calls import call_context
 
 # The tensor type a caller should send for each kind of column.
 INPUT_DATATYPES = {
@@ -49,165 +27,17 @@ INPUT_DATATYPES = {
 OUTPUT_DATATYPES = {"number": "FP64", "integer": "INT32", "boolean": "BOOL", "string": "BYTES"}
 
 
-# ---- requests ---------------------------------------------------------------------
-
-def read_request(body, header_length=None):
-    """(Table, predict args, requested output names or None, request id)."""
-    if header_length is not None:
-        try:
-            size = int(header_length)
-        except ValueError:
-            raise BadRequest(f"Inference-Header-Content-Length is not a number: {header_length!r}")
-        if not 0 < size <= len(body):
-            raise BadRequest(f"Inference-Header-Content-Length {size} does not fit a body of "
-                             f"{len(body)} bytes")
-        header, binary = body[:size], memoryview(body)[size:]
-    else:
-        header, binary = body, memoryview(b"")
-    doc = load_json(header, "the inference request", '{"inputs": [...]}')
-    if not isinstance(doc, dict) or not isinstance(doc.get("inputs"), list):
-        raise BadRequest("an inference request is an object with an 'inputs' array of tensors")
-    parameters = _object(doc.get("parameters"), "parameters")
-    args = {k: v for k, v in parameters.items()
-            if k not in PROTOCOL_PARAMETERS and not k.startswith("triton_")}
-
-    columns, nrows, offset = {}, None, 0
-    for i, tensor in enumerate(doc["inputs"]):
-        name, values, offset = _read_tensor(tensor, i, binary, offset)
-        if name in columns:
-            raise BadRequest(f"input {name!r} is given twice")
-        if nrows is not None and len(values) != nrows:
-            raise BadRequest(f"input {name!r} has {len(values)} rows, the inputs before it "
-                             f"{nrows}; every input tensor is one column of the same rows")
-        columns[name], nrows = values, len(values)
-    if offset != len(binary):
-        raise BadRequest(f"{len(binary) - offset} bytes of binary data after the last tensor")
-
-    outputs = doc.get("outputs")
-    if outputs is not None:
-        if not isinstance(outputs, list) or not all(
-                isinstance(o, dict) and isinstance(o.get("name"), str) for o in outputs):
-            raise BadRequest("'outputs' must be an array of objects with a 'name'")
-        outputs = [o["name"] for o in outputs]
-    request_id = doc.get("id")
-    if request_id is not None and not isinstance(request_id, str):
-        raise BadRequest("'id' must be a string")
-    return Table(columns, nrows or 0), args, outputs, request_id
-
-
-def _object(value, what):
-    if value is None:
-        return {}
-    if not isinstance(value, dict):
-        raise BadRequest(f"'{what}' must be an object")
-    return value
-
-
-def _read_tensor(tensor, index, binary, offset):
-    if not isinstance(tensor, dict):
-        raise BadRequest(f"input {index + 1} is not a tensor object")
-    name, shape, datatype = tensor.get("name"), tensor.get("shape"), tensor.get("datatype")
-    if not isinstance(name, str):
-        raise BadRequest(f"input {index + 1} has no 'name'")
-    if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
-        raise BadRequest(f"input {name!r}: 'shape' must be an array of non-negative integers")
-    if not (len(shape) == 1 or (len(shape) == 2 and shape[1] == 1)):
-        raise BadRequest(f"input {name!r}: shape {shape} is not a column; send one tensor per "
-                         "column with shape [n] or [n, 1]")
-    if datatype != "BYTES" and datatype not in NUMPY_TYPES:
-        raise BadRequest(f"input {name!r}: datatype {datatype!r} is not supported; use FP64, "
-                         "FP32, INT64, INT32, BOOL or BYTES")
-    count = shape[0]
-    params = _object(tensor.get("parameters"), f"input {name!r} parameters")
-    size = params.get("binary_data_size")
-    if size is not None:
-        if type(size) is not int or size < 0 or offset + size > len(binary):
-            raise BadRequest(f"input {name!r}: binary_data_size {size!r} does not fit the "
-                             f"{len(binary) - offset} bytes left in the body")
-        values = _from_binary(name, datatype, binary[offset:offset + size], count)
-        return name, values, offset + size
-    if "data" not in tensor:
-        raise BadRequest(f"input {name!r} has no 'data' (and no binary_data_size)")
-    values = _flatten(name, tensor["data"], len(shape))
-    if len(values) != count:
-        raise BadRequest(f"input {name!r}: shape {shape} holds {count} values, 'data' has "
-                         f"{len(values)}")
-    return name, _check_json(name, datatype, values), offset
-
-
-def _flatten(name, data, depth):
-    """Tensor data flat or nested as deep as its shape ([n] or [n, 1]), no deeper:
-    a caller's nesting is never walked recursively."""
-    if not isinstance(data, list):
-        data = [data]
-    flat = data
-    for _ in range(depth - 1):
-        if not any(isinstance(v, list) for v in flat):
-            break
-        flat = [w for v in flat for w in (v if isinstance(v, list) else [v])]
-    if any(isinstance(v, list) for v in flat):
-        raise BadRequest(f"input {name!r}: 'data' is nested deeper than its {depth}-dimensional shape")
-    return flat
-
-
-def _check_json(name, datatype, values):
-    """JSON tensor data: values of the datatype, or null (an extension: NA)."""
-    if datatype == "BYTES":
-        ok = (str, type(None))
-    elif datatype == "BOOL":
-        ok = (bool, type(None))
-    elif datatype in FLOAT_TYPES:
-        ok = (int, float, type(None))
-    else:
-        ok = (int, type(None))
-    for row, value in enumerate(values):
-        if not isinstance(value, ok) or (bool not in ok and isinstance(value, bool)):
-            raise InputError(f"input {name!r}, row {row + 1}: {value!r} is not {datatype} data",
-                             column=name, row=row + 1)
-    return values
-
-
-def _from_binary(name, datatype, raw, count):
-    if datatype == "BYTES":
-        values, pos, raw = [], 0, bytes(raw)
-        while pos < len(raw):
-            if pos + 4 > len(raw):
-                raise BadRequest(f"input {name!r}: truncated BYTES element")
-            (length,) = struct.unpack_from("<I", raw, pos)
-            chunk = raw[pos + 4:pos + 4 + length]
-            if len(chunk) != length:
-                raise BadRequest(f"input {name!r}: truncated BYTES element")
-            try:
-                values.append(chunk.decode("utf-8"))
-            except UnicodeDecodeError:
-                raise InputError(f"input {name!r}, row {len(values) + 1}: not UTF-8 text",
-                                 column=name, row=len(values) + 1)
-            pos += 4 + length
-    else:
-        dtype = np.dtype(NUMPY_TYPES[datatype]).newbyteorder("<")
-        if len(raw) != count * dtype.itemsize:
-            raise BadRequest(f"input {name!r}: {len(raw)} bytes of binary data, a {datatype} "
-                             f"tensor of {count} values takes {count * dtype.itemsize}")
-        arr = np.frombuffer(raw, dtype=dtype)
-        if datatype in FLOAT_TYPES:
-            arr = arr.astype(np.float64)
-        values = arr.tolist()
-    if len(values) != count:
-        raise BadRequest(f"input {name!r}: the shape holds {count} values, the data has {len(values)}")
-    return values
-
-
 # ---- responses ----------------------------------------------------------------------
 
-def response_body(model, prediction, requested=None, request_id=None):
+def response_body(model_name, prediction, requested=None, request_id=None):
     tensors = {name: output_tensor(name, values) for name, values in prediction.columns.items()}
     if requested is not None:
         unknown = [n for n in requested if n not in tensors]
         if unknown:
-            raise BadRequest(f"model {model.name!r} has no output {unknown[0]!r}; its outputs "
+            raise BadRequest(f"model {model_name!r} has no output {unknown[0]!r}; its outputs "
                              f"are {', '.join(repr(n) for n in tensors)}")
         tensors = {n: tensors[n] for n in requested}
-    body = {"model_name": model.name, "outputs": list(tensors.values())}
+    body = {"model_name": model_name, "outputs": list(tensors.values())}
     if request_id is not None:
         body["id"] = request_id
     if prediction.warnings:
@@ -248,85 +78,70 @@ def server_metadata():
 
 # ---- HTTP ---------------------------------------------------------------------------
 
-# The protocol answers a request that does not fit the model with 400.
-V2_STATUS = {422: 400, 415: 400}
+INFER_ROUTE = "/v2/models/{name}/infer"
 
 
-def v2_errors(responder):
-    """Renders the bridge's errors the protocol's way: {"error": message}."""
-    @functools.wraps(responder)
-    def wrapped(self, req, resp, **params):
-        try:
-            responder(self, req, resp, **params)
-        except BridgeError as exc:
-            resp.status = V2_STATUS.get(exc.status, exc.status)
-            resp.data = orjson.dumps({"error": exc.description})
-    return wrapped
-
-
-def add_routes(app, registry, readiness=None):
+def add_routes(app, service):
     app.add_route("/v2", ServerMetadataResource())
     app.add_route("/v2/health/live", LiveResource())
-    app.add_route("/v2/health/ready", ReadyResource(registry, readiness))
-    app.add_route("/v2/models/{name}", ModelMetadataResource(registry))
-    app.add_route("/v2/models/{name}/ready", ModelReadyResource(registry, readiness))
-    app.add_route("/v2/models/{name}/infer", InferResource(registry))
+    app.add_route("/v2/health/ready", ReadyResource(service))
+    app.add_route("/v2/models/{name}", ModelMetadataResource(service))
+    app.add_route("/v2/models/{name}/ready", ModelReadyResource(service))
+    app.add_route(INFER_ROUTE, InferResource(service))
 
 
-class ServerMetadataResource:
+class _V2:
+    wire = "v2"  # errors are the protocol's {"error": message} (bridge/http/errors.py)
+
+
+class ServerMetadataResource(_V2):
     def on_get(self, req, resp):
         resp.data = orjson.dumps(server_metadata())
 
 
-class LiveResource:
+class LiveResource(_V2):
     def on_get(self, req, resp):
         resp.data = b'{"live":true}'
 
 
-class ReadyResource:
-    def __init__(self, registry, readiness):
-        self._registry = registry
-        self._readiness = readiness
+class ReadyResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
     def on_get(self, req, resp):
-        ready = self._readiness.serving(self._registry.pool)
+        ready = self._service.readiness().serving
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"ready": ready})
 
 
-class ModelMetadataResource:
-    def __init__(self, registry):
-        self._registry = registry
+class ModelMetadataResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
-    @v2_errors
     def on_get(self, req, resp, name):
-        resp.data = orjson.dumps(model_metadata(self._registry.get(name)))
+        resp.data = orjson.dumps(model_metadata(self._service.resolve(name)))
 
 
-class ModelReadyResource:
-    def __init__(self, registry, readiness):
-        self._registry = registry
-        self._readiness = readiness
+class ModelReadyResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
-    @v2_errors
     def on_get(self, req, resp, name):
-        self._registry.get(name)
-        ready = self._readiness.serving(self._registry.pool)
+        self._service.resolve(name)
+        ready = self._service.readiness().serving
         if not ready:
             resp.status = 503
         resp.data = orjson.dumps({"name": name, "ready": ready})
 
 
-class InferResource:
-    def __init__(self, registry):
-        self._registry = registry
+class InferResource(_V2):
+    def __init__(self, service):
+        self._service = service
 
-    @v2_errors
     def on_post(self, req, resp, name):
-        model = self._registry.get(name)
+        context = call_context(req, "v2", INFER_ROUTE, name)
         table, args, outputs, request_id = read_request(
             req.bounded_stream.read(), req.get_header("Inference-Header-Content-Length"))
-        admit_rows(req, table.nrows)
-        prediction = model.predict_table(table, args)
-        resp.data = orjson.dumps(response_body(model, prediction, outputs, request_id))
+        answer = self._service.predict(name, table, args, context)
+        resp.data = orjson.dumps(response_body(answer.model, answer.result, outputs, request_id))

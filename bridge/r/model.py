@@ -19,6 +19,7 @@ from ..convert import concat
 from .convert import FrameParts, py2rpy_value, rpy2py_vector
 from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
+from ..modelfiles import stem as file_stem
 from ..prediction import EMPTY, Prediction
 from .schema import schema_from_r
 from ..signature import probe_signature
@@ -125,7 +126,16 @@ class RModel:
         request = prepare_request(self, table, args)
         if request is None:
             return EMPTY
+        return self.run(request)
+
+    def run(self, request):
+        """A prepared request (bridge/table.py prepare_request) -> Prediction,
+        on the R thread (bridge/service's dispatch for in-process models)."""
         return self.session.run(self.predict_prepared, *request)
+
+    @property
+    def version(self):
+        return self.sidecar.version or None
 
     def predict_many(self, items):
         """On the R thread: requests with the same args as one predict() call.
@@ -218,7 +228,7 @@ class RModel:
     def forecast(self, h=None, level=None, xreg=None, seed=None, **args):
         """Python API: R's forecast as a pandas DataFrame (xreg: a DataFrame,
         rows or columns of the regressors' future values)."""
-        from ..client import columns_of
+        from ..formats.shapes import columns_of
         from ..forecast import parse_request
 
         doc = {"h": h, "level": level, "seed": seed, "args": args,
@@ -349,7 +359,7 @@ def read_model_file(path, session=None):
     if not objects:
         why = "; skipped: " + ", ".join(repr(s["object"]) for s in skipped) if skipped else ""
         raise ModelLoadError(f"{path.name}: holds no object with a predict() or forecast() method{why}")
-    stem = path.name[: -len(path.suffix)]
+    stem = file_stem(path)
     models = FileModels(skipped=skipped)
     for object_name, robj in objects:
         name = stem if single else f"{stem}.{object_name}"

@@ -23,7 +23,7 @@ import os
 import sys
 from pathlib import Path
 
-from ..payload import query_args
+from ..formats.csv_text import query_args
 from .formats import ScoringError
 from .run import partial_paths, run
 from .scorers import scorer_for

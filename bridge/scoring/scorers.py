@@ -12,13 +12,19 @@ from .formats import ScoringError
 class LocalScorer:
     def __init__(self, path, object_name=None):
         from ..r.model import load_model
+        from ..service import LocalCatalog, Service
 
         self.model = load_model(path, object=object_name)
+        self.service = Service(LocalCatalog([self.model]))
         self.identity = f"{Path(path).resolve()}:{object_name or ''}"
 
     def score(self, chunk, args):
         # No server's per-request timeout here: a chunk takes what R needs.
-        return self.model.predict_table(chunk.table(), args).columns
+        from ..service import Context
+
+        answer = self.service.predict(self.model.name, chunk.table(), args,
+                                      Context("cli", "bridge predict"))
+        return answer.result.columns
 
 
 class RemoteScorer:

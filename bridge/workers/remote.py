@@ -30,7 +30,7 @@ class ServedModel:
         self.signature = view["signature"]
         self.batching = view["batching"]
         self.description = view["description"]
-        self.version = view["version"]
+        self.version = view["version"] or None
         self.timeout = view["timeout"] or default_timeout
         self.kind = view["kind"]                # "model" or "forecaster"
         self.forecaster = view["forecaster"]    # forecast.ForecasterInfo for forecasters
@@ -45,6 +45,11 @@ class ServedModel:
         request = prepare_request(self, table, args)
         if request is None:
             return EMPTY
+        return self.run(request, timeout)
+
+    def run(self, request, timeout=None):
+        """A prepared request (bridge/table.py prepare_request) -> Prediction,
+        from an R worker of the pool (bridge/service's dispatch)."""
         prepared, nrows, merged, caller = request
         key = None
         if self.batching:

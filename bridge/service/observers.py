@@ -1,0 +1,94 @@
+"""Observers of the service's calls: each one's `observe(event)` runs on the
+caller's thread, so it must not block (enqueue, drop and count on full). An
+observer's exception never reaches the caller: it is logged once per
+observer, and counted."""
+
+import logging
+import threading
+
+log = logging.getLogger(__name__)
+
+
+class Observers:
+    def __init__(self, observers=()):
+        self._observers = list(observers)
+        self._failed = set()   # observers whose failure was logged already
+        self._lock = threading.Lock()
+        self.failures = 0
+
+    def add(self, observer):
+        with self._lock:
+            self._observers = [*self._observers, observer]  # replaced whole: readers never lock
+
+    def __iter__(self):
+        return iter(self._observers)
+
+    def notify(self, event):
+        for observer in self._observers:
+            try:
+                observer.observe(event)
+            except Exception:
+                self._failure(observer)
+
+    def _failure(self, observer):
+        from .. import metrics
+
+        with self._lock:
+            self.failures += 1
+            first = id(observer) not in self._failed
+            self._failed.add(id(observer))
+        if first:
+            log.exception("observer %s failed; its failures are counted in "
+                          "bridge_observer_failures_total and not logged again",
+                          type(observer).__name__)
+        try:
+            metrics.observer_failed(type(observer).__name__)
+        except Exception:
+            pass
+
+
+class Queued:
+    """Runs a slow observer (a log writer, a shadow call) on its own thread:
+    `observe` only enqueues; when the queue is full the event is dropped and
+    counted (`dropped`), never waited for. The inner observer's exceptions are
+    logged once and counted, as for any observer."""
+
+    def __init__(self, observer, maxsize=10_000, name=None):
+        import queue
+
+        self.observer = observer
+        self.dropped = 0
+        self._queue = queue.Queue(maxsize)
+        self._full = queue.Full
+        self._inner = Observers([observer])
+        self._thread = threading.Thread(target=self._run, daemon=True,
+                                        name=name or f"observer-{type(observer).__name__}")
+        self._thread.start()
+
+    def observe(self, event):
+        try:
+            self._queue.put_nowait(event)
+        except self._full:
+            from .. import metrics
+
+            self.dropped += 1  # for tests and logs; the metric is the count to trust
+
+            metrics.observer_dropped(type(self.observer).__name__)
+
+    def _run(self):
+        while True:
+            event = self._queue.get()
+            try:
+                if event is None:
+                    return
+                self._inner.notify(event)
+            finally:
+                self._queue.task_done()
+
+    def join(self):
+        """Waits until every queued event was observed (tests, shutdown)."""
+        self._queue.join()
+
+    def close(self):
+        self._queue.put(None)
+        self._thread.join()

@@ -1,0 +1,159 @@
+"""`Service`: the one place a table meets a model (front side, request
+threads; no HTTP, no R).
+
+A call: resolve the name (+ version) to a served model (`resolve`, the one
+method versions and traffic split replace), check the row limit, prepare
+and check the request (bridge/table.py `prepare_request`: allow-listed
+arguments, typed columns), dispatch it through the model's view (the pool,
+or this process's R for a `LocalCatalog`), and return an `Answer` naming
+the model and version that answered. Observers hear of every answered and
+refused call, after it is decided, on the caller's thread.
+"""
+
+from ..errors import BridgeError, InputError, ModelNotFound, TooLarge
+from ..forecast import MAX_HORIZON, parse_request
+from ..prediction import EMPTY
+from ..table import prepare_request
+from .calls import Answer, Event
+from .observers import Observers
+from .readiness import Readiness, ReadinessReport
+
+
+class Service:
+    def __init__(self, catalog, workers=None, readiness=None, observers=(), max_rows=None,
+                 max_horizon=MAX_HORIZON):
+        """`catalog`: the registry (or a LocalCatalog); `workers`: the R worker
+        pool, asked only how many workers can take work and how deep its
+        queue is (None: R in this process, always up)."""
+        self._catalog = catalog
+        self._workers = workers
+        self._readiness = readiness or Readiness(ready=True)
+        self.observers = Observers(observers)
+        self.max_rows = max_rows
+        self.max_horizon = max_horizon
+
+    @classmethod
+    def from_settings(cls, registry, settings, readiness=None):
+        """The server's service: over the registry and its pool, with the
+        settings' limits and the observers every server has (metrics)."""
+        from ..metrics import MetricsObserver
+
+        return cls(registry, registry.pool, readiness, observers=[MetricsObserver()],
+                   max_rows=settings.max_rows, max_horizon=settings.max_horizon)
+
+    # ---- calls ------------------------------------------------------------------------
+
+    def predict(self, name, table, args, context, version=None):
+        """Rows -> Answer whose result is a prediction.Prediction."""
+        model = request = None
+        try:
+            model = self.resolve(name, version, context)
+            self._admit_rows(table.nrows, context)
+            request = prepare_request(model, table, args)
+            prediction = EMPTY if request is None else model.run(request)
+        except Exception as exc:
+            self._refused(context, model, exc, request, table)
+            raise
+        return self._answered(context, model, prediction, request, table)
+
+    def forecast(self, name, request, context, version=None):
+        """A forecast request (the decoded JSON object, bridge/forecast.py) ->
+        Answer whose result is a forecast.Forecast."""
+        model = checked = None
+        try:
+            model = self.resolve(name, version, context)
+            if model.kind != "forecaster":
+                raise InputError(f"{model.name!r} is not a forecaster (R class "
+                                 f"{', '.join(model.r_class)}): POST /models/{model.name}/predict "
+                                 "with rows", kind=model.kind)
+            checked = parse_request(request, model.forecaster, model.schema, self.max_horizon)
+            self._admit_rows(checked.nrows, context)
+            forecast = model.forecast_request(checked)
+        except Exception as exc:
+            self._refused(context, model, exc, checked, None)
+            raise
+        return self._answered(context, model, forecast, checked, None)
+
+    def resolve(self, name, version=None, context=None):
+        """The served model a call is for. `version` None: the one served."""
+        model = self._catalog.get(name)
+        if version is not None and version != model.version:
+            raise ModelNotFound(f"model {model.name!r} has no version {version!r}; it serves "
+                                f"{model.version or 'no version'!s}", model=model.name,
+                                version=version)
+        if context is not None:
+            context.model = model.name
+        return model
+
+    def refused(self, context, exc):
+        """A call the transport refused before it reached the service (a body
+        that does not parse): observers hear of it too, once."""
+        if context.observed:
+            return
+        name = context.name
+        model = self._catalog.get(name) if name is not None and name in self._catalog else None
+        self._refused(context, model, exc, None, None)
+
+    # ---- what is served -----------------------------------------------------------------
+
+    def models(self):
+        """The listing GET /models shows."""
+        return self._catalog.listing()
+
+    def describe(self, name):
+        return self.resolve(name).describe()
+
+    def served(self):
+        """{name: model view} of every served model."""
+        return self._catalog.models()
+
+    def names(self):
+        return sorted(self._catalog.models())
+
+    def serves(self, name):
+        return name in self._catalog
+
+    @property
+    def generation(self):
+        """Changes whenever the served set does (documents built from it are rebuilt)."""
+        return self._catalog.generation
+
+    def readiness(self):
+        state = self._readiness.state
+        if self._workers is None:
+            ready = total = 1
+        else:
+            ready, total = self._workers.available, len(self._workers.handles)
+        return ReadinessReport(state=state, serving=self._readiness.ready and ready > 0,
+                               workers_ready=ready, workers_total=total,
+                               models=len(self._catalog.models()))
+
+    def queue_depth(self):
+        """Calls waiting for a free R worker."""
+        return 0 if self._workers is None else self._workers.queue_depth()
+
+    # ---- observers ----------------------------------------------------------------------
+
+    def _admit_rows(self, nrows, context):
+        context.rows = nrows
+        if self.max_rows is not None and nrows > self.max_rows:
+            raise TooLarge(f"{nrows} rows in one request; this server accepts at most "
+                           f"{self.max_rows} (BRIDGE_MAX_ROWS); send them in several requests",
+                           rows=nrows, max_rows=self.max_rows)
+
+    def _answered(self, context, model, result, request, table):
+        latency = context.elapsed_ms()
+        answer = Answer(model.name, model.version, result, latency)
+        self._notify(Event(context, model.name, model.version, 200, latency, request, table,
+                           answer=answer))
+        return answer
+
+    def _refused(self, context, model, exc, request, table):
+        error = exc if isinstance(exc, BridgeError) else None
+        status = error.status if error is not None else 500
+        self._notify(Event(context, model and model.name, model and model.version, status,
+                           context.elapsed_ms(), request, table, error=error))
+
+    def _notify(self, event):
+        event.context.observed = True
+        self.observers.notify(event)
