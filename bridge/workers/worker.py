@@ -32,7 +32,9 @@ class Worker:
     def handle(self, msg):
         if isinstance(msg, Predict):
             model = self.files[msg.file_id][msg.name]
-            results = model.predict_many(msg.items())
+            # In run(): it holds R and first releases the R objects whose
+            # wrappers died since the last call (bridge/r/session.py).
+            results = self.session.run(model.predict_many, msg.items())
             return [(None, r) if not isinstance(r, BaseException) else (error_to_wire(r), None)
                     for r in results]
         if isinstance(msg, Forecast):
