@@ -22,15 +22,8 @@ PACKAGE = ROOT / "bridge"
 R_WORKER_ROOM = "bridge.r"   # bridge/r/: inside an R worker, the only importers of rpy2
 HTTP_ROOM = "bridge.http"    # bridge/http/: the front's HTTP side, the only importers of falcon
 
-# Being fixed by issue 17's service work (engineer "service"): these flip to
-# XPASS (a failure, strict) once it lands, and the marks must then go.
-SERVICE_WORK = "issue 17, service work: "
-KNOWN = {
-    ("http", "bridge.metrics"): SERVICE_WORK + "the metrics middleware and /metrics resource move "
-                                               "into bridge/http/",
-    **{("cycle", m): SERVICE_WORK + "the forecast.py -> payload.py -> table.py -> forecast.py cycle goes"
-       for m in ("bridge.forecast", "bridge.payload", "bridge.table")},
-}
+# Issue 17's service work removed the last known offenders; nothing is excused.
+KNOWN = {}
 
 
 def module_name(path):
@@ -172,6 +165,6 @@ def test_the_cycle_finder_finds_cycles():
 def test_imports_are_read_the_way_python_resolves_them():
     app = imports("bridge.http.app")
     assert "bridge.http.plumber" in app   # from . import plumber: the submodule
-    assert "bridge.errors" in app         # from ..errors import BridgeError
+    assert "bridge.settings" in app       # from ..settings import Settings
     # A lazy import inside a method counts like a top-level one.
     assert "bridge.r.model" in imports("bridge.workers.worker")
