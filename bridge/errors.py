@@ -129,13 +129,6 @@ class WorkerCrashed(BridgeError):
     title = "R worker failed"
 
 
-class WorkerStartError(BridgeError):
-    """An R worker process did not start (R or a package failed, a timeout)."""
-
-    status = 503
-    title = "R worker did not start"
-
-
 class WorkerOutOfMemory(BridgeError):
     """The call made its R worker grow past --worker-memory; the worker was
     ended and replaced."""

@@ -4,6 +4,7 @@
 import falcon
 
 from .. import metrics
+from ..errors import BridgeError
 from ..service import Service
 from ..settings import Settings
 from . import mlflow, openapi, plumber, v2
