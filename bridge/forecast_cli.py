@@ -17,7 +17,8 @@ from .scoring.command import split_arg
 from .scoring.formats import ScoringError
 from .scoring.scorers import scorer_for
 from .formats.csv_text import query_args
-from .render import csv_cell
+from .formats.shapes import columns_to_records, pandas_columns
+from .render import columns_csv
 
 
 def add_parser(sub):
@@ -69,15 +70,16 @@ def run(options, doc):
         frame = scorer.client.forecast(scorer.name, **{k: v for k, v in doc.items() if k != "args"},
                                        **doc["args"])
         return {str(c): frame[c].tolist() for c in frame.columns}
-    from .forecast import parse_request
+    from .service import Context
 
     model = scorer.model
     if model.kind != "forecaster":
         raise ScoringError(f"{options.model}: not a forecaster (R class {', '.join(model.r_class)}); "
                            "use `python -m bridge predict`")
-    request = parse_request(doc, model.forecaster, model.schema)
-    # No server's per-request timeout here: a forecast takes what R needs.
-    return model.forecast_request(request).columns
+    # Through the same service as a server's calls (checks, observers); no
+    # server's per-request timeout here: a forecast takes what R needs.
+    answer = scorer.service.forecast(model.name, doc, Context("cli", "bridge forecast"))
+    return answer.result.columns
 
 
 def read_xreg(path):
@@ -85,9 +87,7 @@ def read_xreg(path):
 
     suffix = Path(path).suffix.lower()
     if suffix == ".csv":
-        frame = pd.read_csv(path)
-        return {str(c): frame[c].astype(object).where(frame[c].notna(), None).tolist()
-                for c in frame.columns}
+        return pandas_columns(pd.read_csv(path))
     if suffix == ".json":
         return json.loads(Path(path).read_text(encoding="utf-8"))
     raise ScoringError(f"{path}: --xreg takes a .csv or .json file")
@@ -95,14 +95,10 @@ def read_xreg(path):
 
 def write(columns, output):
     if output and Path(output).suffix.lower() == ".json":
-        names = list(columns)
-        rows = [dict(zip(names, row)) for row in zip(*columns.values())]
+        rows = columns_to_records(columns)
         Path(output).write_text(json.dumps(rows, indent=1) + "\n", encoding="utf-8")
         return
-    lines = [",".join(columns)]
-    for row in zip(*columns.values()):
-        lines.append(",".join(str(csv_cell(v)) for v in row))
-    text = "\n".join(lines) + "\n"
+    text = columns_csv(columns).decode("utf-8")
     if output:
         Path(output).write_text(text, encoding="utf-8")
     else:

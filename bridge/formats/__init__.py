@@ -4,12 +4,12 @@ negotiation every route uses (front side, and the Python client; no HTTP, no R).
 A format is one module with a `parse` function; this table says which media
 types it is sent as, and OpenAPI reads its content types from here:
 
-- `json` (bridge/formats/json.py): rows, columns, {"data": ..., "args": ...},
+- `json` (bridge/formats/json_rows.py): rows, columns, {"data": ..., "args": ...},
   MLflow's dataframe_split/dataframe_records;
-- `csv` (bridge/formats/csv.py): a header row, text parsed by the column types;
+- `csv` (bridge/formats/csv_text.py): a header row, text parsed by the column types;
 - `mlflow` (bridge/formats/mlflow.py): exactly one of MLflow's input fields
   (dataframe_split, dataframe_records, instances, inputs);
-- `v2` (bridge/formats/v2.py): Open Inference Protocol tensors, JSON or
+- `v2` (bridge/formats/tensors.py): Open Inference Protocol tensors, JSON or
   Triton's binary extension.
 
 Adding a format: a module here, a line in FORMATS, and the route that reads it.

@@ -6,8 +6,9 @@ from . import csv_text, json_rows
 from . import format_of
 
 
-def parse(body, content_type):
-    """(Table, predict args); a CSV body's args are the caller's (the query string)."""
-    if format_of(content_type, body) == "csv":
+def parse(body, content_type, fmt=None):
+    """(Table, predict args); a CSV body's args are the caller's (the query string).
+    `fmt`: the format already negotiated (detect()), or None to negotiate here."""
+    if (fmt or format_of(content_type, body)) == "csv":
         return csv_text.parse(body), {}
     return json_rows.parse(body)

@@ -33,9 +33,10 @@ class PredictResource:
 
     def on_post(self, req, resp, name):
         body = req.bounded_stream.read()
-        protocol = "csv" if detect(req.content_type, body) == "csv" else "json"
-        context = call_context(req, protocol, PREDICT_ROUTE, name)
-        table, args = native.parse(body, req.content_type)
+        # Negotiated once: None (an unknown type) is refused by parse with a 415.
+        fmt = detect(req.content_type, body)
+        context = call_context(req, "csv" if fmt == "csv" else "json", PREDICT_ROUTE, name)
+        table, args = native.parse(body, req.content_type, fmt)
         if table.text and req.params:
             # A CSV body has no room for predict() arguments: they come in the query string.
             args = csv_text.query_args(req.params)

@@ -4,7 +4,10 @@ observer's exception never reaches the caller: it is logged once per
 observer, and counted."""
 
 import logging
+import queue
 import threading
+
+from .. import metrics
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +34,6 @@ class Observers:
                 self._failure(observer)
 
     def _failure(self, observer):
-        from .. import metrics
-
         with self._lock:
             self.failures += 1
             first = id(observer) not in self._failed
@@ -54,12 +55,9 @@ class Queued:
     logged once and counted, as for any observer."""
 
     def __init__(self, observer, maxsize=10_000, name=None):
-        import queue
-
         self.observer = observer
         self.dropped = 0
         self._queue = queue.Queue(maxsize)
-        self._full = queue.Full
         self._inner = Observers([observer])
         self._thread = threading.Thread(target=self._run, daemon=True,
                                         name=name or f"observer-{type(observer).__name__}")
@@ -68,11 +66,8 @@ class Queued:
     def observe(self, event):
         try:
             self._queue.put_nowait(event)
-        except self._full:
-            from .. import metrics
-
+        except queue.Full:
             self.dropped += 1  # for tests and logs; the metric is the count to trust
-
             metrics.observer_dropped(type(self.observer).__name__)
 
     def _run(self):
