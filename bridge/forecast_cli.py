@@ -14,7 +14,7 @@ import sys
 from pathlib import Path
 
 from .scoring.command import split_arg
-from .scoring.formats import ScoringError
+from .scoring.files import ScoringError
 from .scoring.scorers import scorer_for
 from .formats.csv_text import query_args
 from .formats.shapes import columns_to_records, pandas_columns

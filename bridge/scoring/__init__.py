@@ -2,7 +2,7 @@
 predictions out (docs in command.py, the command itself).
 
 Not micro-batching (that is bridge/workers/dispatcher.py): this is a client
-of a model, run in its own process. One module per part: `formats` (file
+of a model, run in its own process. One module per part: `files` (file
 types, ScoringError), `readers`, `writers`, `scorers` (a local model file or
 a served model), `tolerant` (rows that fail set aside), `run` (the loop,
 checkpoints, resume), `command` (the command line).

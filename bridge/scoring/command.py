@@ -24,7 +24,7 @@ import sys
 from pathlib import Path
 
 from ..formats.csv_text import query_args
-from .formats import ScoringError
+from .files import ScoringError
 from .run import partial_paths, run
 from .scorers import scorer_for
 from .tolerant import ON_ERROR

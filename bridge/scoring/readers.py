@@ -8,7 +8,7 @@ import json
 import orjson
 
 from ..table import Table
-from .formats import ScoringError
+from .files import ScoringError
 
 
 class Chunk:

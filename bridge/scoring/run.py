@@ -11,7 +11,7 @@ import re
 import sys
 from pathlib import Path
 
-from .formats import ScoringError, file_format
+from .files import ScoringError, file_format
 from .readers import Chunk, read_csv, read_json, read_parquet
 from .tolerant import ON_ERROR, reject_rows, score_tolerantly
 from .writers import labelled, writer_for

@@ -6,7 +6,7 @@ which imports bridge/r/ only when used), or a served model over HTTP
 import urllib.parse
 from pathlib import Path
 
-from .formats import ScoringError
+from .files import ScoringError
 
 
 class LocalScorer:

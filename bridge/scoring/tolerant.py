@@ -5,7 +5,7 @@ R's reason; `reject_rows` writes them as they were read.
 
 import re
 
-from .formats import ScoringError
+from .files import ScoringError
 
 
 ON_ERROR = ("stop", "skip", "reject")

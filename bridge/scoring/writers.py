@@ -13,7 +13,7 @@ from pathlib import Path
 import orjson
 
 from ..render import csv_cell
-from .formats import ScoringError
+from .files import ScoringError
 
 
 def labelled(frame, columns):

@@ -1,16 +1,14 @@
 """What the front holds of things that live in R workers.
 
-`ServedModel` looks like a model to the HTTP side (name, schema, describe(),
-predict_table()), but it is a view: everything it knows came from the R
-worker that loaded the file (bridge/r/model.py `front_view`), and its
-predictions are checked and encoded here, then sent to the pool.
+`ServedModel` looks like a model to the service (name, schema, describe(),
+run()), but it is a view: everything it knows came from the R worker that
+loaded the file (bridge/r/model.py `front_view`); the service checks a
+request (bridge/table.py prepare_request) and `run` sends it to the pool.
 `RemotePlumber` does the same for the Plumber files the workers host.
 """
 
 import orjson
 
-from ..prediction import EMPTY
-from ..table import prepare_request
 from .messages import Forecast, PlumberCall, PlumberInfo
 
 
@@ -41,13 +39,7 @@ class ServedModel:
     def describe(self):
         return {**self._describe, "r_version": self.pool.r_version or self._describe.get("r_version")}
 
-    def predict_table(self, table, args, timeout=None):
-        request = prepare_request(self, table, args)
-        if request is None:
-            return EMPTY
-        return self.run(request, timeout)
-
-    def run(self, request, timeout=None):
+    def run(self, request):
         """A prepared request (bridge/table.py prepare_request) -> Prediction,
         from an R worker of the pool (bridge/service's dispatch)."""
         prepared, nrows, merged, caller = request
@@ -58,11 +50,11 @@ class ServedModel:
                        caller, tuple(p.column for p in prepared))
             except orjson.JSONEncodeError:
                 key = None  # args too deep to serialise run alone; the worker refuses them
-        return self.pool.predict(self, request, key, nrows, timeout or self.timeout)
+        return self.pool.predict(self, request, key, nrows, self.timeout)
 
-    def forecast_request(self, request, timeout=None):
+    def forecast_request(self, request):
         """A checked ForecastRequest (bridge/forecast.py) -> Forecast, in a worker."""
-        return self.pool.call(Forecast(self.file_id, self.name, request), timeout or self.timeout,
+        return self.pool.call(Forecast(self.file_id, self.name, request), self.timeout,
                               "forecast()")
 
 
