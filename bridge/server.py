@@ -13,6 +13,7 @@ from .http.app import create_app
 from .http.health import Readiness
 from .manifest import Manifest
 from .registry import Registry
+from .service import Service
 from .workers.pool import Pool
 from .workers.remote import RemotePlumber
 
@@ -33,11 +34,12 @@ def build(settings, readiness=None):
     registry.scan()
     plumber_apis = (RemotePlumber(pool, files, settings.predict_timeout,
                                   pinned=settings.plumber_workers == 1) if files else None)
-    app = create_app(registry, settings, readiness, plumber_apis=plumber_apis)
+    service = Service.from_settings(registry, settings, readiness)
+    app = create_app(registry, settings, readiness, plumber_apis=plumber_apis, service=service)
     readiness.set_ready()
     if settings.reload_interval > 0:
         registry.watch(settings.reload_interval)
-    return app, registry
+    return app, registry, service
 
 
 def serve(settings):
@@ -46,11 +48,14 @@ def serve(settings):
     from .http.front import serve_front
 
     readiness = Readiness()
-    app, registry = build(settings, readiness)
+    app, registry, service = build(settings, readiness)
     log.info("serving %d model(s) from %s with %d R worker(s)",
              len(registry.models()), settings.models, len(registry.pool.handles))
     try:
         return serve_front(app, settings, readiness, on_reload=registry.scan)
     finally:
+        # The queued observers (the prediction log) write what they hold.
+        if not service.close(timeout=settings.grace_period):
+            log.warning("observers not done within the grace period; queued records lost")
         registry.stop()
         registry.pool.stop()

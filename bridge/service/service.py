@@ -31,15 +31,34 @@ class Service:
         self.observers = Observers(observers)
         self.max_rows = max_rows
         self.max_horizon = max_horizon
+        self.monitor = None  # bridge/monitoring/drift.py Monitor, when the server runs one
 
     @classmethod
     def from_settings(cls, registry, settings, readiness=None):
         """The server's service: over the registry and its pool, with the
         settings' limits and the observers every server has (metrics)."""
         from ..metrics import MetricsObserver
+        from ..monitoring.wiring import monitoring
 
-        return cls(registry, registry.pool, readiness, observers=[MetricsObserver()],
-                   max_rows=settings.max_rows, max_horizon=settings.max_horizon)
+        monitor, queued = monitoring(settings, registry)
+        service = cls(registry, registry.pool, readiness, observers=[MetricsObserver(), *queued],
+                      max_rows=settings.max_rows, max_horizon=settings.max_horizon)
+        service.monitor = monitor
+        return service
+
+    def close(self, timeout=None):
+        """Shutdown: every queued observer (the prediction log) handles what
+        it was given, within `timeout` seconds in all; False if one could not."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = True
+        for observer in self.observers:
+            close = getattr(observer, "close", None)
+            if close is not None:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                done = close(left) and done
+        return done
 
     # ---- calls ------------------------------------------------------------------------
 
