@@ -20,6 +20,7 @@ from ..convert import INT_NA
 from . import summary
 
 LATENCIES = 2000
+MIN_ROWS = 30  # fewer live values than this: PSI is shown, but too noisy to call drift
 
 
 class _Window:
@@ -169,7 +170,7 @@ class Monitor:
               and summary.has_distribution(reference) else None)
         return {"type": kind, "reference": reference, "live": live, "psi": psi, "ks": ks,
                 "unseen": summary.unseen(reference, live) if live else None,
-                "drifting": psi is not None and psi > self.threshold}
+                "drifting": psi is not None and psi > self.threshold and live["n"] >= MIN_ROWS}
 
 
 def _live_summary(kind, parts, reference=None):

@@ -31,6 +31,9 @@ from .records import event_table
 log = logging.getLogger(__name__)
 
 
+UNRESOLVED = "_unresolved"
+
+
 def model_folder(name):
     """A folder name for a model name: nothing outside [A-Za-z0-9._-] and no
     leading dot survives as itself (so never `..`, never a hidden folder)."""
@@ -72,7 +75,9 @@ class PredictionLog:
         if self.sample < 1 and self._random.random() >= self.sample:
             return
         table = event_table(event)
-        key = event.model or event.context.name or "_unknown"
+        # A name that resolved to no served model is the caller's text: its
+        # calls go to one folder, never to one named by the caller.
+        key = event.model or UNRESOLVED
         pending = self._pending.get(key)
         if pending is not None and pending.schema != table.schema:
             # Columns changed (a new version, a refusal before any answer):

@@ -31,7 +31,7 @@ def event_table(event, now=None):
     if event.status != 200 and event.error is None:
         error = "internal error"
     fields = [
-        [ctx.request_id], [when], [event.model or ctx.name], [event.version], [ctx.protocol],
+        [ctx.request_id], [when], [event.model], [event.version], [ctx.protocol],
         [ctx.route], [event.status], [float(event.latency_ms)], [bool(event.shadow)],
         [ctx.traceparent], None, [error],
     ]
