@@ -107,18 +107,26 @@ def _shares(counts):
 
 def ks(reference, values):
     """Kolmogorov-Smirnov statistic of live numbers against the reference's
-    percentiles (its CDF, interpolated): max |F_live - F_ref|."""
+    percentiles: max |F_live - F_ref|, both sides of every jump. F_ref is
+    interpolated between percentiles, and a step where several percentiles
+    are one value (a discrete column: counts, codes), so ties are not drift."""
     q = reference.get("quantiles") if reference else None
     x = np.sort(np.asarray(values, dtype=np.float64))
     x = x[~np.isnan(x)]
     if not q or not len(x):
         return None
+    q = np.asarray(q, dtype=np.float64)
     grid = np.linspace(0, 1, len(q))
-    f_ref = np.interp(x, np.asarray(q), grid, left=0.0, right=1.0)
+    u = np.unique(np.concatenate([x, q]))
+    left, right = np.searchsorted(q, u, "left"), np.searchsorted(q, u, "right")
+    smooth = np.interp(u, q, grid, left=0.0, right=1.0)
+    tie = right - left >= 2
+    f_at = np.where(tie, grid[np.maximum(right - 1, 0)], smooth)
+    f_before = np.where(tie, np.where(left > 0, grid[np.maximum(left - 1, 0)], 0.0), smooth)
     n = len(x)
-    above = np.arange(1, n + 1) / n - f_ref
-    below = f_ref - np.arange(0, n) / n
-    return float(max(above.max(), below.max(), 0.0))
+    live_at = np.searchsorted(x, u, "right") / n
+    live_before = np.searchsorted(x, u, "left") / n
+    return float(max(np.abs(live_at - f_at).max(), np.abs(live_before - f_before).max()))
 
 
 def unseen(reference, live):

@@ -35,7 +35,7 @@ def find_reference(model, stem):
     values, source = {}, "schema"
     if path is not None:
         try:
-            values, source = _read_file(path, [c.name for c in columns]), f"file {path.name}"
+            values, source = _read_file(path, columns), f"file {path.name}"
         except Exception as exc:  # a bad reference file must not stop the model loading
             log.warning("%s: reference %s not read (%s); using the model's own", model.name,
                         path.name, exc)
@@ -83,29 +83,45 @@ def _user_file(model, stem):
     return None
 
 
-def _read_file(path, names):
+def _read_file(path, columns):
+    """The reference file's values of each input, as summaries take them:
+    numbers as doubles, anything else as labels (a CSV's factor column is
+    read as text: level "4" stays "4")."""
     import pandas as pd
 
-    frame = (pd.read_parquet(path, columns=None) if path.suffix == ".parquet"
-             else pd.read_csv(path, nrows=MAX_ROWS))
-    frame = frame.head(MAX_ROWS)
+    labels = [c.name for c in columns if not summary.is_number(c.kind) and c.kind != "any"]
+    if path.suffix == ".parquet":
+        frame = pd.read_parquet(path).head(MAX_ROWS)
+    else:
+        frame = pd.read_csv(path, nrows=MAX_ROWS, dtype={n: str for n in labels},
+                            keep_default_na=False, na_values=["", "NA"])
     out = {}
-    for name in names:
-        if name not in frame.columns:
+    for col in columns:
+        if col.name not in frame.columns:
             continue
-        series = frame[name]
-        if series.dtype == bool:
-            out[name] = [None if v is None else ("TRUE" if v else "FALSE")
-                         for v in series.astype(object).where(series.notna(), None)]
+        series = frame[col.name]
+        if col.name in labels:
+            out[col.name] = [None if v is None else _label(v)
+                             for v in series.astype(object).where(series.notna(), None)]
         elif pd.api.types.is_datetime64_any_dtype(series):
             stamps = series.dt.tz_localize("UTC") if series.dt.tz is None else series
-            out[name] = (stamps.astype("int64") / 1e9).where(series.notna(), np.nan).to_numpy()
-        elif pd.api.types.is_numeric_dtype(series):
-            out[name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
+            seconds = stamps.astype("int64") / (86400e9 if col.kind == "Date" else 1e9)
+            out[col.name] = seconds.where(series.notna(), np.nan).to_numpy(dtype=np.float64)
+        elif pd.api.types.is_numeric_dtype(series) and series.dtype != bool:
+            out[col.name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
-            out[name] = [None if v is None else str(v)
-                         for v in series.astype(object).where(series.notna(), None)]
+            out[col.name] = [None if v is None else _label(v)
+                             for v in series.astype(object).where(series.notna(), None)]
     return out
+
+
+def _label(value):
+    """A level as R prints it: True -> "TRUE", 4.0 -> "4"."""
+    if isinstance(value, (bool, np.bool_)):
+        return "TRUE" if value else "FALSE"
+    if isinstance(value, (float, np.floating)) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
 
 
 def _from_r(model, names):
