@@ -22,11 +22,10 @@ import time
 import urllib.parse
 from pathlib import Path
 
-import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import metrics
-from .records import event_table
+from .records import Rows, layout
 
 log = logging.getLogger(__name__)
 
@@ -39,17 +38,6 @@ def model_folder(name):
     leading dot survives as itself (so never `..`, never a hidden folder)."""
     text = urllib.parse.quote(str(name or "_unknown"), safe="-_.")
     return "%2E" + text[1:] if text.startswith(".") else text
-
-
-class _Pending:
-    """Rows of one model (and one column layout) not yet in a file."""
-
-    def __init__(self, schema, now):
-        self.schema = schema
-        self.tables = []
-        self.nbytes = 0
-        self.rows = 0
-        self.since = now
 
 
 class PredictionLog:
@@ -74,25 +62,20 @@ class PredictionLog:
     def observe(self, event):
         if self.sample < 1 and self._random.random() >= self.sample:
             return
-        table = event_table(event)
         # A name that resolved to no served model is the caller's text: its
         # calls go to one folder, never to one named by the caller.
         key = event.model or UNRESOLVED
+        shape = layout(event)
         pending = self._pending.get(key)
-        if pending is not None and pending.schema != table.schema:
-            # Columns changed (a new version, a refusal before any answer):
-            # the file so far is written, a new one begins.
-            table = _widen(pending, table)
-            if table is None:
-                self._flush(key)
-                pending = None
+        if pending is not None and shape != pending.layout and not _fits(shape, pending.layout):
+            # Columns changed (a new version's inputs): the file so far is
+            # written, a new one begins.
+            self._flush(key)
+            pending = None
         if pending is None:
-            pending = self._pending[key] = _Pending(table.schema, time.monotonic())
-        elif table.schema != pending.schema:
-            table = table.select(pending.schema.names).cast(pending.schema)
-        pending.tables.append(table)
-        pending.nbytes += table.nbytes
-        pending.rows += table.num_rows
+            pending = self._pending[key] = Rows(shape)
+            pending.since = time.monotonic()
+        pending.add(event)
         if pending.nbytes >= self.rotate_bytes:
             self._flush(key)
 
@@ -110,14 +93,14 @@ class PredictionLog:
 
     def _flush(self, key):
         pending = self._pending.pop(key, None)
-        if pending is None or not pending.tables:
+        if pending is None or not pending.rows:
             return
         folder = self.folder / model_folder(key)
         folder.mkdir(parents=True, exist_ok=True)
         stamp = time.strftime("%Y%m%dT%H%M%SZ", time.gmtime())
         name = f"{stamp}-{os.getpid()}-{next(self._seq):06d}.parquet"
         tmp = folder / f".{name}.tmp"
-        table = pa.concat_tables(pending.tables)
+        table = pending.table()
         try:
             pq.write_table(table, tmp, compression=self.compression)
             os.replace(tmp, folder / name)
@@ -130,17 +113,8 @@ class PredictionLog:
         metrics.prediction_log_written(table.num_rows)
 
 
-def _widen(pending, table):
-    """A refused call's row (no inputs) joins a file of answered ones: its
-    missing columns are nulls. Anything else that differs starts a new file
-    (None)."""
-    have, new = set(pending.schema.names), set(table.schema.names)
-    if not new <= have:
-        return None
-    for field in pending.schema:
-        if field.name not in new:
-            table = table.append_column(field, pa.nulls(table.num_rows, field.type))
-    try:
-        return table.select(pending.schema.names).cast(pending.schema)
-    except (pa.ArrowException, ValueError):
-        return None
+def _fits(shape, have):
+    """A refused call (no inputs, no outputs) joins a file of answered ones,
+    with nulls there (the other way round, the refusals' file is written and
+    a typed one begins)."""
+    return shape == ((), ())

@@ -1,7 +1,11 @@
-"""One service Event -> the Arrow rows the prediction log writes: one row per
+"""Service Events -> the Arrow rows the prediction log writes: one row per
 predicted row, the call's fields repeated, then the typed inputs (`in.<name>`)
 and the outputs (`out.<name>`). Prefixes keep a model's columns apart from
-the call's fields (an input may well be called `id` or `time`)."""
+the call's fields (an input may well be called `id` or `time`).
+
+`Rows` collects calls cheaply (Python lists and the request's own numpy
+buffers, no Arrow per call) and builds one Arrow table when a file is
+written: the writer keeps up with thousands of single-row calls a second."""
 
 import datetime as dt
 
@@ -19,37 +23,65 @@ FIELDS = pa.schema([
 INPUT, OUTPUT = "in.", "out."
 
 
+def layout(event):
+    """What decides a file's columns: the inputs' names and types, the outputs' names."""
+    return (tuple((p.column.name, p.column.kind, p.column.levels) for p in _prepared(event)),
+            tuple(_answer_columns(event)))
+
+
+class Rows:
+    """Calls of one layout, not yet a table."""
+
+    def __init__(self, layout):
+        self.layout = layout
+        self.fields = {f.name: [] for f in FIELDS}
+        self.inputs = {name: [] for name, _, _ in layout[0]}   # (Prepared or None, n) chunks
+        self.outputs = {name: [] for name in layout[1]}        # lists of values (or None, n)
+        self.rows = 0
+        self.nbytes = 0
+
+    def add(self, event, now=None):
+        prepared = {p.column.name: p for p in _prepared(event)} if event.status == 200 else {}
+        answered = _answer_columns(event)
+        n = max([len(p) for p in prepared.values()] + [len(v) for v in answered.values()] or [1])
+        ctx = event.context
+        error = None if event.error is None else _text(str(event.error)[:2000])
+        if event.status != 200 and event.error is None:
+            error = "internal error"
+        f = self.fields
+        when = now or dt.datetime.now(dt.timezone.utc)
+        for name, value in (("id", ctx.request_id), ("time", when), ("model", event.model),
+                            ("version", event.version), ("protocol", ctx.protocol),
+                            ("route", ctx.route), ("status", event.status),
+                            ("latency_ms", float(event.latency_ms)), ("shadow", bool(event.shadow)),
+                            ("traceparent", _text(ctx.traceparent)), ("error", error)):
+            f[name].extend([value] * n)
+        f["row"].extend(range(n))
+        for name, chunks in self.inputs.items():
+            p = prepared.get(name)
+            chunks.append((p, n))
+        for name, chunks in self.outputs.items():
+            chunks.append((answered.get(name), n))
+        self.rows += n
+        self.nbytes += n * (96 + 8 * (len(self.inputs) + len(self.outputs)))
+
+    def table(self):
+        arrays = [pa.array(self.fields[f.name], f.type) for f in FIELDS]
+        names = [f.name for f in FIELDS]
+        for (name, kind, levels), chunks in zip(self.layout[0], self.inputs.values()):
+            arrays.append(_input_array(chunks))
+            names.append(INPUT + _text(name))
+        for name, chunks in self.outputs.items():
+            arrays.append(_output_array(chunks))
+            names.append(OUTPUT + _text(name))
+        return pa.Table.from_arrays(arrays, names=names)
+
+
 def event_table(event, now=None):
-    """The rows of one call, as a pyarrow Table (a refused call: one row,
-    with its error and no inputs or outputs)."""
-    inputs = _inputs(event.request) if event.status == 200 else {}
-    outputs = _outputs(event.answer) if event.answer is not None else {}
-    n = max([len(a) for a in (*inputs.values(), *outputs.values())] or [1])
-    ctx = event.context
-    when = now or dt.datetime.now(dt.timezone.utc)
-    error = None if event.error is None else str(event.error)[:2000]
-    if event.status != 200 and event.error is None:
-        error = "internal error"
-    fields = [
-        [ctx.request_id], [when], [event.model], [event.version], [ctx.protocol],
-        [ctx.route], [event.status], [float(event.latency_ms)], [bool(event.shadow)],
-        [ctx.traceparent], None, [error],
-    ]
-    arrays, names = [], []
-    for field, value in zip(FIELDS, fields):
-        if field.name == "row":
-            arrays.append(pa.array(np.arange(n, dtype=np.int32)))
-        else:
-            arrays.append(pa.repeat(pa.scalar(_text(value[0]) if pa.types.is_string(field.type)
-                                              else value[0], field.type), n))
-        names.append(field.name)
-    for prefix, cols in ((INPUT, inputs), (OUTPUT, outputs)):
-        for name, array in cols.items():
-            if len(array) != n:  # a forecast's one h against its steps: pad to the rows
-                array = _fit(array, n)
-            names.append(prefix + _text(name))
-            arrays.append(array)
-    return pa.Table.from_arrays(arrays, names=names)
+    """One call's rows as a table (tests, tools)."""
+    rows = Rows(layout(event))
+    rows.add(event, now)
+    return rows.table()
 
 
 def _text(value):
@@ -63,32 +95,63 @@ def _text(value):
         return value.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
-def _fit(array, n):
-    if len(array) > n:
-        return array.slice(0, n)
-    return pa.concat_arrays([array, pa.nulls(n - len(array), array.type)])
-
-
 # ---- inputs: the typed columns the model received ---------------------------------
 
-def _inputs(request):
-    if request is None:
-        return {}
+class _H:
+    """A forecast's horizon as a one-row input column."""
+
+    def __init__(self, h):
+        from ..schema import Column
+
+        self.column = Column("h", "integer")
+        self.data = np.array([h], dtype=np.int32)
+
+    def __len__(self):
+        return 1
+
+
+def _prepared(event):
+    request = event.request
+    if request is None or event.status != 200:
+        return []
     columns = getattr(request, "columns", None)
-    if columns is None:  # a forecast request
-        out = {}
-        if getattr(request, "xreg", None):
-            out.update({p.column.name: typed_column(p) for p in request.xreg})
-        if request.h is not None:
-            out["h"] = pa.array([request.h], pa.int32())
-        return out
-    return {p.column.name: typed_column(p) for p in columns}
+    if columns is not None:
+        return list(columns)
+    out = list(getattr(request, "xreg", None) or [])  # a forecast request
+    if request.h is not None:
+        out.append(_H(request.h))
+    return out
 
 
-def typed_column(prepared):
-    """A convert.Prepared column (as R gets it) -> an Arrow array of its type:
-    doubles, int32, bools, level labels, dates, UTC timestamps; R's NA -> null."""
-    col, data = prepared.column, prepared.data
+def _input_array(chunks):
+    first = next((p for p, _ in chunks if p is not None), None)
+    if first is None:
+        return pa.nulls(sum(n for _, n in chunks))
+    pieces = []
+    for p, n in chunks:
+        if p is None or len(p) != n:
+            filler = _filler(first, n if p is None else n - len(p))
+            pieces.extend([x for x in (p.data if p is not None else None, filler) if x is not None])
+        else:
+            pieces.append(p.data)
+    if isinstance(first.data, list):
+        data = [v for piece in pieces for v in piece]
+    else:
+        data = np.concatenate(pieces)
+    return typed_column(first.column, data)
+
+
+def _filler(first, n):
+    if isinstance(first.data, list):
+        return [None] * n
+    if first.data.dtype == np.int32:
+        return np.full(n, INT_NA, dtype=np.int32)
+    return np.full(n, np.nan)
+
+
+def typed_column(col, data):
+    """A column as R gets it (convert.Prepared data) -> an Arrow array of its
+    type: doubles, int32, bools, level labels, dates, UTC timestamps; NA -> null."""
     if isinstance(data, list):
         return pa.array([_text(v) for v in data], pa.string())
     kind = col.kind
@@ -111,17 +174,22 @@ def typed_column(prepared):
 
 # ---- outputs: what was answered ----------------------------------------------------
 
-def _outputs(answer):
-    columns = getattr(answer.result, "columns", None) or {}
-    return {name: _any_column(values) for name, values in columns.items()}
+def _answer_columns(event):
+    if event.answer is None:
+        return {}
+    return getattr(event.answer.result, "columns", None) or {}
 
 
-def _any_column(values):
-    """An answer's column as Arrow infers it; mixed values (rare: a custom
-    predict_fn) as their JSON-ish text rather than a lost record."""
-    if isinstance(values, np.ndarray):
-        values = values.tolist()
+def _output_array(chunks):
+    values = []
+    for piece, n in chunks:
+        if piece is None:
+            values.extend([None] * n)
+        else:
+            piece = piece.tolist() if isinstance(piece, np.ndarray) else list(piece)
+            values.extend(piece[:n] + [None] * (n - len(piece)))
     try:
         return pa.array(values)
     except (pa.ArrowException, TypeError, ValueError, OverflowError):
+        # mixed values (rare: a custom predict_fn) as text rather than a lost file
         return pa.array([None if v is None else _text(str(v)) for v in values], pa.string())
