@@ -86,6 +86,9 @@ def main(argv=None):
 
     scoring.add_parser(sub)
     forecast_cli.add_parser(sub)
+    from .monitoring import offline as monitor_cli
+
+    monitor_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
     if getattr(args, "log_sample", None) is not None and not 0 <= args.log_sample <= 1:
@@ -94,6 +97,8 @@ def main(argv=None):
         return scoring.main(args)
     if args.command == "forecast":
         return forecast_cli.main(args)
+    if args.command == "monitor":
+        return monitor_cli.main(args)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}
     settings = Settings.from_env(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),

@@ -237,3 +237,76 @@ def test_ks_of_discrete_numbers_is_near_zero_unshifted(seed, lam):
     assert summary.ks(ref, rng.poisson(lam, 3000).astype(float)) < 0.06
     shift = int(3 * math.sqrt(lam)) + 2  # three standard deviations and more
     assert summary.ks(ref, rng.poisson(lam, 3000).astype(float) + shift) > 0.5
+
+
+# ---- `bridge monitor DIR`: the report from a log folder, with the truth --------------
+
+def _logged(folder, rows_by_day, kind="number"):
+    """A log written by the real writer: calls on given days."""
+    import datetime as dt
+
+    from bridge.convert import prepare_column
+    from bridge.monitoring.log import PredictionLog
+    from bridge.monitoring.records import Rows, layout
+    from bridge.prediction import Prediction
+    from bridge.schema import Column
+    from bridge.service import Answer, Context, Event
+    from bridge.table import Request
+
+    writer = PredictionLog(folder)
+    ids = []
+    for day, calls in rows_by_day.items():
+        for i, (x, predicted) in enumerate(calls):
+            rid = f"{day}-{i}"
+            cols = [prepare_column(Column("x", "numeric"), [x])]
+            pred = Prediction("vector", {"prediction": [predicted]}, {}, [])
+            event = Event(Context("json", "/models/{name}/predict", request_id=rid), "m", "v1",
+                          200, 5.0, Request(cols, 1, {}, ()), None,
+                          answer=Answer("m", "v1", pred, 5.0))
+            rows = writer._pending.get("m") or Rows(layout(event))
+            rows.since = 0
+            writer._pending["m"] = rows
+            rows.add(event, now=dt.datetime.fromisoformat(f"{day}T12:00:00+00:00"))
+            ids.append(rid)
+    writer.close()
+    return ids
+
+
+def test_bridge_monitor_gives_the_metrics_a_hand_computation_gives(tmp_path):
+    import subprocess
+    import sys
+
+    rng = np.random.default_rng(5)
+    days = {"2026-01-01": [(float(x), float(x * 2 + rng.normal())) for x in rng.normal(0, 1, 40)],
+            "2026-01-02": [(float(x), float(x * 2 + rng.normal())) for x in rng.normal(3, 1, 40)]}
+    _logged(tmp_path / "log", days)
+    truth = {f"{day}-{i}": x * 2 for day, calls in days.items() for i, (x, _) in enumerate(calls)}
+    pd.DataFrame({"id": list(truth), "y": list(truth.values())}).to_csv(tmp_path / "truth.csv",
+                                                                        index=False)
+    done = subprocess.run([sys.executable, "-m", "bridge", "monitor", str(tmp_path / "log"),
+                           "--period", "1d", "--truth", str(tmp_path / "truth.csv"),
+                           "--id-column", "id", "--json", str(tmp_path / "r.json"),
+                           "--html", str(tmp_path / "r.html")],
+                          cwd=ROOT, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr + done.stdout
+    doc = __import__("json").loads((tmp_path / "r.json").read_text())
+    (model,) = doc["models"]
+    assert [p["start"][:10] for p in model["periods"]] == list(days)
+    for period, (day, calls) in zip(model["periods"], days.items()):
+        err = np.array([p - x * 2 for x, p in calls])
+        assert period["metrics"]["rows"] == 40 and period["calls"] == 40
+        assert math.isclose(period["metrics"]["rmse"], math.sqrt(np.mean(err ** 2)), rel_tol=1e-12)
+        assert math.isclose(period["metrics"]["mae"], np.mean(np.abs(err)), rel_tol=1e-12)
+    first, second = (p["inputs"]["x"]["psi"] for p in model["periods"])
+    assert first < 0.05 < 0.2 < second   # day 2's inputs moved by three sd
+    assert "<table" in (tmp_path / "r.html").read_text()
+
+
+def test_bridge_monitor_classes_accuracy_and_log_loss():
+    from bridge.monitoring.offline import metrics
+
+    frame = pd.DataFrame({"out.class": ["a", "b", "a", "b"], "out.a": [0.9, 0.2, 0.6, 0.4],
+                          "out.b": [0.1, 0.8, 0.4, 0.6], "truth": ["a", "b", "b", "b"]})
+    got = metrics(frame)
+    assert got["accuracy"] == 0.75
+    assert math.isclose(got["log_loss"], -np.mean(np.log([0.9, 0.8, 0.4, 0.6])), rel_tol=1e-12)
