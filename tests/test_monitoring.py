@@ -56,6 +56,12 @@ def test_psi_of_levels_is_near_zero_unshifted_and_large_shifted(seed, k):
     assert summary.psi(ref, moved) > 0.5
 
 
+def test_unseen_labels():
+    ref = summary.summarize("character", ["a", "b"] * 50)
+    live = summary.summarize("character", ["a"] * 30 + ["zz"] * 10, known={"a", "b"})
+    assert summary.unseen(ref, live) == 0.25
+
+
 def test_missing_values_are_drift_too():
     ref = summary.summarize("numeric", np.arange(1000.0))
     half = np.where(np.arange(1000) % 2 == 0, np.nan, np.arange(1000.0))
@@ -310,3 +316,57 @@ def test_bridge_monitor_classes_accuracy_and_log_loss():
     got = metrics(frame)
     assert got["accuracy"] == 0.75
     assert math.isclose(got["log_loss"], -np.mean(np.log([0.9, 0.8, 0.4, 0.6])), rel_tol=1e-12)
+
+
+# ---- the window: bounded by rows and time; shadow answers counted apart ----------------
+
+class _Served:
+    """A served model as the monitor sees it (name, version, schema, reference)."""
+
+    def __init__(self, reference):
+        from bridge.schema import Column, Schema
+
+        self.name, self.version = "m", "v1"
+        self.schema = Schema((Column("x", "numeric"), Column("g", "character")), "ptype")
+        self.reference = reference
+
+
+def _call(x, g, shadow=False, status=200):
+    from bridge.convert import prepare_column
+    from bridge.prediction import Prediction
+    from bridge.schema import Column
+    from bridge.service import Answer, Context, Event
+    from bridge.table import Request
+
+    x, g = np.asarray(x, dtype=float).tolist(), [str(v) for v in g]
+    cols = [prepare_column(Column("x", "numeric"), x), prepare_column(Column("g", "character"), g)]
+    answer = Answer("m", "v1", Prediction("vector", {"prediction": x}, {}, []), 1.0)
+    return Event(Context("json", "/models/{name}/predict"), "m", "v1", status, 2.0,
+                 Request(cols, len(x), {}, ()), None, answer=answer, shadow=shadow)
+
+
+def test_the_window_is_bounded_and_shadow_is_apart():
+    from bridge.monitoring.drift import Monitor
+    from bridge.service import LocalCatalog
+
+    rng = np.random.default_rng(0)
+    labels = [f"u{i}" for i in range(500)]  # more labels than a summary keeps
+    ref = {"source": "test", "columns": {
+        "x": summary.summarize("numeric", rng.normal(0, 1, 5000)),
+        "g": summary.summarize("character", list(rng.choice(labels, 20000)))}}
+    assert len(ref["columns"]["g"]["counts"]) == summary.MAX_LEVELS + 1
+    now = [1000.0]
+    monitor = Monitor(LocalCatalog([_Served(ref)]), max_rows=3000, max_seconds=60,
+                      clock=lambda: now[0])
+    for _ in range(40):
+        monitor.observe(_call(rng.normal(0, 1, 100), rng.choice(labels, 100)))
+    monitor.observe(_call(rng.normal(5, 1, 100), ["new"] * 100, shadow=True))
+    report = monitor.report_version("m", "v1")
+    assert 3000 <= report["rows"] < 3100 and report["shadow_calls"] == 1
+    assert report["drifting"] == []
+    assert report["columns"]["g"]["unseen"] is None  # a capped reference cannot tell
+    monitor.observe(_call(rng.normal(0, 1, 1000), ["new"] * 1000))
+    assert monitor.report_version("m", "v1")["columns"]["g"]["drifting"]
+    now[0] += 61  # the window's time bound passes: the old rows leave it
+    monitor.observe(_call(rng.normal(0, 1, 50), rng.choice(labels, 50)))
+    assert monitor.report_version("m", "v1")["rows"] == 50

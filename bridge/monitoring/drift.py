@@ -131,8 +131,11 @@ class Monitor:
                 model = window.model or model
             else:
                 chunks, latency, refused, answered, shadow = [], [], [], 0, 0
+        current = self._model(name)
+        if current is not None and (current.version or "") == version:
+            model = current  # a reloaded file: its reference now
         if model is None:
-            model = self._model(name)
+            model = current
         reference = (getattr(model, "reference", None) or {}).get("columns", {})
         kinds = {c.name: c.kind for c in model.schema.columns} if model is not None else {}
         live_rows = sum(c[1] for c in chunks)
@@ -180,7 +183,9 @@ def _live_summary(kind, parts, reference=None):
         edges = reference.get("edges") if summary.has_distribution(reference) and \
             reference["type"] == "number" else None
         return summary.summarize("numeric", np.concatenate(parts), edges)
-    return summary.summarize("character", [v for p in parts for v in p])
+    known = (set(reference["counts"]) if summary.has_distribution(reference)
+             and reference["type"] == "levels" else None)
+    return summary.summarize("character", [v for p in parts for v in p], known=known)
 
 
 def _percentiles(values):

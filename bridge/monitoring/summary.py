@@ -15,6 +15,8 @@ import numpy as np
 
 NUMBER_KINDS = frozenset(("numeric", "integer", "Date", "POSIXct"))
 BINS = 10
+MAX_LEVELS = 200   # a column of more labels keeps its most frequent; the rest count as OTHER
+OTHER = "(other)"
 EPS = 1e-4  # a bin empty on one side counts as this share (PSI stays finite)
 
 
@@ -22,13 +24,13 @@ def is_number(kind):
     return kind in NUMBER_KINDS
 
 
-def summarize(kind, values, edges=None):
+def summarize(kind, values, edges=None, known=None):
     """A summary of one column: `values` a float array (NaN: missing) for
-    numbers, a sequence of labels (None: missing) otherwise. `edges`: count
-    in these bins (a live summary against its reference's)."""
+    numbers, a sequence of labels (None: missing) otherwise. `edges` / `known`:
+    count in these bins / levels (a live summary against its reference's)."""
     if is_number(kind):
         return _numbers(np.asarray(values, dtype=np.float64), edges)
-    return _levels(values)
+    return _levels(values, known)
 
 
 def _numbers(values, edges):
@@ -57,7 +59,9 @@ def _bin(ok, edges):
                        minlength=len(edges) + 1).tolist()
 
 
-def _levels(values):
+def _levels(values, known=None):
+    """`known`: count only these labels, the others as OTHER (a live summary
+    against its reference's levels, so both have the same bins)."""
     n = len(values)
     counts = {}
     missing = 0
@@ -66,6 +70,14 @@ def _levels(values):
             missing += 1
         else:
             counts[v] = counts.get(v, 0) + 1
+    if known is not None:
+        kept = {k: c for k, c in counts.items() if k in known}
+        other = n - missing - sum(kept.values())
+        counts = {**kept, **({OTHER: other} if other else {})}
+    elif len(counts) > MAX_LEVELS:
+        top = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))[:MAX_LEVELS]
+        other = n - missing - sum(c for _, c in top)
+        counts = {**dict(top), OTHER: other}
     return {"type": "levels", "n": n, "missing": missing / n if n else 0.0, "counts": counts}
 
 
@@ -130,11 +142,12 @@ def ks(reference, values):
 
 
 def unseen(reference, live):
-    """Share of live values whose label the reference never had."""
+    """Share of live values whose label the reference never had (None when
+    the reference kept only its most frequent labels: it cannot tell)."""
     if not reference or reference["type"] != "levels" or not has_distribution(live):
         return None
     known = set(reference["counts"])
-    if not known:
+    if not known or OTHER in known:
         return None
     new = sum(c for k, c in live["counts"].items() if k not in known)
     return new / live["n"]
