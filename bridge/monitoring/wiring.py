@@ -15,6 +15,8 @@ def monitoring(settings, catalog):
                       threshold=settings.drift_threshold)
     queued = [Queued(monitor, maxsize=settings.monitor_queue, name="monitor", tick=5.0)]
     if settings.log_predictions:
+        if not 0 <= settings.log_sample <= 1:
+            raise SystemExit(f"BRIDGE_LOG_SAMPLE={settings.log_sample}: must be between 0 and 1")
         log = PredictionLog(settings.log_predictions, sample=settings.log_sample,
                             rotate_bytes=settings.log_rotate_bytes,
                             rotate_seconds=settings.log_rotate_seconds)
