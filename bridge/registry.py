@@ -47,6 +47,7 @@ class Registry:
         self._models = {}
         self._files = {}
         self._pending = {}
+        self._versioned = {}  # name -> versions.store.Versioned (folders of versions)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.generation = 0
@@ -67,6 +68,11 @@ class Registry:
     def models(self):
         return dict(self._models)
 
+    def versioned(self, name):
+        """The versions of a name served from a folder of versions, or None
+        (a one-file model). The service routes calls through it."""
+        return self._versioned.get(name)
+
     def listing(self):
         out = [m.summary() for m in sorted(self._models.values(), key=lambda m: m.name)]
         skipped = {n: s.skipped for s in self._files.values() if s.skipped for n in s.names}
@@ -81,7 +87,7 @@ class Registry:
                 for entry in out:
                     if entry["name"] in state.names:
                         entry["reload_error"] = state.error
-        return out
+        return self._list_versions(out)
 
     # ---- keeping in step with the folder ---------------------------------------------
 
@@ -114,6 +120,7 @@ class Registry:
                 continue
             self._pending.pop(path, None)
             self._load(path, sig)
+        self._scan_versioned(settle)
 
     def _load(self, path, sig):
         state = self._files.get(path) or FileState(path, sig)
@@ -177,6 +184,96 @@ class Registry:
             self.pool.unload(state.file_id)
             self.snapshots.drop(state.snapshot)
         log.info("unserved %s (file removed)", printable(path.name))
+
+    # ---- folders of versions (bridge/versions/) -----------------------------------------
+
+    def _scan_versioned(self, settle):
+        from .versions import layout
+        from .versions.store import Versioned
+
+        folders = {}
+        for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
+            if layout.is_versioned(path):
+                folders[path.name] = path
+        changed = False
+        for name in set(self._versioned) - set(folders):
+            self._versioned.pop(name).close()
+            changed = True
+            log.info("unserved %s (its folder of versions was removed)", printable(name))
+        file_names = {n for st in self._files.values() for n in st.names}
+        self._version_clashes = sorted(n for n in folders if n in file_names)
+        for name, path in folders.items():
+            if name in file_names:
+                continue  # a file serves this name; listed as a clash
+            versioned = self._versioned.get(name)
+            if versioned is None:
+                versioned = self._versioned[name] = Versioned(
+                    name, path, self, manifest_signature=lambda: (
+                        self.manifest.signature() if self.manifest is not None else None),
+                    verify=None if self.manifest is None else (
+                        lambda p: self.manifest.verify_file(p, self.folder)))
+            try:
+                changed |= versioned.scan(settle)
+            except Exception:
+                log.exception("scanning the versions of %s failed", printable(name))
+        if changed:
+            with self._lock:
+                updated = {n: m for n, m in self._models.items() if n not in self._served_versioned}
+                served = set()
+                for name, versioned in self._versioned.items():
+                    model = versioned.default()
+                    if model is not None:
+                        updated[name] = model
+                        served.add(name)
+                self._models, self._served_versioned = updated, served
+                self.generation += 1
+            for name in self._served_versioned:
+                metrics.model_loaded(name)
+
+    _served_versioned = frozenset()
+    _version_clashes = ()
+
+    def load_version(self, name, path):
+        """One version's model file, loaded as `name` into every R worker:
+        (ServedModel, file id, snapshot). Raises as a load does."""
+        self._refuse_outside_links(path)
+        snapshot = self.snapshots.take(path, name=name)
+        try:
+            if self.manifest is not None:
+                self.manifest.verify_version(path, snapshot, self.folder)
+            file_id = str(snapshot.parent)
+            view = self.pool.load(file_id, snapshot)
+        except Exception:
+            self.snapshots.drop(snapshot)
+            raise
+        if list(view["models"]) != [name]:
+            self.pool.unload(file_id)
+            self.snapshots.drop(snapshot)
+            raise ModelLoadError(f"{path.name}: a version file serves one model; this one holds "
+                                 f"{len(view['models'])} ({', '.join(view['models'])})")
+        model = ServedModel(self.pool, file_id, path, view["models"][name], self.default_timeout)
+        return model, file_id, snapshot
+
+    def release(self, file_id, snapshot):
+        self.pool.unload(file_id)
+        self.snapshots.drop(snapshot)
+
+    def _list_versions(self, out):
+        for entry in out:
+            versioned = self._versioned.get(entry["name"])
+            if versioned is not None:
+                entry.update(versioned.listing())
+                entry["file"] = f"{entry['name']}/"
+                entry["version"] = versioned.router.default
+        for name, versioned in sorted(self._versioned.items()):
+            if name not in self._models:
+                out.append({"name": name, "file": f"{name}/", "status": "error",
+                            "error": "no version of it is loaded", **versioned.listing()})
+        for name in self._version_clashes:
+            out.append({"name": name, "file": f"{name}/", "status": "error",
+                        "error": f"name {name!r} is already served by a model file; the folder "
+                                 "of versions is not served"})
+        return out
 
     def _refuse_outside_links(self, path):
         """A model file or sidecar that resolves outside the model folder
