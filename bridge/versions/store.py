@@ -14,6 +14,7 @@ after it. A deleted version that the routing still names keeps serving
 import dataclasses
 import datetime as dt
 import logging
+import time
 
 from ..errors import ModelLoadError
 from ..modelfiles import file_sha256, sidecars
@@ -22,6 +23,7 @@ from . import serving as servings
 from .routing import Router
 
 log = logging.getLogger(__name__)
+RETIRE_MARGIN = 5.0  # seconds past a call's timeout before its copy is unloaded
 
 
 @dataclasses.dataclass
@@ -73,6 +75,7 @@ class Versioned:
         self._serving_sig = None
         self._pending = {}
         self._after = []
+        self._retiring = []   # (when, file id, snapshot): copies unloaded once no call can hold them
         # What request threads read, replaced whole: (Router, {label: ServedModel}).
         self._view = (Router(name), {})
 
@@ -174,10 +177,10 @@ class Versioned:
         for label in list(states):
             state = states[label]
             if state.deleted and label not in serving.named():
-                released.append((state.file_id, state.snapshot))
+                released.append((state.file_id, state.snapshot, _timeout(state.model)))
                 del states[label]
             elif state.model is not None and label not in needed:
-                released.append((state.file_id, state.snapshot))
+                released.append((state.file_id, state.snapshot, _timeout(state.model)))
                 state.model = state.file_id = state.snapshot = state.loaded_at = None
         models = {l: s.model for l, s in states.items() if s.model is not None}
         order = list(labels) + sorted(l for l in states if l not in labels)
@@ -186,10 +189,21 @@ class Versioned:
                    or router.labels != old_router.labels or router.latest != old_router.latest)
         self.versions, self.serving = states, serving
         self._view = (router, models)  # the swap: one assignment request threads see whole
-        for file_id, snapshot in self._after + released:
+        # Calls that picked an old copy before the swap may still be on their
+        # way to a worker: it is unloaded once they are surely done (the
+        # pool ends any call at its timeout), at a later scan.
+        now = time.monotonic()
+        for file_id, snapshot, timeout in self._after + released:
             if file_id is not None:
-                self._loader.release(file_id, snapshot)
+                self._retiring.append((now + timeout + RETIRE_MARGIN, file_id, snapshot))
+        self._retire(now)
         return changed
+
+    def _retire(self, now, everything=False):
+        due = [r for r in self._retiring if everything or r[0] <= now]
+        self._retiring = [r for r in self._retiring if r not in due]
+        for _, file_id, snapshot in due:
+            self._loader.release(file_id, snapshot)
 
     def _reachable(self, serving, labels):
         """Versions serving.json sends calls to (or shadows): each must be
@@ -212,7 +226,7 @@ class Versioned:
                 continue  # a version loaded before keeps serving its previous copy
             model.version = label
             # The old copy goes once the swap is done.
-            self._after.append((state.file_id, state.snapshot))
+            self._after.append((state.file_id, state.snapshot, _timeout(state.model)))
             state.model, state.file_id, state.snapshot = model, file_id, snapshot
             state.signature, state.error = sigs[label], None
             state.sha256 = _sha(present[label].path)
@@ -261,11 +275,16 @@ class Versioned:
         }
 
     def close(self):
+        self._retire(0, everything=True)
         for state in self.versions.values():
             if state.file_id is not None:
                 self._loader.release(state.file_id, state.snapshot)
         self.versions = {}
         self._view = (Router(self.name), {})
+
+
+def _timeout(model):
+    return getattr(model, "timeout", None) or 30.0
 
 
 def _latest_loaded(states, labels):

@@ -1,0 +1,469 @@
+"""Versioned models on a real server with real R (docs/versions.md): folders
+of versions, serving.json (aliases, traffic split, shadow, load), the
+version routes of every protocol, hot reload, and pins/vetiver boards served
+as they are. The fixtures and R's own answers come from
+tests/versions_fixtures/build.R."""
+
+import collections
+import concurrent.futures
+import json
+import math
+import shutil
+import subprocess
+import threading
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+import requests
+
+from conftest import ROOT, Server
+from conftest import close as close_value
+
+BUILD = ROOT / "tests" / "versions_fixtures" / "build.R"
+TIMEOUT = 30
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("versioned")
+    done = subprocess.run(["Rscript", str(BUILD), str(folder)], check=True, capture_output=True,
+                          text=True)
+    case = json.loads(done.stdout)
+    for row in case["rows"]:
+        row.pop("_row", None)
+    write_serving(folder / "credit", {"aliases": {"champion": 2, "challenger": 3},
+                                      "traffic": {"champion": 90, "challenger": 10},
+                                      "load": "all"})
+    write_serving(folder / "shadowed", {"aliases": {"champion": 1}, "shadow": 2})
+    write_serving(folder / "labels", {"aliases": {"champion": 1}, "shadow": 2})
+    write_serving(folder / "hostile", {"aliases": {"champion": 1}})
+    write_serving(folder / "moving", {"aliases": {"champion": 1}})
+    write_serving(folder / "co2", {"load": "all"})
+    return folder, case
+
+
+@pytest.fixture(scope="module")
+def server(built):
+    folder, _ = built
+    srv = Server(folder, "--reload-interval", "0.2", "--workers", "2")
+    yield srv
+    srv.stop()
+
+
+@pytest.fixture(scope="module")
+def case(built):
+    return built[1]
+
+
+def write_serving(folder, doc):
+    """serving.json written whole (rename), as a deploy tool would."""
+    tmp = folder / ".serving.json.tmp"
+    tmp.write_text(doc if isinstance(doc, str) else json.dumps(doc))
+    tmp.replace(folder / "serving.json")
+
+
+def predict(server, name, rows, version=None, **kwargs):
+    path = f"/models/{name}/predict" if version is None else f"/models/{name}/versions/{version}/predict"
+    return requests.post(server.url + path, json=rows, timeout=TIMEOUT, **kwargs)
+
+
+def versions(server, name):
+    r = requests.get(f"{server.url}/models/{name}/versions", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def wait_for(check, what, timeout=60):
+    """Polls until check() is truthy (hot reload happens on the watcher's clock)."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        got = check()
+        if got:
+            return got
+        time.sleep(0.1)
+    raise AssertionError(f"not seen within {timeout}s: {what}")
+
+
+def close(got, want):
+    """Answers equal R's: element by element at 1e-9 (conftest.close)."""
+    return isinstance(got, list) and len(got) == len(want) and all(
+        close_value(g, w) for g, w in zip(got, want))
+
+
+def answered_by(case, predictions):
+    """The version (1-based index of the fit) whose R answers these are."""
+    found = [i + 1 for i, want in enumerate(case["expected"])
+             if close(predictions, want[:len(predictions)])]
+    assert len(found) == 1, (predictions, found)
+    return found[0]
+
+
+# ---- each route answers from the version it names, and says so ------------------------
+
+@pytest.mark.parametrize("version", ["1", "2", "3"])
+def test_a_pinned_version_is_rs_own_answer(server, case, version):
+    r = predict(server, "credit", case["rows"], version)
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["version"] == version and r.headers["X-Model-Version"] == version
+    assert close(body["predictions"], case["expected"][int(version) - 1])
+
+
+@pytest.mark.parametrize("alias,version", [("champion", "2"), ("challenger", "3")])
+def test_an_alias_answers_from_its_version(server, case, alias, version):
+    r = predict(server, "credit", case["rows"], alias)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == version == r.headers["X-Model-Version"]
+    assert answered_by(case, r.json()["predictions"]) == int(version)
+
+
+def test_every_protocol_names_the_version_that_answered(server, case):
+    rows = case["rows"][:2]
+    url = server.url
+    csv = "wt,hp,qsec\n" + "\n".join(f"{r['wt']},{r['hp']},{r['qsec']}" for r in rows) + "\n"
+    tensors = {"inputs": [{"name": c, "datatype": "FP64", "shape": [2], "data": [r[c] for r in rows]}
+                          for c in ("wt", "hp", "qsec")]}
+    answers = {
+        "json": requests.post(f"{url}/models/credit/versions/1/predict", json=rows, timeout=TIMEOUT),
+        "csv": requests.post(f"{url}/models/credit/versions/1/predict", data=csv,
+                             headers={"Content-Type": "text/csv", "Accept": "text/csv"},
+                             timeout=TIMEOUT),
+        "v2": requests.post(f"{url}/v2/models/credit/versions/1/infer", json=tensors, timeout=TIMEOUT),
+        "mlflow": requests.post(f"{url}/invocations?model=credit&version=1",
+                                json={"dataframe_records": rows}, timeout=TIMEOUT),
+    }
+    for protocol, r in answers.items():
+        assert r.status_code == 200, (protocol, r.text)
+        assert r.headers["X-Model-Version"] == "1", protocol
+    assert answers["v2"].json()["model_version"] == "1"
+    assert close(answers["v2"].json()["outputs"][0]["data"], case["expected"][0][:2])
+    assert close(answers["mlflow"].json()["predictions"], case["expected"][0][:2])
+    assert [float(line) for line in answers["csv"].text.split()[1:]] == pytest.approx(
+        case["expected"][0][:2], rel=1e-9)
+
+
+def test_v2_metadata_per_version(server):
+    r = requests.get(f"{server.url}/v2/models/credit", timeout=TIMEOUT)
+    assert r.status_code == 200 and r.json()["versions"] == ["1", "2", "3"]
+    r = requests.get(f"{server.url}/v2/models/credit/versions/1", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    assert r.json()["versions"] == ["1"] and r.headers["X-Model-Version"] == "1"
+    assert [i["name"] for i in r.json()["inputs"]] == ["wt"]   # version 1 is mpg ~ wt
+    r = requests.get(f"{server.url}/v2/models/credit/versions/3", timeout=TIMEOUT)
+    assert sorted(i["name"] for i in r.json()["inputs"]) == ["hp", "qsec", "wt"]
+
+
+def test_forecast_versions(server):
+    answers = {}
+    for v in ("1", "2"):
+        r = requests.post(f"{server.url}/models/co2/versions/{v}/forecast", json={"h": 3},
+                          timeout=TIMEOUT)
+        assert r.status_code == 200, r.text
+        assert r.headers["X-Model-Version"] == v and r.json()["version"] == v
+        answers[v] = r.json()["forecast"]
+    assert answers["1"] != answers["2"]
+    r = requests.post(f"{server.url}/models/co2/forecast", json={"h": 3}, timeout=TIMEOUT)
+    assert r.headers["X-Model-Version"] == "2" and r.json()["forecast"] == answers["2"]
+
+
+@pytest.mark.parametrize("path", [
+    "/models/credit/versions/{v}/predict", "/v2/models/credit/versions/{v}/infer",
+    "/invocations?model=credit&version={v}"])
+@pytest.mark.parametrize("unknown,suggested", [("4", None), ("champoin", "champion"),
+                                               ("-1", None), ("3.0", None), ("x" * 300, None)])
+def test_an_unknown_version_is_a_404_listing_what_exists(server, case, path, unknown, suggested):
+    url = server.url + path.format(v=requests.utils.quote(unknown, safe=""))
+    rows = case["rows"]
+    body = ({"dataframe_records": rows} if "invocations" in path else
+            {"inputs": [{"name": c, "datatype": "FP64", "shape": [len(rows)],
+                         "data": [r[c] for r in rows]} for c in rows[0]]} if "v2" in path else rows)
+    r = requests.post(url, json=body, timeout=TIMEOUT)
+    assert r.status_code == 404, r.text
+    text = r.text
+    assert "1, 2, 3" in text and "champion" in text
+    if suggested:
+        assert f"did you mean '{suggested}'" in text
+    assert "X-Model-Version" not in r.headers
+
+
+def test_a_version_not_held_in_the_workers_says_how_to_load_it(server, case):
+    # "reload" has no serving.json: the latest (2) is held, version 1 is not.
+    listing = versions(server, "reload")
+    v1 = next(v for v in listing["versions"] if v["version"] == "1")
+    assert v1["loaded"] is False and v1["routed"] is False
+    r = predict(server, "reload", case["rows"], "1")
+    assert r.status_code == 503 and '"load"' in r.json()["description"]
+
+
+# ---- the traffic split ------------------------------------------------------------------
+
+def test_a_90_10_split_over_10000_requests(server, case):
+    rows = case["rows"][:1]
+    seen = collections.Counter()
+
+    def one(_):
+        r = predict(server, "credit", rows)
+        assert r.status_code == 200, r.text
+        assert answered_by(case, r.json()["predictions"]) == int(r.json()["version"])
+        return r.json()["version"]
+
+    with concurrent.futures.ThreadPoolExecutor(8) as pool, requests.Session():
+        for v in pool.map(one, range(10_000)):
+            seen[v] += 1
+    assert set(seen) == {"2", "3"}            # version 1 has no weight: never answers
+    assert abs(seen["2"] / 10_000 - 0.90) <= 0.02, seen
+
+
+def test_a_routing_key_always_lands_on_the_same_side(server, case):
+    rows = case["rows"][:1]
+    sides = collections.Counter()
+    for i in range(300):
+        key = str(uuid.UUID(int=i))
+        got = {predict(server, "credit", rows, headers={"X-Routing-Key": key}).json()["version"]
+               for _ in range(3)}
+        assert len(got) == 1, (key, got)
+        sides[got.pop()] += 1
+    # Keys spread over the split as well (binomial: 270 +- 3 sd of 5.2).
+    assert set(sides) == {"2", "3"} and 254 <= sides["2"] <= 286, sides
+
+
+# ---- serving.json as hostile input: refused whole, previous routing kept ----------------
+
+HOSTILE = [
+    ("not json", "not valid JSON"),
+    ("[1, 2]", "must be a JSON object"),
+    ({"aliases": {"champion": 1}, "trafic": {"1": 100}}, "unknown key 'trafic' (did you mean 'traffic'?)"),
+    ({"aliases": {"champion": 7}}, "names version '7', which is not in the folder"),
+    ({"aliases": {"champion": "latest-ish"}}, "names version 'latest-ish'"),
+    ({"aliases": {"../etc": 1}}, "is not a name"),
+    ({"aliases": {"champion": [1]}}, "name a version"),
+    ({"aliases": {"champion": True}}, "name a version"),
+    ({"aliases": "champion"}, '"aliases" must be an object'),
+    ({"traffic": {"1": -5, "2": 105}}, "a weight is a number >= 0"),
+    ({"traffic": {"1": "50", "2": 50}}, "a weight is a number >= 0"),
+    ({"traffic": {"1": True}}, "a weight is a number >= 0"),
+    ('{"traffic": {"1": NaN, "2": 1}}', "not valid JSON"),
+    ('{"traffic": {"1": Infinity}}', "not valid JSON"),
+    ('{"traffic": {"1": 1e400}}', "a weight is a number >= 0"),
+    ({"traffic": {"1": 0, "2": 0}}, "sum to 0"),
+    ({"traffic": {"1": 50, "3": 50}}, "neither a version nor an alias"),
+    ({"traffic": {"1": 50, "01": 50}}, "names version 1 twice"),
+    ({"shadow": "system('id')"}, "neither a version nor an alias"),
+    ({"shadow": {"version": 2}}, "name a version"),
+    ({"load": "everything"}, '"load" is'),
+    ({"load": [1, 9]}, "names version '9'"),
+    ({"load": {"1": True}}, '"load" must be'),
+]
+
+
+@pytest.mark.parametrize("doc,message", HOSTILE, ids=[str(i) for i in range(len(HOSTILE))])
+def test_a_bad_serving_json_keeps_the_previous_routing(server, built, case, doc, message):
+    folder = built[0] / "hostile"
+    write_serving(folder, {"aliases": {"champion": 2}})
+    wait_for(lambda: versions(server, "hostile")["default"] == "2" and
+             versions(server, "hostile")["serving_error"] is None, "champion 2")
+    write_serving(folder, doc if isinstance(doc, str) else json.dumps(doc))
+    listing = wait_for(lambda: (v := versions(server, "hostile"))["serving_error"] and v,
+                       f"the error for {doc!r}")
+    assert message in listing["serving_error"], listing["serving_error"]
+    assert listing["aliases"] == {"champion": "2"} and listing["default"] == "2"
+    models = requests.get(server.url + "/models", timeout=TIMEOUT).json()["models"]
+    entry = next(m for m in models if m["name"] == "hostile")
+    assert entry["serving_error"] == listing["serving_error"]
+    r = predict(server, "hostile", case["rows"])
+    assert r.status_code == 200 and r.json()["version"] == "2"
+    assert answered_by(case, r.json()["predictions"]) == 2
+
+
+def test_a_serving_json_naming_a_version_that_fails_to_load_is_refused(server, built, case):
+    folder = built[0] / "hostile"
+    write_serving(folder, {"aliases": {"champion": 1}})
+    wait_for(lambda: versions(server, "hostile")["default"] == "1", "champion 1")
+    broken = folder / "3"
+    broken.mkdir()
+    (broken / "model.rds").write_bytes(b"not an R file")
+    try:
+        write_serving(folder, {"aliases": {"champion": 3}})
+        # (Until the new folder has held still for a scan, it is "not in the folder".)
+        listing = wait_for(lambda: "did not load" in ((v := versions(server, "hostile"))[
+            "serving_error"] or "") and v, "the refusal")
+        assert "version 3" in listing["serving_error"] and listing["default"] == "1"
+        v3 = next(v for v in listing["versions"] if v["version"] == "3")
+        assert v3["loaded"] is False and v3["error"]
+        assert predict(server, "hostile", case["rows"]).json()["version"] == "1"
+    finally:
+        shutil.rmtree(broken)
+        write_serving(folder, {"aliases": {"champion": 1}})
+
+
+# ---- hot reload: new versions, moved aliases, deleted versions --------------------------
+
+def test_a_new_version_folder_becomes_the_latest_once_loaded(server, built, case):
+    folder = built[0] / "reload"
+    assert predict(server, "reload", case["rows"]).json()["version"] == "2"
+    staging = built[0] / ".staging-reload-3"
+    shutil.copytree(built[0] / "credit" / "3", staging)
+    staging.rename(folder / "3")      # the folder appears whole
+    wait_for(lambda: predict(server, "reload", case["rows"]).json()["version"] == "3", "version 3")
+    assert answered_by(case, predict(server, "reload", case["rows"]).json()["predictions"]) == 3
+    shutil.rmtree(folder / "3")
+    wait_for(lambda: predict(server, "reload", case["rows"]).json()["version"] == "2", "back to 2")
+
+
+def test_a_deleted_version_that_is_routed_keeps_serving_until_routing_drops_it(server, built, case):
+    folder = built[0] / "reload"
+    shutil.copytree(folder / "1", folder / "5")
+    write_serving(folder, {"aliases": {"champion": 5}})
+    wait_for(lambda: predict(server, "reload", case["rows"]).json()["version"] == "5", "champion 5")
+    shutil.rmtree(folder / "5")
+    listing = wait_for(lambda: (v := versions(server, "reload")) and any(
+        x.get("deleted") for x in v["versions"]) and v, "5 listed as deleted")
+    assert predict(server, "reload", case["rows"]).json()["version"] == "5"
+    assert predict(server, "reload", case["rows"], "5").status_code == 200
+    write_serving(folder, {})
+    wait_for(lambda: "5" not in [v["version"] for v in versions(server, "reload")["versions"]],
+             "5 unserved")
+    assert predict(server, "reload", case["rows"], "5").status_code == 404
+    assert listing["default"] == "5"
+
+
+def test_an_alias_moved_under_load_switches_with_no_failed_request(server, built, case):
+    folder = built[0] / "moving"
+    rows = case["rows"][:2]
+    stop = threading.Event()
+    failures, answers = [], collections.Counter()
+    lock = threading.Lock()
+
+    def client():
+        with requests.Session() as s:
+            while not stop.is_set():
+                r = s.post(f"{server.url}/models/moving/versions/champion/predict", json=rows,
+                           timeout=TIMEOUT)
+                if r.status_code != 200:
+                    failures.append((r.status_code, r.text))
+                    continue
+                v = r.json()["version"]
+                # Every answer is from the version it says, and that version's R answer.
+                if answered_by(case, r.json()["predictions"]) != int(v) or v != r.headers["X-Model-Version"]:
+                    failures.append(("mismatch", r.text))
+                with lock:
+                    answers[v] += 1
+
+    threads = [threading.Thread(target=client) for _ in range(8)]
+    for t in threads:
+        t.start()
+    try:
+        deadline = time.monotonic() + 20
+        champion = 1
+        while time.monotonic() < deadline:
+            champion = 3 - champion
+            write_serving(folder, {"aliases": {"champion": champion}})
+            wait_for(lambda: versions(server, "moving")["aliases"]["champion"] == str(champion),
+                     f"champion {champion}")
+            time.sleep(0.5)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(TIMEOUT)
+    assert not failures, failures[:3]
+    assert answers["1"] > 0 and answers["2"] > 0, answers
+
+
+# ---- shadow traffic ---------------------------------------------------------------------
+
+def shadow(server, name):
+    r = requests.get(f"{server.url}/models/{name}/shadow", timeout=TIMEOUT)
+    assert r.status_code == 200, r.text
+    return r.json()
+
+
+def test_shadow_figures_are_rs_differences(server, case):
+    before = shadow(server, "shadowed")
+    assert before["shadow_version"] == "2"
+    n = 5
+    for _ in range(n):
+        r = predict(server, "shadowed", case["rows"])
+        assert r.status_code == 200 and r.json()["version"] == "1"
+        assert close(r.json()["predictions"], case["expected"][0])
+    after = wait_for(lambda: (s := shadow(server, "shadowed"))["shadowed"] >= before["shadowed"] + n
+                     and s, "the shadow calls")
+    diffs = [abs(a - b) for a, b in zip(case["expected"][0], case["expected"][1])]
+    assert after["rows_compared"] - before["rows_compared"] == n * len(diffs)
+    if before["shadowed"] == 0:
+        assert math.isclose(after["mean_abs_difference"], sum(diffs) / len(diffs), rel_tol=1e-9)
+        assert math.isclose(after["max_abs_difference"], max(diffs), rel_tol=1e-9)
+    assert after["agreement"] is None      # numbers only: no classes to agree on
+    metrics = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+    assert 'bridge_shadow_total{model="shadowed",outcome="compared"}' in metrics
+
+
+def test_shadow_agreement_of_classes(server, case):
+    for _ in range(3):
+        r = predict(server, "labels", case["rows"])
+        assert r.status_code == 200 and r.json()["predictions"] == case["labels"][0]
+    got = wait_for(lambda: (s := shadow(server, "labels"))["shadowed"] >= 3 and s, "shadow calls")
+    same = sum(a == b for a, b in zip(*case["labels"]))
+    assert math.isclose(got["agreement"], same / len(case["labels"][0]))
+    assert got["mean_abs_difference"] is None
+
+
+@pytest.mark.parametrize("shadow_version,outcome", [("3", "slow"), ("4", "errors")])
+def test_a_slow_or_failing_shadow_never_changes_the_callers_answer(server, built, case,
+                                                                   shadow_version, outcome):
+    folder = built[0] / "shadowed"
+    write_serving(folder, {"aliases": {"champion": 1}, "shadow": int(shadow_version)})
+    try:
+        wait_for(lambda: versions(server, "shadowed")["shadow"] == shadow_version, "the new shadow")
+        before = shadow(server, "shadowed")
+        statuses = collections.Counter()
+        for _ in range(20):
+            r = predict(server, "shadowed", case["rows"])
+            statuses[r.status_code] += 1
+            assert r.json()["version"] == "1" and close(r.json()["predictions"], case["expected"][0])
+        assert statuses == {200: 20}
+        now = shadow(server, "shadowed")
+        assert now["shadow_version"] == shadow_version == before["shadow_version"]
+        if outcome == "slow":
+            # The callers did not wait for the shadow: 20 answers are out while
+            # the 2 s shadow calls are still running behind them.
+            assert now["shadowed"] - before["shadowed"] < 20, now
+            wait_for(lambda: shadow(server, "shadowed")["shadowed"] > before["shadowed"],
+                     "a slow shadow call compared")
+        else:
+            after = wait_for(lambda: (s := shadow(server, "shadowed"))["errors"]["shadow"]
+                             + s["dropped"] - before["errors"]["shadow"] - before["dropped"] >= 20
+                             and s, "the shadow's errors counted")
+            assert after["errors"]["shadow"] > before["errors"]["shadow"]
+            assert after["errors"]["routed"] == before["errors"]["routed"] == 0
+            assert after["shadowed"] == before["shadowed"]
+            metrics = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+            assert 'bridge_shadow_total{model="shadowed",outcome="error"}' in metrics
+    finally:
+        write_serving(folder, {"aliases": {"champion": 1}, "shadow": 2})
+        wait_for(lambda: versions(server, "shadowed")["shadow"] == "2", "shadow 2 again")
+
+
+# ---- pins boards and vetiver models, served as they are ---------------------------------
+
+def test_a_pins_board_is_a_versioned_model_ordered_by_created(server, case):
+    listing = versions(server, "board")
+    labels = [v["version"] for v in listing["versions"]]
+    assert labels == case["pins"][:1] + case["pins"][2:] + case["pins"][1:2]  # by created
+    assert listing["latest"] == case["pins"][1]
+    first = listing["versions"][0]
+    assert first["pin"]["created"] == "20240101T120000Z"
+    assert first["pin"]["required_pkgs"] == ["stats"] and first["loaded"] is False
+
+
+def test_a_pinned_vetiver_model_answers_as_its_model(server, case):
+    rows = [{"wt": r["wt"], "hp": r["hp"]} for r in case["rows"]]
+    r = predict(server, "board", rows)
+    assert r.status_code == 200, r.text
+    assert r.json()["version"] == case["pins"][1]
+    assert close(r.json()["predictions"], case["expected"][1])
+    # typed by the pinned prototype: its columns, no ptype sidecar
+    described = requests.get(f"{server.url}/models/board", timeout=TIMEOUT).json()
+    assert described["inputs"]["source"] == "ptype attribute"
+    assert [c["name"] for c in described["inputs"]["columns"]] == ["wt", "hp"]
