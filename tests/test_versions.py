@@ -467,3 +467,39 @@ def test_a_pinned_vetiver_model_answers_as_its_model(server, case):
     described = requests.get(f"{server.url}/models/board", timeout=TIMEOUT).json()
     assert described["inputs"]["source"] == "ptype attribute"
     assert [c["name"] for c in described["inputs"]["columns"]] == ["wt", "hp"]
+
+
+# ---- the OpenAPI document ---------------------------------------------------------------
+
+def test_openapi_documents_each_version_with_its_own_inputs(server):
+    from openapi_spec_validator import validate
+
+    doc = requests.get(server.url + "/openapi.json", timeout=TIMEOUT).json()
+    validate(doc)
+    paths = doc["paths"]
+    for path in ["/models/credit/versions", "/models/credit/shadow", "/v2/models/credit/versions/1/infer",
+                 "/models/co2/versions/1/forecast", "/models/co2/versions/2/forecast"]:
+        assert path in paths, path
+
+    def inputs(v):
+        op = paths[f"/models/credit/versions/{v}/predict"]["post"]
+        schema = op["requestBody"]["content"]["application/json"]["schema"]
+        return json.dumps(schema)
+
+    assert '"qsec"' not in inputs(1) and '"qsec"' in inputs(3)
+    ids = [op["operationId"] for ops in paths.values() for op in ops.values()]
+    assert len(ids) == len(set(ids))
+
+
+def test_the_version_routes_conform_to_the_document(server, subtests):
+    import schemathesis
+    from test_schemathesis import fuzz
+
+    api = schemathesis.openapi.from_url(server.url + "/openapi.json")
+    operations = [r.ok() for r in api.get_all_operations()]
+    chosen = [op for op in operations if op.path.startswith(("/models/credit/", "/models/board/",
+                                                              "/models/co2/", "/v2/models/credit"))]
+    assert len(chosen) >= 10
+    for operation in chosen:
+        with subtests.test(operation=operation.label):
+            fuzz(operation, server)

@@ -111,6 +111,18 @@ class Service:
         find = getattr(self._catalog, "versioned", None)
         return find(name) if find is not None else None
 
+    def versioned_models(self):
+        """{name: {version label: model}} of every folder of versions (OpenAPI)."""
+        find = getattr(self._catalog, "versioned", None)
+        if find is None:
+            return {}
+        out = {}
+        for name in self._catalog.models():
+            versioned = find(name)
+            if versioned is not None:
+                out[name] = versioned.served()
+        return out
+
     def version_listing(self, name):
         """GET /models/{name}/versions: every version, the aliases, the split."""
         versioned = self.versions(name)
