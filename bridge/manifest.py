@@ -111,6 +111,9 @@ class Manifest:
         old, new = stem(original), stem(snapshot)
         for p in [original, *sidecars(original)]:
             self._check(files, manifest_key(p, root), snapshot.parent / (new + p.name[len(old):]))
+        pin = original.parent / "data.txt"  # a pins version's metadata (read as data)
+        if pin.is_file():
+            self._check(files, manifest_key(pin, root), pin)
 
     def verify_file(self, path, root):
         """Any other file the bridge reads as configuration (serving.json)."""

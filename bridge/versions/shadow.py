@@ -139,6 +139,7 @@ class ShadowObserver:
         if event.status != 200:
             if event.status >= 500:
                 self.stats(event.model, label).count("primary_errors")
+                metrics.shadow_outcome(event.model, "primary_error")
             return
         if not isinstance(event.request, Request) or event.table is None:
             return  # a forecast, or no rows: nothing to replay
