@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 import subprocess
+import sys
 import threading
 import time
 import uuid
@@ -18,7 +19,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from conftest import ROOT, Server
+from conftest import CLEAN_ENV, ROOT, Server
 from conftest import close as close_value
 
 BUILD = ROOT / "tests" / "versions_fixtures" / "build.R"
@@ -503,3 +504,55 @@ def test_the_version_routes_conform_to_the_document(server, subtests):
     for operation in chosen:
         with subtests.test(operation=operation.label):
             fuzz(operation, server)
+
+
+# ---- the Python client, bridge predict, --require-lock ----------------------------------
+
+def test_the_client_pins_a_version(server, case):
+    from bridge.client import Client
+
+    client = Client(server.url)
+    for v in (1, "3", "champion"):
+        got = client.predict("credit", case["rows"], version=v)
+        want = {1: 1, "3": 3, "champion": 2}[v]
+        assert close(list(got), case["expected"][want - 1]), v
+    assert [x["version"] for x in client.versions("credit")["versions"]] == ["1", "2", "3"]
+
+
+def test_bridge_predict_pins_a_version(server, case, tmp_path):
+    rows = tmp_path / "rows.csv"
+    rows.write_text("wt,hp,qsec\n" + "".join(f"{r['wt']},{r['hp']},{r['qsec']}\n" for r in case["rows"]))
+    out = tmp_path / "out.csv"
+    done = subprocess.run([sys.executable, "-m", "bridge", "predict", f"{server.url}/models/credit",
+                           str(rows), "-o", str(out), "--version", "1", "-q"],
+                          capture_output=True, text=True, cwd=ROOT, env=CLEAN_ENV)
+    assert done.returncode == 0, done.stderr
+    got = [float(line.split(",")[-1]) for line in out.read_text().splitlines()[1:]]
+    assert close(got, case["expected"][0])
+
+
+def test_require_lock_covers_versions_and_serving_json(built, case, tmp_path):
+    from bridge.manifest import write_manifest
+
+    folder = tmp_path / "locked"
+    shutil.copytree(built[0] / "moving", folder / "credit")
+    write_serving(folder / "credit", {"aliases": {"champion": 1}})
+    _, files = write_manifest(folder)
+    assert {"credit/1/model.rds", "credit/2/model.rds", "credit/serving.json"} <= set(files)
+    srv = Server(folder, "--reload-interval", "0.2", "--require-lock")
+    try:
+        assert predict(srv, "credit", case["rows"]).json()["version"] == "1"
+        # An edit the lock does not approve is refused whole; the routing stays.
+        write_serving(folder / "credit", {"aliases": {"champion": 2}})
+        listing = wait_for(lambda: (v := versions(srv, "credit"))["serving_error"] and v, "refusal")
+        assert "credit/serving.json" in listing["serving_error"] and "--require-lock" in listing["serving_error"]
+        assert predict(srv, "credit", case["rows"]).json()["version"] == "1"
+        # A version folder the lock does not know never loads.
+        shutil.copytree(built[0] / "credit" / "3", folder / "credit" / "3")
+        listing = wait_for(lambda: (v := versions(srv, "credit")) and any(
+            x["version"] == "3" and x["error"] for x in v["versions"]) and v, "version 3 refused")
+        v3 = next(x for x in listing["versions"] if x["version"] == "3")
+        assert "credit/3/model.rds is not in bridge.lock" in v3["error"] and not v3["loaded"]
+        assert predict(srv, "credit", case["rows"]).json()["version"] == "1"
+    finally:
+        srv.stop()
