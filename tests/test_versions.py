@@ -556,3 +556,72 @@ def test_require_lock_covers_versions_and_serving_json(built, case, tmp_path):
         assert predict(srv, "credit", case["rows"]).json()["version"] == "1"
     finally:
         srv.stop()
+
+
+# ---- routing and serving.json as properties (no server) ---------------------------------
+
+from hypothesis import given, settings as hsettings, strategies as st  # noqa: E402
+
+LABELS = ["1", "2", "3", "4"]
+JSON = st.recursive(st.none() | st.booleans() | st.integers(-5, 10**20) | st.floats(allow_nan=False)
+                    | st.text(max_size=12), lambda inner: st.lists(inner, max_size=4)
+                    | st.dictionaries(st.text(max_size=12), inner, max_size=4), max_leaves=12)
+KEYED = st.fixed_dictionaries({}, optional={
+    "aliases": st.dictionaries(st.sampled_from(["champion", "challenger", "x-1", "1bad"]),
+                               st.sampled_from([1, 2, "3", "9", "champion", None]), max_size=3),
+    "traffic": st.dictionaries(st.sampled_from(["1", "2", "3", "champion", "nope"]),
+                               st.one_of(st.integers(-2, 100), st.floats(0, 100), st.text(max_size=2)),
+                               max_size=3),
+    "shadow": st.sampled_from([None, 1, "2", "challenger", "9", [1]]),
+    "load": st.sampled_from(["routed", "all", "some", [1, 2], ["9"], 3]),
+})
+
+
+@hsettings(max_examples=400, deadline=None)
+@given(doc=st.one_of(JSON, KEYED))
+def test_serving_json_is_accepted_only_when_every_name_is_a_version(doc):
+    from bridge.versions.serving import ServingError, parse
+
+    try:
+        serving = parse(doc, LABELS)
+    except ServingError as exc:
+        assert str(exc).startswith("serving.json")
+        return
+    assert serving.named() <= set(LABELS)
+    assert all(w >= 0 for _, w, _ in serving.traffic)
+    assert not serving.traffic or sum(w for _, w, _ in serving.traffic) > 0
+
+
+@hsettings(max_examples=200, deadline=None)
+@given(weights=st.lists(st.integers(0, 100), min_size=2, max_size=4).filter(lambda w: sum(w) > 0),
+       keys=st.lists(st.text(min_size=1, max_size=20), min_size=1, max_size=30))
+def test_a_key_sticks_and_a_zero_weight_never_answers(weights, keys):
+    import random
+
+    from bridge.versions.routing import Router
+    from bridge.versions.serving import parse
+
+    serving = parse({"traffic": {str(i + 1): w for i, w in enumerate(weights)}}, LABELS)
+    router = Router("m", serving, LABELS, latest="4", rng=random.Random(7))
+    zero = {str(i + 1) for i, w in enumerate(weights) if w == 0}
+    for key in keys:
+        first = router.route(key)
+        assert first not in zero and all(router.route(key) == first for _ in range(3))
+    assert not {router.route() for _ in range(200)} & zero
+
+
+def test_the_random_split_honours_the_weights():
+    import random
+
+    from bridge.versions.routing import Router
+    from bridge.versions.serving import parse
+
+    router = Router("m", parse({"traffic": {"1": 70, "2": 20, "3": 10, "4": 0}}, LABELS), LABELS,
+                    rng=random.Random(11))
+    seen = collections.Counter(router.route() for _ in range(100_000))
+    for label, share in {"1": 0.7, "2": 0.2, "3": 0.1}.items():
+        assert abs(seen[label] / 100_000 - share) < 0.006, seen   # > 4 sd of a binomial
+    assert seen["4"] == 0
+    keyed = collections.Counter(router.route(f"user-{i}") for i in range(100_000))
+    for label, share in {"1": 0.7, "2": 0.2, "3": 0.1}.items():
+        assert abs(keyed[label] / 100_000 - share) < 0.006, keyed

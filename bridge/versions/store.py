@@ -39,6 +39,7 @@ class Version:
     error: str = None
     deleted: bool = False
     pin: dict = None
+    hashed: tuple = None     # the signature sha256 was computed for
 
     def listing(self, routed):
         out = {"version": self.label, "file": _relative(self.path), "sha256": self.sha256,
@@ -155,6 +156,9 @@ class Versioned:
             if state is None:
                 state = states[label] = Version(label, vdir.path)
             state.deleted, state.path, state.pin = False, vdir.path, vdir.pin
+            if state.hashed != sigs[label]:
+                # Listed for every version, loaded or not; hashed again only when it changes.
+                state.sha256, state.hashed = _sha(vdir.path), sigs[label]
         for label in set(states) - set(present):
             states[label].deleted = True
         self._after = []
@@ -229,7 +233,6 @@ class Versioned:
             self._after.append((state.file_id, state.snapshot, _timeout(state.model)))
             state.model, state.file_id, state.snapshot = model, file_id, snapshot
             state.signature, state.error = sigs[label], None
-            state.sha256 = _sha(present[label].path)
             state.loaded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
     def _needed(self, serving, labels):
