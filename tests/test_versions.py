@@ -334,12 +334,13 @@ def test_an_alias_moved_under_load_switches_with_no_failed_request(server, built
     folder = built[0] / "moving"
     rows = case["rows"][:2]
     stop = threading.Event()
-    failures, answers = [], collections.Counter()
+    failures, answers, calls = [], collections.Counter(), []
     lock = threading.Lock()
 
     def client():
         with requests.Session() as s:
             while not stop.is_set():
+                started = time.monotonic()
                 r = s.post(f"{server.url}/models/moving/versions/champion/predict", json=rows,
                            timeout=TIMEOUT)
                 if r.status_code != 200:
@@ -351,25 +352,36 @@ def test_an_alias_moved_under_load_switches_with_no_failed_request(server, built
                     failures.append(("mismatch", r.text))
                 with lock:
                     answers[v] += 1
+                    calls.append((started, time.monotonic(), v))
 
     threads = [threading.Thread(target=client) for _ in range(8)]
     for t in threads:
         t.start()
     try:
         deadline = time.monotonic() + 20
-        champion = 1
+        champion, periods = 1, []
         while time.monotonic() < deadline:
             champion = 3 - champion
             write_serving(folder, {"aliases": {"champion": champion}})
             wait_for(lambda: versions(server, "moving")["aliases"]["champion"] == str(champion),
                      f"champion {champion}")
+            seen = time.monotonic()
             time.sleep(0.5)
+            periods.append((seen, time.monotonic(), str(champion)))
     finally:
         stop.set()
         for t in threads:
             t.join(TIMEOUT)
     assert not failures, failures[:3]
     assert answers["1"] > 0 and answers["2"] > 0, answers
+    # A call made wholly after the move was seen, before the next one, is the new champion's.
+    checked = 0
+    for seen, until, champion in periods:
+        for started, ended, v in calls:
+            if seen <= started and ended <= until:
+                checked += 1
+                assert v == champion, (v, champion)
+    assert checked > 0
 
 
 # ---- shadow traffic ---------------------------------------------------------------------
