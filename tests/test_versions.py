@@ -637,3 +637,22 @@ def test_the_random_split_honours_the_weights():
     keyed = collections.Counter(router.route(f"user-{i}") for i in range(100_000))
     for label, share in {"1": 0.7, "2": 0.2, "3": 0.1}.items():
         assert abs(keyed[label] / 100_000 - share) < 0.006, keyed
+
+
+def test_a_saturated_shadow_drops_and_counts(built, case, tmp_path):
+    folder = tmp_path / "saturated"
+    shutil.copytree(built[0] / "shadowed", folder / "shadowed")
+    write_serving(folder / "shadowed", {"aliases": {"champion": 1}, "shadow": 3})  # 3 sleeps 2 s
+    srv = Server(folder, "--reload-interval", "0", "--workers", "2", "--shadow-queue", "1")
+    try:
+        for _ in range(10):
+            r = predict(srv, "shadowed", case["rows"])
+            assert r.status_code == 200 and close(r.json()["predictions"], case["expected"][0])
+        # One call runs, one waits in the queue of 1: the rest were dropped, not waited for.
+        got = wait_for(lambda: (s := shadow(srv, "shadowed"))["shadowed"] + s["dropped"] >= 10
+                       and s, "every shadow call accounted for")
+        assert got["dropped"] >= 1 and got["shadowed"] + got["dropped"] == 10, got
+        metrics = requests.get(srv.url + "/metrics", timeout=TIMEOUT).text
+        assert 'bridge_shadow_total{model="shadowed",outcome="dropped"}' in metrics
+    finally:
+        srv.stop()

@@ -93,6 +93,9 @@ class Versioned:
         """The ServedModel for a call: the version or alias named, else routed."""
         router, models = self._view
         label = router.pinned(version) if version is not None else router.route(key)
+        if label is None:
+            raise ModelLoadError(f"no version of {self.name!r} is loaded; GET /models/"
+                                 f"{self.name}/versions says why", model=self.name)
         model = models.get(label)
         if model is None:
             state = self.versions.get(label)
