@@ -656,3 +656,18 @@ def test_a_saturated_shadow_drops_and_counts(built, case, tmp_path):
         assert 'bridge_shadow_total{model="shadowed",outcome="dropped"}' in metrics
     finally:
         srv.stop()
+
+
+@pytest.mark.parametrize("path,endpoint", [
+    ("/models/credit/versions", "/models/{name}/versions"),
+    ("/models/credit/shadow", "/models/{name}/shadow"),
+    ("/models/credit/versions/3/predict", "/models/{name}/versions/{version}/predict"),
+    ("/models/credit/versions/champion/forecast", "/models/{name}/versions/{version}/forecast"),
+    ("/v2/models/credit/versions/3/infer", "/v2/models/{name}/versions/{version}/infer"),
+    ("/v2/models/credit/versions/3", "/v2/models/{name}/versions/{version}"),
+    ("/models/credit/versions/3/other", "other"),
+])
+def test_version_routes_are_counted_under_their_template(path, endpoint):
+    from bridge.http.request_metrics import endpoint_of
+
+    assert endpoint_of(path) == endpoint
