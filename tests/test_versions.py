@@ -671,3 +671,11 @@ def test_version_routes_are_counted_under_their_template(path, endpoint):
     from bridge.http.request_metrics import endpoint_of
 
     assert endpoint_of(path) == endpoint
+
+
+def test_a_vetiver_model_file_is_a_one_version_model(server, case):
+    r = predict(server, "vetted", case["rows"])
+    assert r.status_code == 200, r.text
+    assert close(r.json()["predictions"], case["expected"][2]) and "X-Model-Version" not in r.headers
+    described = requests.get(f"{server.url}/models/vetted", timeout=TIMEOUT).json()
+    assert described["class"] == ["lm"] and described["inputs"]["source"] == "ptype attribute"

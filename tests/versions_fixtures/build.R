@@ -83,6 +83,11 @@ pinned <- c(
                                     prototype = rows[0, ]), class = "vetiver_model"),
             "20240201T120000Z", "ffffeeee11112222"))
 
+# A vetiver_model saved as a plain model file: served as its $model too.
+saveRDS(structure(list(model = fits[[3]], model_name = "vetted", description = "mpg",
+                       metadata = list(required_pkgs = "stats"), prototype = rows[0, ]),
+                  class = "vetiver_model"), file.path(root, "vetted.rds"))
+
 # A forecaster with two versions.
 dir.create(file.path(root, "co2"), showWarnings = FALSE)
 save_version("co2", 1, HoltWinters(co2))
