@@ -160,7 +160,7 @@ class Service:
         versioned = self.versions(name)
         if versioned is None:
             return model.describe()
-        return {**model.describe(), **versioned.listing()}
+        return {**model.describe(), "version": model.version, **versioned.listing()}
 
     def served(self):
         """{name: model view} of every served model."""

@@ -163,6 +163,10 @@ class Versioned:
                 # Listed for every version, loaded or not; hashed again only when it changes.
                 state.sha256, state.hashed = _sha(vdir.path), sigs[label]
         for label in set(states) - set(present):
+            if not states[label].deleted and states[label].model is not None \
+                    and label in self.serving.named():
+                log.warning("%s version %s: its folder is gone; still served because "
+                            "serving.json names it, until it no longer does", self.name, label)
             states[label].deleted = True
         self._after = []
         serving = self.serving
