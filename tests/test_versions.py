@@ -679,3 +679,58 @@ def test_a_vetiver_model_file_is_a_one_version_model(server, case):
     assert close(r.json()["predictions"], case["expected"][2]) and "X-Model-Version" not in r.headers
     described = requests.get(f"{server.url}/models/vetted", timeout=TIMEOUT).json()
     assert described["class"] == ["lm"] and described["inputs"]["source"] == "ptype attribute"
+
+
+@pytest.mark.parametrize("meta,reason", [
+    ("file: [a.rds, b.rds]\napi_version: 1\n", "names 2 R data files"),
+    ("file: ../../etc/passwd.rds\napi_version: 1\n", "not a plain file name"),
+    ("file: missing.rds\napi_version: 1\n", "not in the folder"),
+    ("file: x.rds\napi_version: 2\n", "api_version 2 is not read"),
+    ("!!python/object/apply:os.system ['id']\n", "not valid YAML"),
+    ("- just\n- a list\n", "not a YAML mapping"),
+    ("file: x.rds\napi_version: 1\ncreated: !!binary aGk=\n", None),
+])
+def test_a_bad_pins_version_is_ignored_with_its_reason(tmp_path, meta, reason):
+    from bridge.versions import layout
+
+    folder = tmp_path / "pin"
+    (folder / "20240101T000000Z-abcde").mkdir(parents=True)
+    (folder / "20240101T000000Z-abcde" / "data.txt").write_text(meta)
+    (folder / "20240101T000000Z-abcde" / "x.rds").write_bytes(b"")
+    found = layout.scan(folder)
+    if reason is None:
+        assert found.labels() == ["20240101T000000Z-abcde"] and not found.ignored
+        assert found.versions[0].pin["created"] == ""
+    else:
+        assert found.labels() == [] and reason in found.ignored[0]["reason"], found.ignored
+
+
+@pytest.mark.parametrize("entry,reason", [
+    ("v3", "not a version"), ("0", "not a version"), ("-1", "not a version"),
+    ("4", "holds one model file"), ("notes.txt", "not a version folder"),
+])
+def test_other_entries_of_a_folder_of_versions_are_ignored_with_their_reason(tmp_path, entry, reason):
+    from bridge.versions import layout
+
+    folder = tmp_path / "m"
+    (folder / "1").mkdir(parents=True)
+    (folder / "1" / "model.rds").write_bytes(b"")
+    if entry == "notes.txt":
+        (folder / entry).write_text("hi")
+    else:
+        (folder / entry).mkdir()
+        if entry == "4":
+            (folder / "4" / "a.rds").write_bytes(b"")
+            (folder / "4" / "b.rds").write_bytes(b"")
+    found = layout.scan(folder)
+    assert found.labels() == ["1"]
+    assert [i["folder"] for i in found.ignored] == [entry] and reason in found.ignored[0]["reason"]
+
+
+def test_versions_order_numerically(tmp_path):
+    from bridge.versions import layout
+
+    for v in ("10", "9", "2", "100"):
+        (tmp_path / v).mkdir()
+        (tmp_path / v / "m.rds").write_bytes(b"")
+    assert layout.scan(tmp_path).labels() == ["2", "9", "10", "100"]

@@ -26,6 +26,8 @@ class PinError(ValueError):
 def read_meta(folder):
     """The data.txt of one version folder as a dict of checked fields."""
     path = folder / META_NAME
+    if path.is_symlink():
+        raise PinError(f"{META_NAME} is a symbolic link; pins writes a plain file")
     raw = path.read_bytes()
     if len(raw) > MAX_META_BYTES:
         raise PinError(f"{META_NAME} is larger than {MAX_META_BYTES} bytes")
