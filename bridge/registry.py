@@ -254,6 +254,15 @@ class Registry:
         model = ServedModel(self.pool, file_id, path, view["models"][name], self.default_timeout)
         return model, file_id, snapshot
 
+    def demand_version(self, name, label):
+        """A caller pinned a version that is not held: load it now (on the
+        caller's thread, under the scan lock, as a scan would) and hold it."""
+        with self._scan_lock:
+            versioned = self._versioned.get(name)
+            if versioned is not None:
+                versioned.demand(label)
+                self._scan_versioned(settle=False)
+
     def release(self, file_id, snapshot):
         self.pool.unload(file_id)
         self.snapshots.drop(snapshot)

@@ -189,13 +189,27 @@ def test_an_unknown_version_is_a_404_listing_what_exists(server, case, path, unk
     assert "X-Model-Version" not in r.headers
 
 
-def test_a_version_not_held_in_the_workers_says_how_to_load_it(server, case):
-    # "reload" has no serving.json: the latest (2) is held, version 1 is not.
-    listing = versions(server, "reload")
-    v1 = next(v for v in listing["versions"] if v["version"] == "1")
-    assert v1["loaded"] is False and v1["routed"] is False
-    r = predict(server, "reload", case["rows"], "1")
-    assert r.status_code == 503 and '"load"' in r.json()["description"]
+def test_a_version_not_held_is_loaded_when_a_caller_pins_it(server, built, case):
+    # "hostile" holds its champion and latest; a third version is held by no one.
+    folder = built[0] / "hostile"
+    shutil.copytree(built[0] / "credit" / "3", folder / "7")
+    try:
+        wait_for(lambda: "7" in [v["version"] for v in versions(server, "hostile")["versions"]],
+                 "version 7 listed")
+        write_serving(folder, {"aliases": {"champion": 1}, "load": [1]})
+        listing = wait_for(lambda: (v := versions(server, "hostile"))["load"] == ["1"] and v,
+                           "load [1]")
+        held = {v["version"]: v["loaded"] for v in listing["versions"]}
+        assert held == {"1": True, "2": False, "7": False}   # a list holds only what it names
+        r = predict(server, "hostile", case["rows"], "2")
+        assert r.status_code == 200 and r.json()["version"] == "2"
+        assert answered_by(case, r.json()["predictions"]) == 2
+        listing = versions(server, "hostile")
+        assert next(v for v in listing["versions"] if v["version"] == "2")["loaded"] is True
+        assert predict(server, "hostile", case["rows"]).json()["version"] == "1"
+    finally:
+        shutil.rmtree(folder / "7")
+        write_serving(folder, {"aliases": {"champion": 1}})
 
 
 # ---- the traffic split ------------------------------------------------------------------

@@ -77,6 +77,7 @@ class Versioned:
         self._pending = {}
         self._after = []
         self._retiring = []   # (when, file id, snapshot): copies unloaded once no call can hold them
+        self._demanded = set()  # versions a caller pinned: held from then on
         # What request threads read, replaced whole: (Router, {label: ServedModel}).
         self._view = (Router(name), {})
 
@@ -97,11 +98,16 @@ class Versioned:
             raise ModelLoadError(f"no version of {self.name!r} is loaded; GET /models/"
                                  f"{self.name}/versions says why", model=self.name)
         model = models.get(label)
-        if model is None:
+        state = self.versions.get(label)
+        if model is None and version is not None and state is not None and not state.error \
+                and not state.deleted:
+            # A version not held in the workers, pinned by a caller: loaded
+            # now (this call waits for it, as for any load) and held from then on.
+            self._loader.demand_version(self.name, label)
+            model = self._view[1].get(label)
             state = self.versions.get(label)
-            why = state.error if state is not None and state.error else (
-                'it is not loaded: serving.json "load" decides which versions are held '
-                '(list it there, or "load": "all")')
+        if model is None:
+            why = state.error if state is not None and state.error else "it is not loaded"
             raise ModelLoadError(f"version {label} of {self.name!r} cannot answer: {why}",
                                  model=self.name, version=label)
         return model
@@ -242,9 +248,14 @@ class Versioned:
             state.signature, state.error = sigs[label], None
             state.loaded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
+    def demand(self, label):
+        """Holds `label` in the workers from the next scan on (a caller pinned it)."""
+        self._demanded.add(label)
+
     def _needed(self, serving, labels):
         """Versions held in the R workers: serving.json "load", plus every
-        version a call can reach, plus the latest (the next default)."""
+        version a call can reach, plus the latest (the next default), plus
+        those a caller pinned."""
         if serving.load == "all":
             out = set(labels)
         elif isinstance(serving.load, tuple):
@@ -254,7 +265,8 @@ class Versioned:
         out |= self._reachable(serving, labels)
         if labels and serving.load == "routed":
             out.add(labels[-1])
-        return out
+        self._demanded &= set(labels)  # a deleted version is not held again if it comes back
+        return out | self._demanded
 
     def _signature(self, vdir):
         path = vdir.path
