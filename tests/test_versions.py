@@ -748,3 +748,10 @@ def test_versions_order_numerically(tmp_path):
         (tmp_path / v).mkdir()
         (tmp_path / v / "m.rds").write_bytes(b"")
     assert layout.scan(tmp_path).labels() == ["2", "9", "10", "100"]
+
+
+def test_a_one_file_model_has_only_its_own_version(server, case):
+    r = predict(server, "vetted", case["rows"], "1")
+    assert r.status_code == 404 and "has no version '1'" in r.json()["description"]
+    listing = versions(server, "vetted")
+    assert listing == {"name": "vetted", "versions": [], "aliases": {}, "traffic": {}, "shadow": None}
