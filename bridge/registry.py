@@ -187,21 +187,23 @@ class Registry:
 
     # ---- folders of versions (bridge/versions/) -----------------------------------------
 
-    def _scan_versioned(self, settle):
+    def _scan_versioned(self, settle, only=None):
+        """Every folder of versions (or, with `only`, that one name's)."""
         from .versions import layout
         from .versions.store import Versioned
 
         folders = {}
         for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
-            if layout.is_versioned(path):
+            if layout.is_versioned(path) and (only is None or path.name == only):
                 folders[path.name] = path
         changed = False
-        for name in set(self._versioned) - set(folders):
+        for name in set(self._versioned) - set(folders) if only is None else ():
             self._versioned.pop(name).close()
             changed = True
             log.info("unserved %s (its folder of versions was removed)", printable(name))
         file_names = {n for st in self._files.values() for n in st.names}
-        self._version_clashes = sorted(n for n in folders if n in file_names)
+        if only is None:
+            self._version_clashes = sorted(n for n in folders if n in file_names)
         for name, path in folders.items():
             if name in file_names:
                 continue  # a file serves this name; listed as a clash
@@ -261,7 +263,7 @@ class Registry:
             versioned = self._versioned.get(name)
             if versioned is not None:
                 versioned.demand(label)
-                self._scan_versioned(settle=False)
+                self._scan_versioned(settle=False, only=name)
 
     def release(self, file_id, snapshot):
         self.pool.unload(file_id)
