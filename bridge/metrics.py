@@ -80,6 +80,9 @@ class _Metrics:
             "by model and outcome (compared, dropped: the shadow was saturated, error: the shadow "
             "version failed, primary_error: the routed version failed).",
             ["model", "outcome"], registry=r)
+        self.shadow_latency = Histogram(
+            "bridge_shadow_duration_seconds", "Time a shadow version took to answer a replayed "
+            "call (off the request path), by model.", ["model"], buckets=LATENCY_BUCKETS, registry=r)
         self.shadow_agreement = Gauge(
             "bridge_shadow_agreement", "Share of compared rows whose non-numeric outputs the "
             "shadow version answered the same, by model.", ["model"], registry=r)
@@ -143,11 +146,13 @@ def observer_dropped(observer):
     _get().observer_dropped.labels(observer).inc()
 
 
-def shadow_outcome(model, outcome, stats=None):
+def shadow_outcome(model, outcome, stats=None, latency_ms=None):
     """One shadowed call (bridge/versions/shadow.py); `stats` its model's
     running comparison (ShadowStats.snapshot())."""
     m = _get()
     m.shadow.labels(model, outcome).inc()
+    if latency_ms is not None:
+        m.shadow_latency.labels(model).observe(latency_ms / 1000)
     if stats is not None:
         if stats.get("agreement") is not None:
             m.shadow_agreement.labels(model).set(stats["agreement"])

@@ -406,9 +406,19 @@ def shadow(server, name):
     return r.json()
 
 
+def predictions_counted(server, model):
+    import re
+
+    text = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+    found = re.search(rf'^bridge_predictions_total{{model="{model}",protocol="json",status="200"}} '
+                      r'(\S+)$', text, re.M)
+    return float(found.group(1)) if found else 0.0
+
+
 def test_shadow_figures_are_rs_differences(server, case):
     before = shadow(server, "shadowed")
     assert before["shadow_version"] == "2"
+    counted = predictions_counted(server, "shadowed")
     n = 5
     for _ in range(n):
         r = predict(server, "shadowed", case["rows"])
@@ -424,6 +434,9 @@ def test_shadow_figures_are_rs_differences(server, case):
     assert after["agreement"] is None      # numbers only: no classes to agree on
     metrics = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
     assert 'bridge_shadow_total{model="shadowed",outcome="compared"}' in metrics
+    assert 'bridge_shadow_duration_seconds_count{model="shadowed"}' in metrics
+    # A shadow answer is not a caller's: the callers' counter has none of them.
+    assert predictions_counted(server, "shadowed") == counted + n
 
 
 def test_shadow_agreement_of_classes(server, case):

@@ -208,7 +208,7 @@ class ShadowObserver:
             return
         latency = context.elapsed_ms()
         stats.compared(event.answer.result, prediction, latency)
-        metrics.shadow_outcome(event.model, "compared", stats.snapshot())
+        metrics.shadow_outcome(event.model, "compared", stats.snapshot(), latency)
         self._tell(ShadowEvent(context, event.model, label, 200, latency, request, event.table,
                                answer=Answer(event.model, label, prediction, latency),
                                shadow=True, primary=event))
