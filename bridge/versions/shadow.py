@@ -95,8 +95,7 @@ def compare(routed, shadow):
     class_rows = agreeing = numbers = 0
     abs_sum = abs_max = 0.0
     for i in range(n):
-        labels = same = False
-        same = True
+        labels, same = False, True
         for c in common:
             a, b = routed.columns[c][i], shadow.columns[c][i]
             if _number(a) and _number(b):
