@@ -40,7 +40,7 @@ def built(tmp_path_factory):
     write_serving(folder / "labels", {"aliases": {"champion": 1}, "shadow": 2})
     write_serving(folder / "hostile", {"aliases": {"champion": 1}})
     write_serving(folder / "moving", {"aliases": {"champion": 1}})
-    write_serving(folder / "co2", {"load": "all"})
+    write_serving(folder / "co2", {"load": "all", "shadow": 1})
     return folder, case
 
 
@@ -446,6 +446,25 @@ def test_shadow_agreement_of_classes(server, case):
     same = sum(a == b for a, b in zip(*case["labels"]))
     assert math.isclose(got["agreement"], same / len(case["labels"][0]))
     assert got["mean_abs_difference"] is None
+
+
+def test_a_forecast_is_shadowed_too(server):
+    answers = {v: requests.post(f"{server.url}/models/co2/versions/{v}/forecast", json={"h": 4},
+                                timeout=TIMEOUT).json()["forecast"] for v in ("1", "2")}
+    before = shadow(server, "co2")
+    assert before["shadow_version"] == "1"
+    for _ in range(3):
+        r = requests.post(f"{server.url}/models/co2/forecast", json={"h": 4}, timeout=TIMEOUT)
+        assert r.status_code == 200 and r.json()["version"] == "2"
+        assert r.json()["forecast"] == answers["2"]
+    got = wait_for(lambda: (s := shadow(server, "co2"))["shadowed"] >= before["shadowed"] + 3 and s,
+                   "the forecasts shadowed")
+    diffs = [abs(a[k] - b[k]) for a, b in zip(answers["2"], answers["1"])
+             for k in a if k not in ("step", "time") and a[k] is not None and b[k] is not None]
+    assert got["rows_compared"] - before["rows_compared"] == 3 * len(answers["2"])
+    if before["shadowed"] == 0:
+        assert math.isclose(got["mean_abs_difference"], sum(diffs) / len(diffs), rel_tol=1e-9)
+        assert math.isclose(got["max_abs_difference"], max(diffs), rel_tol=1e-9)
 
 
 @pytest.mark.parametrize("shadow_version,outcome", [("3", "slow"), ("4", "errors")])

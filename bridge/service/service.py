@@ -103,6 +103,7 @@ class Service:
         if context is not None:
             context.model = model.name
             context.version = model.version
+            context.pinned = None if version is None else str(version)
         return model
 
     def versions(self, name):

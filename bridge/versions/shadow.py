@@ -1,4 +1,5 @@
-"""Shadow traffic: an answered call replayed on the model's shadow version,
+"""Shadow traffic: an answered call (a prediction or a forecast) replayed on
+the model's shadow version,
 after the caller has its answer, and compared (front side).
 
 `ShadowObserver` is one of the service's observers. On the caller's thread
@@ -18,8 +19,9 @@ Shadow Event contract (for observers such as the prediction log):
     status      200, or the BridgeError's status (500 for anything else)
     latency_ms  the replay's own time, from the shadow thread's start
     request     the table.Request as checked for the shadow version (None
-                when the check failed);  table: the caller's table.Table
-    answer      Answer(model, shadow version, Prediction, latency) on 200
+                when the check failed), or the caller's forecast.ForecastRequest;
+                table: the caller's table.Table (None for a forecast)
+    answer      Answer(model, shadow version, Prediction or Forecast, latency) on 200
     error       the exception on failure;  shadow: True
     primary     the caller's own Event (routed version, its answer)
 """
@@ -30,7 +32,8 @@ import threading
 import time
 
 from .. import metrics
-from ..errors import BridgeError
+from ..errors import BridgeError, InputError
+from ..forecast import ForecastRequest
 from ..service.calls import Answer, Event
 from ..service.observers import Queued
 from ..table import Request, prepare_request
@@ -87,10 +90,16 @@ class ShadowStats:
             }
 
 
+# A forecast's step number and time label are the same for both versions by
+# construction: only its values are compared.
+FORECAST_INDEX = ("step", "time")
+
+
 def compare(routed, shadow):
     """(rows, rows with non-numeric outputs, of those agreeing, numeric pairs,
     sum and max of their absolute differences) over the outputs both have."""
-    common = [c for c in routed.columns if c in shadow.columns]
+    skip = FORECAST_INDEX if hasattr(routed, "simulated") else ()
+    common = [c for c in routed.columns if c in shadow.columns and c not in skip]
     n = min(routed.nrows, shadow.nrows)
     class_rows = agreeing = numbers = 0
     abs_sum = abs_max = 0.0
@@ -130,8 +139,8 @@ class ShadowObserver:
     # ---- the caller's thread: look, enqueue, never wait ----------------------------------
 
     def observe(self, event):
-        if event.shadow or not event.model:
-            return
+        if event.shadow or not event.model or event.context.pinned is not None:
+            return  # only routed calls are shadowed: a pinned one asked for its version
         label = self._shadow_of(event.model)
         if label is None or event.version == label:
             return
@@ -140,9 +149,9 @@ class ShadowObserver:
                 self.stats(event.model, label).count("primary_errors")
                 metrics.shadow_outcome(event.model, "primary_error")
             return
-        if not isinstance(event.request, Request) or event.table is None:
-            return  # a forecast, or no rows: nothing to replay
-        self.queue.observe(event)
+        if isinstance(event.request, ForecastRequest) or (
+                isinstance(event.request, Request) and event.table is not None):
+            self.queue.observe(event)  # (no rows: nothing to replay)
 
     def _shadow_of(self, name):
         versioned = getattr(self._catalog, "versioned", None)
@@ -194,9 +203,16 @@ class ShadowObserver:
         request = model = None
         try:
             model = versioned.pick(label)
-            caller_args = {k: event.request.args[k] for k in event.request.caller}
-            request = prepare_request(model, event.table, caller_args)
-            prediction = model.run(request)
+            if isinstance(event.request, ForecastRequest):
+                # The horizon, levels and regressors as checked for the routed version.
+                if model.kind != "forecaster":
+                    raise InputError(f"shadow version {label} of {event.model!r} is not a forecaster")
+                request = event.request
+                prediction = model.forecast_request(request)
+            else:
+                caller_args = {k: event.request.args[k] for k in event.request.caller}
+                request = prepare_request(model, event.table, caller_args)
+                prediction = model.run(request)
         except Exception as exc:
             stats.count("shadow_errors")
             metrics.shadow_outcome(event.model, "error")
