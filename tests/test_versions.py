@@ -786,3 +786,14 @@ def test_a_one_file_model_has_only_its_own_version(server, case):
     assert r.status_code == 404 and "has no version '1'" in r.json()["description"]
     listing = versions(server, "vetted")
     assert listing == {"name": "vetted", "versions": [], "aliases": {}, "traffic": {}, "shadow": None}
+
+
+def test_only_routed_calls_are_shadowed(server, case):
+    before = shadow(server, "shadowed")
+    for version in ("1", "champion", "3"):
+        assert predict(server, "shadowed", case["rows"], version).status_code == 200
+    assert predict(server, "shadowed", case["rows"]).status_code == 200
+    # One queue, one thread, in order: had a pinned call been queued, it would be done first.
+    got = wait_for(lambda: (s := shadow(server, "shadowed"))["shadowed"] + s["dropped"]
+                   > before["shadowed"] + before["dropped"] and s, "the routed call shadowed")
+    assert got["shadowed"] + got["dropped"] == before["shadowed"] + before["dropped"] + 1, got
