@@ -66,7 +66,8 @@ class Registry:
         model = self._models.get(name)
         if model is None:
             shown = name if len(name) <= 80 else name[:77] + "..."
-            if any(stem(path) == name for path in self._loading):
+            # An .rds serves its stem; an .rda with several objects <stem>.<object>.
+            if any(name == stem(p) or name.startswith(stem(p) + ".") for p in self._loading):
                 raise ModelLoading(f"model {shown!r} is still loading; retry shortly",
                                    model=shown)
             raise ModelNotFound(f"no model named {shown!r} is served{hint(name, self._models)}; "

@@ -476,10 +476,6 @@ class Pool:
 
     # ---- served file versions (the registry's thread) ------------------------------------------
 
-    def served(self):
-        with self._lock:
-            return list(self._served.values())
-
     def load(self, file_id, path):
         """Loads a file version; returns the view of its models from the
         worker that loaded it first (blocks until then). Raises what stopped
@@ -494,8 +490,9 @@ class Pool:
 
     def load_async(self, file_id, path):
         """Queues a file version's first load for whichever worker is free;
-        a Future of its view. Once loaded there it is served (`served()`),
-        and every other worker is told to catch up with it."""
+        a Future of its view. Once loaded there it is served (workers
+        started later catch up with it), and every other worker is told to
+        catch up with it."""
         message = Load(file_id, str(path))
         job = Job("first-load", message)
         answer = Future()
