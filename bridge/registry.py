@@ -55,6 +55,7 @@ class Registry:
         self._files = {}
         self._pending = {}
         self._loading = {}  # path -> file name, while its load runs; replaced whole, never mutated
+        self._versioned = {}  # name -> versions.store.Versioned (folders of versions)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self.scanned = threading.Event()  # the first scan has finished
@@ -80,6 +81,11 @@ class Registry:
     def models(self):
         return dict(self._models)
 
+    def versioned(self, name):
+        """The versions of a name served from a folder of versions, or None
+        (a one-file model). The service routes calls through it."""
+        return self._versioned.get(name)
+
     def listing(self):
         out = [m.summary() for m in sorted(self._models.values(), key=lambda m: m.name)]
         skipped = {n: s.skipped for s in self._files.values() if s.skipped for n in s.names}
@@ -101,7 +107,7 @@ class Registry:
         for path in sorted(loading, key=lambda p: p.name):
             if path not in served:  # a new version of a served file: the old one serves meanwhile
                 out.append({"name": stem(path), "file": path.name, "status": "loading"})
-        return out
+        return self._list_versions(out)
 
     def loading(self):
         """How many files are loading now."""
@@ -161,6 +167,7 @@ class Registry:
                 path, sig, (snapshot, file_id, _) = loads.pop(future)
                 self._finish(path, sig, snapshot, file_id, future)
                 self._loaded(path)
+        self._scan_versioned(settle)
 
     def _loaded(self, path):
         self._loading = {p: n for p, n in self._loading.items() if p != path}
@@ -240,6 +247,107 @@ class Registry:
             self.pool.unload(state.file_id)
             self.snapshots.drop(state.snapshot)
         log.info("unserved %s (file removed)", printable(path.name))
+
+    # ---- folders of versions (bridge/versions/) -----------------------------------------
+
+    def _scan_versioned(self, settle, only=None):
+        """Every folder of versions (or, with `only`, that one name's)."""
+        from .versions import layout
+        from .versions.store import Versioned
+
+        folders = {}
+        for path in sorted(self.folder.iterdir()) if self.folder.is_dir() else []:
+            if layout.is_versioned(path) and (only is None or path.name == only):
+                folders[path.name] = path
+        changed = False
+        for name in set(self._versioned) - set(folders) if only is None else ():
+            self._versioned.pop(name).close()
+            changed = True
+            log.info("unserved %s (its folder of versions was removed)", printable(name))
+        file_names = {n for st in self._files.values() for n in st.names}
+        if only is None:
+            self._version_clashes = sorted(n for n in folders if n in file_names)
+        for name, path in folders.items():
+            if name in file_names:
+                continue  # a file serves this name; listed as a clash
+            versioned = self._versioned.get(name)
+            if versioned is None:
+                versioned = self._versioned[name] = Versioned(
+                    name, path, self, manifest_signature=lambda: (
+                        self.manifest.signature() if self.manifest is not None else None),
+                    verify=None if self.manifest is None else (
+                        lambda p: self.manifest.verify_file(p, self.folder)))
+            try:
+                changed |= versioned.scan(settle)
+            except Exception:
+                log.exception("scanning the versions of %s failed", printable(name))
+        if changed:
+            with self._lock:
+                updated = {n: m for n, m in self._models.items() if n not in self._served_versioned}
+                served = set()
+                for name, versioned in self._versioned.items():
+                    model = versioned.default()
+                    if model is not None:
+                        updated[name] = model
+                        served.add(name)
+                self._models, self._served_versioned = updated, served
+                self.generation += 1
+            for name in self._served_versioned:
+                metrics.model_loaded(name)
+
+    _served_versioned = frozenset()
+    _version_clashes = ()
+
+    def load_version(self, name, path):
+        """One version's model file, loaded as `name` into every R worker:
+        (ServedModel, file id, snapshot). Raises as a load does."""
+        self._refuse_outside_links(path)
+        snapshot = self.snapshots.take(path, name=name)
+        try:
+            if self.manifest is not None:
+                self.manifest.verify_version(path, snapshot, self.folder)
+            file_id = str(snapshot.parent)
+            view = self.pool.load(file_id, snapshot)
+        except Exception:
+            self.snapshots.drop(snapshot)
+            raise
+        if list(view["models"]) != [name]:
+            self.pool.unload(file_id)
+            self.snapshots.drop(snapshot)
+            raise ModelLoadError(f"{path.name}: a version file serves one model; this one holds "
+                                 f"{len(view['models'])} ({', '.join(view['models'])})")
+        model = ServedModel(self.pool, file_id, path, view["models"][name], self.default_timeout)
+        return model, file_id, snapshot
+
+    def demand_version(self, name, label):
+        """A caller pinned a version that is not held: load it now (on the
+        caller's thread, under the scan lock, as a scan would) and hold it."""
+        with self._scan_lock:
+            versioned = self._versioned.get(name)
+            if versioned is not None:
+                versioned.demand(label)
+                self._scan_versioned(settle=False, only=name)
+
+    def release(self, file_id, snapshot):
+        self.pool.unload(file_id)
+        self.snapshots.drop(snapshot)
+
+    def _list_versions(self, out):
+        for entry in out:
+            versioned = self._versioned.get(entry["name"])
+            if versioned is not None:
+                entry.update(versioned.listing())
+                entry["file"] = f"{entry['name']}/"
+                entry["version"] = versioned.router.default
+        for name, versioned in sorted(self._versioned.items()):
+            if name not in self._models:
+                out.append({"name": name, "file": f"{name}/", "status": "error",
+                            "error": "no version of it is loaded", **versioned.listing()})
+        for name in self._version_clashes:
+            out.append({"name": name, "file": f"{name}/", "status": "error",
+                        "error": f"name {name!r} is already served by a model file; the folder "
+                                 "of versions is not served"})
+        return out
 
     def _refuse_outside_links(self, path):
         """A model file or sidecar that resolves outside the model folder
