@@ -33,7 +33,8 @@ run: setup
 	$(PY) -m bridge serve --models $(MODELS) --plumber-dir r_scripts/api
 
 test: setup
-	@bash deploy/install-system.sh chromium  # the /docs page is tested in a real browser
+	@# the /docs page is tested in a real browser; bridge.spark on real Spark (Java 17)
+	@bash deploy/install-system.sh chromium openjdk-17-jre-headless
 	$(PY) -m pytest -q tests
 
 # Bridge vs Plumber on this machine (issue 3): `make bench BENCH_ARGS=--quick`.

@@ -1,0 +1,141 @@
+"""The executor side: runs inside each Spark Python worker (the process
+PySpark's daemon forks for a task), never in the driver.
+
+R starts lazily, on the first batch a worker sees (importing this module
+starts nothing: the daemon imports it before forking). The bundle's
+digests are checked before R reads the model, and the loaded model is
+kept for the worker's life, keyed by those digests, so the batches and
+tasks a reused worker runs load it once. Each Arrow batch goes through the
+same Service as an HTTP request: the model's schema, factor levels, dates,
+did-you-mean, the argument allow-list, and one prediction per row.
+"""
+
+import logging
+
+from ..errors import BridgeError
+from ..scoring.tolerant import _is_row_error, score_tolerantly
+from .plan import ERROR_COLUMN, typed
+
+log = logging.getLogger(__name__)
+
+_models = {}  # Bundle.key -> (RModel, Service), for this worker process's life
+
+
+def served(bundle):
+    """This worker's model for a bundle, loaded (and R started) on first use."""
+    entry = _models.get(bundle.key)
+    if entry is None:
+        from ..r.model import load_model
+        from ..service import LocalCatalog, Service
+
+        path = bundle.unpack()  # raises before R reads a byte if a digest differs
+        model = load_model(path, object=bundle.object)
+        entry = _models[bundle.key] = (model, Service(LocalCatalog([model])))
+        log.info("bridge.spark: loaded %s (sha256 %s) in this worker", model.name, bundle.sha256)
+    return entry
+
+
+class _Chunk:
+    """A batch as bridge/scoring/tolerant.py reads a chunk."""
+
+    def __init__(self, frame):
+        self.frame = frame
+
+    def subset(self, positions):
+        return _Chunk(self.frame.iloc[positions])
+
+    def table(self):
+        from ..table import Table
+
+        return Table.from_pandas(self.frame)
+
+
+class _Scorer:
+    def __init__(self, service, name):
+        self.service, self.name = service, name
+
+    def score(self, chunk, args):
+        from ..service import Context
+
+        return self.service.predict(self.name, chunk.table(), args, Context("spark")).result.columns
+
+
+def where(frame, position, key):
+    """Names a row for a stopped task: its key columns' values, else its place."""
+    from pyspark import TaskContext
+
+    task = TaskContext.get()
+    part = f"partition {task.partitionId()}" if task is not None else "this partition"
+    if key:
+        values = ", ".join(f"{k}={frame[k].iloc[position]!r}" for k in key)
+        return f"the row with {values} ({part})"
+    return f"row {position + 1} of a {len(frame)}-row batch of {part} (pass key= to name rows by a column)"
+
+
+def stopped(exc, frame, position, key):
+    """The row's error, as HTTP words it, with the row it came from."""
+    out = type(exc).__new__(type(exc))
+    BridgeError.__init__(out, f"{exc.description} [bridge.spark: {where(frame, position, key)}]",
+                         **exc.details)
+    return out
+
+
+def predict_batches(batches, shipped, plan, args, on_error, names, keep, key):
+    """mapInPandas: batches whose columns carry safe names (bridge/spark/
+    predict.py) -> the kept columns, the predictions and (reject) the error."""
+    model, service = served(shipped.value)
+    scorer = _Scorer(service, plan.name)
+    for batch in batches:
+        frame = batch.set_axis(names, axis=1)
+        columns, errors = _score(scorer, frame, args, on_error, key)
+        yield _output(batch, frame, keep, plan, columns, errors, on_error)
+
+
+def _score(scorer, frame, args, on_error, key):
+    """(prediction columns, {position: message}) for one batch."""
+    chunk = _Chunk(frame)
+    if len(frame) == 0:
+        return {}, {}
+    try:
+        return scorer.score(chunk, args), {}
+    except Exception as exc:  # noqa: BLE001 -- only a row's error is set aside; others fail the task
+        if not _is_row_error(exc):
+            raise
+    kept, columns, rejected = score_tolerantly(scorer, chunk, args)
+    # Each bad row's message is the one HTTP gives for that row sent alone.
+    errors = {}
+    for position, reason in rejected:
+        try:
+            scorer.score(chunk.subset([position]), args)
+        except BridgeError as exc:
+            if on_error == "stop":
+                raise stopped(exc, frame, position, key) from None
+            errors[position] = exc.description
+        else:  # alone it predicts: it failed only with the others
+            errors[position] = "the row predicts alone but not within its batch: " + reason
+    full = {}
+    for name, values in columns.items():
+        column = [None] * len(frame)
+        for position, value in zip(kept, values):
+            column[position] = value
+        full[name] = column
+    return full, errors
+
+
+def _output(batch, frame, keep, plan, columns, errors, on_error):
+    import pandas as pd
+
+    n = len(frame)
+    extra = [name for name in columns if name not in dict(plan.outputs)]
+    if extra:
+        from ..errors import ModelError
+
+        raise ModelError(f"predict() answered columns {extra} that the model's example prediction "
+                         f"did not have ({plan.output_names}), so the job's schema has no place for "
+                         "them")
+    out = {f"_bridge_k{i}": batch.iloc[:, j].reset_index(drop=True) for i, j in enumerate(keep)}
+    for i, (name, json_type) in enumerate(plan.outputs):
+        out[f"_bridge_o{i}"] = typed(columns.get(name, [None] * n), json_type)
+    if on_error == "reject":
+        out[ERROR_COLUMN] = pd.Series([errors.get(p) for p in range(n)], dtype=object)
+    return pd.DataFrame(out)
