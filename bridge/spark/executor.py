@@ -10,6 +10,7 @@ same Service as an HTTP request: the model's schema, factor levels, dates,
 did-you-mean, the argument allow-list, and one prediction per row.
 """
 
+import collections
 import logging
 
 from ..errors import BridgeError
@@ -19,6 +20,8 @@ from .plan import ERROR_COLUMN, typed
 log = logging.getLogger(__name__)
 
 _models = {}  # Bundle.key -> (RModel, Service), for this worker process's life
+loads = collections.Counter()    # Bundle.key -> times loaded in this process (tests read it)
+scored = collections.Counter()  # Bundle.key -> batches scored in this process
 
 
 def served(bundle):
@@ -31,6 +34,7 @@ def served(bundle):
         path = bundle.unpack()  # raises before R reads a byte if a digest differs
         model = load_model(path, object=bundle.object)
         entry = _models[bundle.key] = (model, Service(LocalCatalog([model])))
+        loads[bundle.key] += 1
         log.info("bridge.spark: loaded %s (sha256 %s) in this worker", model.name, bundle.sha256)
     return entry
 
@@ -86,6 +90,7 @@ def predict_batches(batches, shipped, plan, args, on_error, names, keep, key):
     model, service = served(shipped.value)
     scorer = _Scorer(service, plan.name)
     for batch in batches:
+        scored[shipped.value.key] += 1
         frame = batch.set_axis(names, axis=1)
         columns, errors = _score(scorer, frame, args, on_error, key)
         yield _output(batch, frame, keep, plan, columns, errors, on_error)

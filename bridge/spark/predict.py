@@ -45,11 +45,17 @@ def predict(df, model, *, version=None, args=None, on_error="stop", columns=None
     plan = probe(bundle, ("predict", dict(args or {})))
     # What HTTP refuses for the whole request is refused now, before a task runs.
     prepare_table(plan.schema, Table({n: [] for n in names}, 0))
-    out_names = keep + plan.output_names + ([ERROR_COLUMN] if on_error == "reject" else [])
     _refuse_clashes(keep, plan.output_names + [ERROR_COLUMN])
+    return run(df, bundle, plan, dict(args or {}), on_error, keep, key)
+
+
+def run(df, bundle, plan, args, on_error, keep, key):
+    """The job for a resolved bundle and its plan: what the executors do."""
+    names = list(df.columns)
+    out_names = keep + plan.output_names + ([ERROR_COLUMN] if on_error == "reject" else [])
     schema = _schema(df, keep, plan, on_error)
     shipped = df.sparkSession.sparkContext.broadcast(bundle)
-    job = functools.partial(executor.predict_batches, shipped=shipped, plan=plan, args=dict(args or {}),
+    job = functools.partial(executor.predict_batches, shipped=shipped, plan=plan, args=args,
                             on_error=on_error, names=names, keep=[names.index(c) for c in keep],
                             key=key)
     safe = df.toDF(*(f"_bridge_in{i}" for i in range(len(names))))
