@@ -40,18 +40,23 @@ def served(bundle):
 
 
 class _Chunk:
-    """A batch as bridge/scoring/tolerant.py reads a chunk."""
+    """A batch as bridge/scoring/tolerant.py reads a chunk. `text`: every
+    value is text to parse by the model's types (CSV; null is empty)."""
 
-    def __init__(self, frame):
-        self.frame = frame
+    def __init__(self, frame, text=False):
+        self.frame, self.text = frame, text
 
     def subset(self, positions):
-        return _Chunk(self.frame.iloc[positions])
+        return _Chunk(self.frame.iloc[positions], self.text)
 
     def table(self):
         from ..table import Table
 
-        return Table.from_pandas(self.frame)
+        table = Table.from_pandas(self.frame)
+        if self.text:
+            table.columns = {k: ["" if v is None else str(v) for v in vs] for k, vs in table.columns.items()}
+            table.text = True
+        return table
 
 
 class _Scorer:
@@ -84,7 +89,7 @@ def stopped(exc, frame, position, key):
     return out
 
 
-def predict_batches(batches, shipped, plan, args, on_error, names, keep, key):
+def predict_batches(batches, shipped, plan, args, on_error, names, keep, key, text=False):
     """mapInPandas: batches whose columns carry safe names (bridge/spark/
     predict.py) -> the kept columns, the predictions and (reject) the error."""
     model, service = served(shipped.value)
@@ -92,13 +97,13 @@ def predict_batches(batches, shipped, plan, args, on_error, names, keep, key):
     for batch in batches:
         scored[shipped.value.key] += 1
         frame = batch.set_axis(names, axis=1)
-        columns, errors = _score(scorer, frame, args, on_error, key)
+        columns, errors = _score(scorer, frame, args, on_error, key, text)
         yield _output(batch, frame, keep, plan, columns, errors, on_error)
 
 
-def _score(scorer, frame, args, on_error, key):
+def _score(scorer, frame, args, on_error, key, text=False):
     """(prediction columns, {position: message}) for one batch."""
-    chunk = _Chunk(frame)
+    chunk = _Chunk(frame, text)
     if len(frame) == 0:
         return {}, {}
     try:

@@ -21,7 +21,7 @@ ON_ERROR = ("stop", "reject")
 
 
 def predict(df, model, *, version=None, args=None, on_error="stop", columns=None, models=None,
-            key=None, object=None):
+            key=None, object=None, text=False):
     """`df` plus one column per prediction output.
 
     model: a model file (.rds/.rda), a folder of versions (the highest
@@ -35,6 +35,8 @@ def predict(df, model, *, version=None, args=None, on_error="stop", columns=None
       message otherwise) and never fails the job for a row.
     columns: the input columns to keep beside the predictions (default all).
     key: column name(s) that identify a row in a stopped task's message.
+    text: the columns are text to parse by the model's own types (a CSV read
+      without a schema), as HTTP reads a CSV body.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
@@ -46,10 +48,10 @@ def predict(df, model, *, version=None, args=None, on_error="stop", columns=None
     # What HTTP refuses for the whole request is refused now, before a task runs.
     prepare_table(plan.schema, Table({n: [] for n in names}, 0))
     _refuse_clashes(keep, plan.output_names + [ERROR_COLUMN])
-    return run(df, bundle, plan, dict(args or {}), on_error, keep, key)
+    return run(df, bundle, plan, dict(args or {}), on_error, keep, key, text)
 
 
-def run(df, bundle, plan, args, on_error, keep, key):
+def run(df, bundle, plan, args, on_error, keep, key, text=False):
     """The job for a resolved bundle and its plan: what the executors do."""
     names = list(df.columns)
     out_names = keep + plan.output_names + ([ERROR_COLUMN] if on_error == "reject" else [])
@@ -57,7 +59,7 @@ def run(df, bundle, plan, args, on_error, keep, key):
     shipped = df.sparkSession.sparkContext.broadcast(bundle)
     job = functools.partial(executor.predict_batches, shipped=shipped, plan=plan, args=args,
                             on_error=on_error, names=names, keep=[names.index(c) for c in keep],
-                            key=key)
+                            key=key, text=text)
     safe = df.toDF(*(f"_bridge_in{i}" for i in range(len(names))))
     return safe.mapInPandas(job, schema).toDF(*out_names)
 
