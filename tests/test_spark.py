@@ -445,3 +445,26 @@ def test_driver_never_loads_r(fixture_models, tmp_path):
     assert done.returncode == 0, done.stderr[-3000:]
     report = json.loads(done.stdout.strip().splitlines()[-1])
     assert report == {"rows": 8, "rpy2": False, "bridge.r": False}
+
+
+# ---- the command line ------------------------------------------------------------------------
+
+def test_bridge_predict_spark_scores_a_csv_as_r_does(fixture_models, tmp_path):
+    """`bridge predict --spark`: a CSV read as text and parsed by the model's
+    types (as HTTP reads a CSV body), written as partitioned Parquet."""
+    import pandas as pd
+
+    spec = case(fixture_models, "glm_binomial")
+    pdf = frame_of(spec["rows"], 3000)
+    pdf.to_csv(tmp_path / "rows.csv", index=False)
+    done = subprocess.run([sys.executable, "-m", "bridge", "predict", "--spark", "--master", "local[2]",
+                           str(fixture_models / "glm_binomial.rds"), str(tmp_path / "rows.csv"),
+                           "-o", str(tmp_path / "scored"), "--arg", "type=response"],
+                          env=dict(CLEAN_ENV, PYTHONPATH=str(ROOT)), cwd=ROOT, capture_output=True,
+                          text=True, timeout=600)
+    assert done.returncode == 0, done.stderr[-3000:]
+    assert "wrote 3,000 rows" in done.stderr
+    assert len(list((tmp_path / "scored").glob("part-*.parquet"))) >= 1
+    got = pd.read_parquet(tmp_path / "scored").sort_values("id")
+    want = spec["expected"]
+    assert all(close(g, want[int(i) % len(want)]) for i, g in zip(got["id"], got["prediction"]))

@@ -65,7 +65,7 @@ def _run(bundle, task):
 
                 parse_request({"y": [0.0]}, model.forecaster, model.schema)  # raises HTTP's message
             # The template's own series, with the caller's horizon and levels.
-            doc = {k: v for k, v in request.items() if k != "y"}
+            doc = {k: v for k, v in request.items() if k not in ("y", "start")}
             columns = service.forecast(model.name, doc, Context("spark")).result.columns
         outputs = tuple((name, json_type(values)) for name, values in columns.items())
         return Plan(model.name, model.kind, model.schema, outputs, bundle.version)
