@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 MODELS ?= r_models
 EXAMPLES := $(MODELS)/mtcars_lm.rds $(MODELS)/infert_glm.rda $(MODELS)/iris_rf.rds $(MODELS)/warpbreaks_ranger.rds
 
-.PHONY: setup system venv run test models bench clean
+.PHONY: setup system venv run test models bench bench-spark clean
 
 setup: system venv $(EXAMPLES)
 
@@ -41,6 +41,11 @@ test: setup
 bench: setup $(VENV)/.bench-installed
 	@bash deploy/install-system.sh wrk
 	$(PY) -m bench $(BENCH_ARGS)
+
+# bridge.spark against `bridge predict` (issue 21): `make bench-spark SPARK_ARGS=--rows=200000`.
+bench-spark: setup
+	@bash deploy/install-system.sh openjdk-17-jre-headless
+	$(PY) -m bench.spark $(SPARK_ARGS)
 
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r bench/requirements.txt

@@ -3,8 +3,8 @@ R's own predict()/forecast(), bad rows get HTTP's messages, tampered model
 bytes are refused on the executors, a crashed R is recovered by Spark's
 retry, and the driver never holds R.
 
-One SparkSession for the module (local[2,2]: two cores, and a failed task
-tried once more, as a cluster's spark.task.maxFailures would). The HTTP
+One SparkSession for the module (local[2]: two cores, and no task retry, so
+the crash test shows the bridge's own recovery, not Spark's). The HTTP
 messages come from the real app over a real R worker process (the `client`
 fixture), so this process never starts R either.
 """
@@ -35,7 +35,7 @@ BIG = 200_000  # the rows each of the acceptance classes is scored on
 def spark():
     from bridge.spark import local_session
 
-    session = local_session("local[2,2]", conf={
+    session = local_session("local[2]", conf={
         "spark.ui.enabled": "false",
         "spark.sql.shuffle.partitions": "4",
         "spark.sql.execution.arrow.pyspark.enabled": "true",
@@ -302,6 +302,21 @@ def test_tampered_bundle_refused_on_the_executors(spark, fixture_models):
     assert run(df, bundle, plan, {}, "stop", list(df.columns), []).count() == len(spec["rows"])
 
 
+def test_a_pinned_digest_that_differs_is_refused(spark, fixture_models):
+    import pandas as pd
+
+    from bridge.errors import ModelLoadError
+    from bridge.modelfiles import file_sha256
+    from bridge.spark import predict
+
+    spec = case(fixture_models, "lm_factor")
+    df = spark.createDataFrame(pd.DataFrame(spec["rows"]))
+    path = fixture_models / "lm_factor.rds"
+    with pytest.raises(ModelLoadError, match=f"does not match the expected {'ab' * 32}"):
+        predict(df, path, sha256="ab" * 32)
+    assert predict(df, path, sha256=file_sha256(path)).count() == len(spec["rows"])
+
+
 def test_file_changed_after_the_lock_is_refused(spark, fixture_models, tmp_path):
     import pandas as pd
 
@@ -341,10 +356,10 @@ def test_folder_of_versions_takes_the_highest(spark, fixture_models, tmp_path):
 # ---- a crashed R ---------------------------------------------------------------------------
 
 def test_r_crash_in_one_batch_is_recovered_by_retry(spark, fixture_models, tmp_path):
-    """The first batch of the job kills its Python worker from inside R (the
-    process dies, as on a segfault); Spark tries the task again in a new
-    worker, whose R starts afresh, and the job's answers are R's. (The
-    probe's two example rows pass.)"""
+    """The first batch of the job kills its R (the process dies, as on a
+    segfault): the Python worker's pool starts a new R worker, which loads
+    the model again, the batch is tried again, and the job's answers are R's.
+    (The probe's two example rows pass.)"""
     from bridge.spark import predict
 
     marker = tmp_path / "crashed"

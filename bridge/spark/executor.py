@@ -1,42 +1,97 @@
 """The executor side: runs inside each Spark Python worker (the process
 PySpark's daemon forks for a task), never in the driver.
 
-R starts lazily, on the first batch a worker sees (importing this module
-starts nothing: the daemon imports it before forking). The bundle's
-digests are checked before R reads the model, and the loaded model is
-kept for the worker's life, keyed by those digests, so the batches and
-tasks a reused worker runs load it once. Each Arrow batch goes through the
-same Service as an HTTP request: the model's schema, factor levels, dates,
-did-you-mean, the argument allow-list, and one prediction per row.
+R does not run in the Python worker itself: on the first batch a worker
+sees, it starts one supervised R worker process of its own (the server's
+pool, bridge/workers/pool.py, with one worker), so the forking daemon and
+its Python workers never hold an R, and an R that dies (a segfault, an
+abort() in a package) is replaced by the pool while the batch it was
+running is tried again here (RETRIES); Spark's task retry does the rest.
+The bundle's digests are checked before R reads the model, and the loaded
+model is kept for the Python worker's life, keyed by those digests, so the
+batches and tasks a reused worker runs load it once. Each Arrow batch goes
+through the same Service as an HTTP request: the model's schema, factor
+levels, dates, did-you-mean, the argument allow-list, and one prediction
+per row.
 """
 
+import atexit
 import collections
 import logging
+import os
+import shutil
 
-from ..errors import BridgeError
+from ..errors import BridgeError, ModelLoadError, WorkerCrashed
 from ..scoring.tolerant import _is_row_error, score_tolerantly
 from .plan import ERROR_COLUMN, typed
 
 log = logging.getLogger(__name__)
 
-_models = {}  # Bundle.key -> (RModel, Service), for this worker process's life
+_models = {}  # Bundle.key -> (ServedModel, Service), for this worker process's life
 loads = collections.Counter()    # Bundle.key -> times loaded in this process (tests read it)
 scored = collections.Counter()  # Bundle.key -> batches scored in this process
+_pool = None
+
+# A batch whose R worker died is tried again this many times (in a new R
+# worker) before the task fails and Spark's own retry takes over.
+RETRIES = 2
+# A batch may take this long in R before its worker is killed (504 over HTTP).
+BATCH_TIMEOUT = float(os.environ.get("BRIDGE_SPARK_BATCH_TIMEOUT", 3600))
+
+
+def pool():
+    """This Python worker's R worker process, started on first use."""
+    global _pool
+    if _pool is None:
+        from ..settings import Settings
+        from ..workers.pool import Pool
+
+        settings = Settings.from_env(workers=1, predict_timeout=BATCH_TIMEOUT)
+        _pool = Pool(settings).start()
+        atexit.register(_pool.stop)
+    return _pool
 
 
 def served(bundle):
-    """This worker's model for a bundle, loaded (and R started) on first use."""
+    """This worker's model for a bundle, loaded on first use."""
     entry = _models.get(bundle.key)
     if entry is None:
-        from ..r.model import load_model
         from ..service import LocalCatalog, Service
+        from ..workers.remote import ServedModel
 
         path = bundle.unpack()  # raises before R reads a byte if a digest differs
-        model = load_model(path, object=bundle.object)
-        entry = _models[bundle.key] = (model, Service(LocalCatalog([model])))
+        atexit.register(shutil.rmtree, path.parent, True)
+        workers = pool()
+        view = _one(workers.load(str(path.parent), path), bundle)
+        model = ServedModel(workers, str(path.parent), path, view, BATCH_TIMEOUT)
+        entry = _models[bundle.key] = (model, Service(LocalCatalog([model]), workers=workers))
         loads[bundle.key] += 1
         log.info("bridge.spark: loaded %s (sha256 %s) in this worker", model.name, bundle.sha256)
     return entry
+
+
+def _one(view, bundle):
+    """The view of the bundle's model among those its file serves."""
+    models = list(view["models"].values())
+    if bundle.object is not None:
+        models = [m for m in models if m["summary"]["object"] == bundle.object]
+    if len(models) != 1:
+        which = f"no model object named {bundle.object!r}" if bundle.object is not None else \
+            f"several models ({', '.join(view['models'])}); pick one with object="
+        raise ModelLoadError(f"{bundle.filename} holds {which}")
+    return models[0]
+
+
+def retried(call, *args):
+    """call(*args), again in a fresh R worker when R died under it."""
+    for attempt in range(RETRIES + 1):
+        try:
+            return call(*args)
+        except WorkerCrashed as exc:
+            if attempt == RETRIES:
+                raise
+            log.warning("bridge.spark: %s; trying the batch again (%d of %d)", exc.description,
+                        attempt + 1, RETRIES)
 
 
 class _Chunk:
@@ -66,7 +121,8 @@ class _Scorer:
     def score(self, chunk, args):
         from ..service import Context
 
-        return self.service.predict(self.name, chunk.table(), args, Context("spark")).result.columns
+        return retried(self.service.predict, self.name, chunk.table(), args,
+                       Context("spark")).result.columns
 
 
 def where(frame, position, key):

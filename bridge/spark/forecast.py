@@ -16,7 +16,7 @@ from .probe import probe
 
 
 def forecast(df, model, *, by, h=None, y="y", time=None, level=None, seed=None, args=None,
-             start=None, on_error="stop", version=None, models=None, object=None):
+             start=None, on_error="stop", version=None, models=None, object=None, sha256=None):
     """One row per series and step: the `by` columns, then step, time, mean,
     lower_<L>, upper_<L> as R's forecast() gives them.
 
@@ -34,7 +34,7 @@ def forecast(df, model, *, by, h=None, y="y", time=None, level=None, seed=None, 
     _columns([y] + ([time] if time else []), names, "y/time")
     request = {k: v for k, v in {"h": h, "level": level, "seed": seed, "args": args,
                                  "start": start}.items() if v is not None}
-    bundle = resolve(model, models, version, object)
+    bundle = resolve(model, models, version, object, sha256)
     plan = probe(bundle, ("forecast", request))
     _refuse_clashes(by, plan.output_names + [ERROR_COLUMN])
     out_names = by + plan.output_names + ([ERROR_COLUMN] if on_error == "reject" else [])

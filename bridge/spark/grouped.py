@@ -1,6 +1,7 @@
 """The executor side of grouped forecasting: one series (one group of
 applyInPandas) -> R's forecast of the template model applied to it, in the
-worker's R (bridge/spark/executor.py `served`: started once, model cached).
+Python worker's R worker process (bridge/spark/executor.py `served`:
+started once, model cached, a dead R replaced).
 
 The series goes through the same checks as POST /models/{name}/forecast
 with {"y": [...]} (bridge/forecast.py parse_request): a series too short,
@@ -8,7 +9,7 @@ a frequency that differs, values that are not numbers.
 """
 
 from ..errors import BridgeError
-from .executor import served, stopped
+from .executor import retried, served, stopped
 from .plan import ERROR_COLUMN, typed
 
 
@@ -26,7 +27,7 @@ def forecast_group(frame, shipped, plan, names, by, y, time, request, on_error):
     doc = {**request, "y": pandas_columns(frame[[y]])[y]}
     error = None
     try:
-        columns = service.forecast(plan.name, doc, Context("spark")).result.columns
+        columns = retried(service.forecast, plan.name, doc, Context("spark")).result.columns
     except BridgeError as exc:
         if on_error == "stop":
             raise stopped(exc, frame, 0, by) from None

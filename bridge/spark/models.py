@@ -18,9 +18,10 @@ from ..suggest import hint
 from .bundle import Bundle, sha256
 
 
-def resolve(model, models=None, version=None, object_name=None):
+def resolve(model, models=None, version=None, object_name=None, sha256=None):
     """A Bundle for `model`: a path to a model file or a folder of
-    versions, or (with `models=`) a name in that models folder."""
+    versions, or (with `models=`) a name in that models folder. `sha256`:
+    the digest the model file must have (else the lock's, else its own)."""
     if isinstance(model, Bundle):
         return model
     if models is not None:
@@ -37,7 +38,7 @@ def resolve(model, models=None, version=None, object_name=None):
     elif version is not None:
         raise ModelNotFound(f"{path.name} is a model file, not a folder of versions: "
                             f"it has no version {version!r}", model=str(model), version=version)
-    return _read(path, object_name, version)
+    return _read(path, object_name, version, sha256)
 
 
 def _named(folder, name):
@@ -84,7 +85,7 @@ def _version_file(folder, version):
     return files[0], chosen.name
 
 
-def _read(path, object_name, version):
+def _read(path, object_name, version, pinned=None):
     """The bundle of a model file: its bytes and its sidecars', each with
     the digest the lock beside it lists (else the digest of what was read)."""
     lock = _lock_for(path)
@@ -98,6 +99,11 @@ def _read(path, object_name, version):
                 raise ModelLoadError(f"{p.name} is not in {lock.path}; refused. Run "
                                      "`python -m bridge lock` to approve it", file=p.name)
             expected = listed[p.name]
+        if p == path and pinned is not None:
+            if lock is not None and pinned.lower() != expected:
+                raise ModelLoadError(f"{p.name}: sha256={pinned} differs from {lock.path.name}'s "
+                                     f"{expected}; refused", file=p.name)
+            expected = pinned.lower()
         files.append((p.name, data, expected))
     name = stem(path) if object_name is None else f"{stem(path)}.{object_name}"
     return Bundle(name, path.name, object_name, tuple(files), version)

@@ -21,7 +21,7 @@ ON_ERROR = ("stop", "reject")
 
 
 def predict(df, model, *, version=None, args=None, on_error="stop", columns=None, models=None,
-            key=None, object=None, text=False):
+            key=None, object=None, text=False, sha256=None):
     """`df` plus one column per prediction output.
 
     model: a model file (.rds/.rda), a folder of versions (the highest
@@ -37,13 +37,16 @@ def predict(df, model, *, version=None, args=None, on_error="stop", columns=None
     key: column name(s) that identify a row in a stopped task's message.
     text: the columns are text to parse by the model's own types (a CSV read
       without a schema), as HTTP reads a CSV body.
+    sha256: the digest the model file must have (default: its bridge.lock's
+      when its folder has one, else the digest of the bytes read now); the
+      probe and every executor refuse other bytes before R reads them.
     """
     if on_error not in ON_ERROR:
         raise ValueError(f"on_error must be one of {', '.join(ON_ERROR)}, got {on_error!r}")
     names = list(df.columns)
     keep = names if columns is None else _columns(columns, names, "columns")
     key = _columns([key] if isinstance(key, str) else (key or []), names, "key")
-    bundle = resolve(model, models, version, object)
+    bundle = resolve(model, models, version, object, sha256)
     plan = probe(bundle, ("predict", dict(args or {})))
     # What HTTP refuses for the whole request is refused now, before a task runs.
     prepare_table(plan.schema, Table({n: [] for n in names}, 0))
