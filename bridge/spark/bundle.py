@@ -36,8 +36,11 @@ class Bundle:
 
     @property
     def key(self):
-        """The cache key: the model file and every sidecar's digest, and the object."""
-        return sha256("\0".join([self.object or "", *(f"{n}:{d}" for n, _, d in self.files)]).encode())
+        """The cache key: the object, and every file's expected digest and the
+        digest of the bytes it holds, so bytes that differ are never taken
+        for the checked ones a cache holds (computed each time, never shipped)."""
+        parts = [self.object or ""] + [f"{n}:{d}:{sha256(data)}" for n, data, d in self.files]
+        return sha256("\0".join(parts).encode())
 
     def verify(self):
         """Raises ModelLoadError unless every file's bytes have their expected sha256."""

@@ -21,7 +21,7 @@ import logging
 import os
 import shutil
 
-from ..errors import BridgeError, ModelLoadError, WorkerCrashed
+from ..errors import BridgeError, ModelError, ModelLoadError, WorkerCrashed
 from ..scoring.tolerant import _is_row_error, score_tolerantly
 from .plan import ERROR_COLUMN, typed
 
@@ -52,9 +52,11 @@ def pool():
     return _pool
 
 
-def served(bundle):
-    """This worker's model for a bundle, loaded on first use."""
-    entry = _models.get(bundle.key)
+def served(bundle, key=None):
+    """This worker's model for a bundle, loaded on first use (`key`: the
+    bundle's, if already computed)."""
+    key = key or bundle.key
+    entry = _models.get(key)
     if entry is None:
         from ..service import LocalCatalog, Service
         from ..workers.remote import ServedModel
@@ -64,8 +66,8 @@ def served(bundle):
         workers = pool()
         view = _one(workers.load(str(path.parent), path), bundle)
         model = ServedModel(workers, str(path.parent), path, view, BATCH_TIMEOUT)
-        entry = _models[bundle.key] = (model, Service(LocalCatalog([model]), workers=workers))
-        loads[bundle.key] += 1
+        entry = _models[key] = (model, Service(LocalCatalog([model]), workers=workers))
+        loads[key] += 1
         log.info("bridge.spark: loaded %s (sha256 %s) in this worker", model.name, bundle.sha256)
     return entry
 
@@ -148,10 +150,12 @@ def stopped(exc, frame, position, key):
 def predict_batches(batches, shipped, plan, args, on_error, names, keep, key, text=False):
     """mapInPandas: batches whose columns carry safe names (bridge/spark/
     predict.py) -> the kept columns, the predictions and (reject) the error."""
-    model, service = served(shipped.value)
+    bundle = shipped.value
+    cache_key = bundle.key
+    model, service = served(bundle, cache_key)
     scorer = _Scorer(service, plan.name)
     for batch in batches:
-        scored[shipped.value.key] += 1
+        scored[cache_key] += 1
         frame = batch.set_axis(names, axis=1)
         columns, errors = _score(scorer, frame, args, on_error, key, text)
         yield _output(batch, frame, keep, plan, columns, errors, on_error)
@@ -178,7 +182,10 @@ def _score(scorer, frame, args, on_error, key, text=False):
                 raise stopped(exc, frame, position, key) from None
             errors[position] = exc.description
         else:  # alone it predicts: it failed only with the others
-            errors[position] = "the row predicts alone but not within its batch: " + reason
+            message = "the row predicts alone but not within its batch: " + reason
+            if on_error == "stop":
+                raise stopped(ModelError(message), frame, position, key)
+            errors[position] = message
     full = {}
     for name, values in columns.items():
         column = [None] * len(frame)
@@ -194,8 +201,6 @@ def _output(batch, frame, keep, plan, columns, errors, on_error):
     n = len(frame)
     extra = [name for name in columns if name not in dict(plan.outputs)]
     if extra:
-        from ..errors import ModelError
-
         raise ModelError(f"predict() answered columns {extra} that the model's example prediction "
                          f"did not have ({plan.output_names}), so the job's schema has no place for "
                          "them")

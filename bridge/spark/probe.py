@@ -25,9 +25,18 @@ from .plan import Plan
 
 ROOT = Path(__file__).resolve().parents[2]
 
+_plans = {}  # (Bundle.key, task) -> Plan: a model probed once per driver for the same call
+
 
 def probe(bundle, task):
     """Plan for `task`: ("predict", args) or ("forecast", request doc)."""
+    key = (bundle.key, pickle.dumps(task, protocol=pickle.HIGHEST_PROTOCOL))
+    if key not in _plans:
+        _plans[key] = _probe(bundle, task)
+    return _plans[key]
+
+
+def _probe(bundle, task):
     with tempfile.TemporaryDirectory(prefix="bridge-spark-probe-") as tmp:
         src, out = Path(tmp) / "in.pickle", Path(tmp) / "out.pickle"
         src.write_bytes(pickle.dumps((bundle, task), protocol=pickle.HIGHEST_PROTOCOL))
