@@ -91,6 +91,10 @@ MATRIX = [
     ("multi.first", 20_000, 3, ()),
     ("gam_mgcv", 20_000, 4, ()),
     ("lm_types", 20_000, 4, ()),  # the Date column as ISO strings, as JSON sends it
+    ("lda_iris", 2_000, 2, ()),              # a list result: class, posterior.*, x.*
+    ("multinom_iris_probs", 2_000, 2, ()),
+    ("mlm_mtcars", 2_000, 2, ()),            # several responses
+    ("glmer_cbpp", 2_000, 2, ()),            # random effects, factor grouping
 ]
 
 
