@@ -357,6 +357,26 @@ def test_folder_of_versions_takes_the_highest(spark, fixture_models, tmp_path):
         predict(df, folder, version="2")
 
 
+def test_which_model_errors_name_what_is_there(fixture_models, tmp_path):
+    """Driver-side model references (no Spark, no R): a near name gets a
+    did-you-mean, a missing version lists the versions there are."""
+    from bridge.errors import ModelNotFound
+    from bridge.spark.models import resolve
+
+    with pytest.raises(ModelNotFound, match="did you mean 'lm_factor'"):
+        resolve("lm_facto", models=fixture_models)
+    assert resolve("multi.second", models=fixture_models).object == "second"
+    for version in ("1", "3"):
+        (tmp_path / "cars" / version).mkdir(parents=True)
+        shutil.copy(fixture_models / "lm_factor.rds", tmp_path / "cars" / version / "m.rds")
+    assert resolve(tmp_path / "cars").version == "3"
+    with pytest.raises(ModelNotFound, match="has no version '2'; it has 1, 3"):
+        resolve(tmp_path / "cars", version="2")
+    (tmp_path / "plain").mkdir()
+    with pytest.raises(ModelNotFound, match="not of versions"):
+        resolve(tmp_path / "plain")
+
+
 # ---- a crashed R ---------------------------------------------------------------------------
 
 def test_r_crash_in_one_batch_is_recovered_by_retry(spark, fixture_models, tmp_path):
