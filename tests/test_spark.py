@@ -458,6 +458,8 @@ def test_grouped_forecast_rejects_a_short_series(spark, tmp_path):
     assert len(short) == 1 and "this model needs at least" in short["_bridge_error"].iloc[0]
     assert all(plain(e) is None for e in out[out["g"] == "long"]["_bridge_error"])
     assert len(out[out["g"] == "long"]) == 3
+    with pytest.raises(Exception, match=r"this model needs at least \d+ \[bridge.spark: the series with g='short'"):
+        forecast(spark.createDataFrame(pd.DataFrame(rows)), tmp_path / "www.rds", by="g", h=3).collect()
 
 
 # ---- the driver holds no R -----------------------------------------------------------------

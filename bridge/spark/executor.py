@@ -127,22 +127,28 @@ class _Scorer:
                        Context("spark")).result.columns
 
 
-def where(frame, position, key):
-    """Names a row for a stopped task: its key columns' values, else its place."""
+def where(frame, position, key, what="row"):
+    """Names a row (or a series) for a stopped task: its key columns'
+    values, else its place."""
     from pyspark import TaskContext
 
     task = TaskContext.get()
     part = f"partition {task.partitionId()}" if task is not None else "this partition"
     if key:
-        values = ", ".join(f"{k}={frame[k].iloc[position]!r}" for k in key)
-        return f"the row with {values} ({part})"
+        values = ", ".join(f"{k}={_plain(frame[k].iloc[position])!r}" for k in key)
+        return f"the {what} with {values} ({part})"
     return f"row {position + 1} of a {len(frame)}-row batch of {part} (pass key= to name rows by a column)"
 
 
-def stopped(exc, frame, position, key):
+def _plain(value):
+    """numpy's scalars as Python's, so a key reads 17, not np.int64(17)."""
+    return value.item() if hasattr(value, "item") else value
+
+
+def stopped(exc, frame, position, key, what="row"):
     """The row's error, as HTTP words it, with the row it came from."""
     out = type(exc).__new__(type(exc))
-    BridgeError.__init__(out, f"{exc.description} [bridge.spark: {where(frame, position, key)}]",
+    BridgeError.__init__(out, f"{exc.description} [bridge.spark: {where(frame, position, key, what)}]",
                          **exc.details)
     return out
 

@@ -30,7 +30,7 @@ def forecast_group(frame, shipped, plan, names, by, y, time, request, on_error):
         columns = retried(service.forecast, plan.name, doc, Context("spark")).result.columns
     except BridgeError as exc:
         if on_error == "stop":
-            raise stopped(exc, frame, 0, by) from None
+            raise stopped(exc, frame, 0, by, "series") from None
         columns, error = {}, exc.description
     n = len(next(iter(columns.values()), [None]))
     out = {f"_bridge_k{i}": pd.Series([frame[k].iloc[0]] * n, dtype=frame[k].dtype)
