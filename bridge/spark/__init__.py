@@ -5,7 +5,8 @@
 
 Driver side (no R in this process): `predict` (bridge/spark/predict.py),
 `forecast` (bridge/spark/forecast.py), `local_session` (session.py). The
-executor side runs in Spark's Python workers (executor.py, grouped.py).
+executor side runs in Spark's Python workers (executor.py, grouped.py),
+each with one R worker process of its own.
 """
 
 from .forecast import forecast

@@ -1,6 +1,7 @@
 """`bridge.spark.predict`: a PySpark DataFrame scored by an R model, on
-the driver (no R here: the probe runs in a subprocess, R runs in the
-executors' Python workers, bridge/spark/executor.py).
+the driver (no R here: the probe runs in a subprocess, and R in one
+supervised R worker process beside each executor Python worker,
+bridge/spark/executor.py).
 
 Column names with dots (`Sepal.Length`, common in R data) break Spark's
 column resolution inside mapInPandas (it looks each column up by name,
