@@ -302,3 +302,104 @@ def test_values_are_shown_as_json(server, value, shown):
     resp = predict(server, "multi.first", [{"wt": value, "hp": 100}])
     assert resp.status_code == 422, resp.text
     assert f"expected a number, got {shown}" in resp.json()["description"]
+
+
+# ---- issue 23: the models people fit today ------------------------------------
+
+def inputs_of(server, name):
+    return requests.get(f"{server.url}/models/{name}", timeout=TIMEOUT).json()["inputs"]
+
+
+@pytest.mark.parametrize("name, inputs", [
+    # a recipe: predictors only, not its outcome (mpg) nor its ID role (car)
+    ("caret_recipe", {"wt", "hp", "cyl"}),
+    ("caret_recipe_prob", {"Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width", "soil"}),
+    # a formula: terms less the response; weights are never inputs
+    ("caret_train", {"wt", "hp", "cyl"}),
+    ("lm_transforms", {"x", "z", "g"}),
+    ("survreg_strata", {"age", "ph.ecog", "sex"}),
+])
+def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
+    assert {c["name"] for c in inputs_of(server, name)["columns"]} == inputs
+
+
+@pytest.mark.parametrize("name, column, kind, levels", [
+    ("party_ctree", "soil", "factor", ["sand", "clay", "loam"]),      # S4 ModelEnv data slot
+    ("party_ctree_reg", "power", "ordered", ["low", "mid", "high"]),
+    ("prophet_promo", "ds", "POSIXct", None),                         # its history
+    ("caret_recipe", "cyl", "factor", ["4", "6", "8"]),               # the recipe's template
+    ("svm_with_data", "cyl", "factor", ["4", "6", "8"]),              # $call$data, in the file
+    ("survreg_strata", "sex", "factor", ["male", "female"]),          # names of its scales
+    ("mclustda_iris", "Petal.Width", "numeric", None),                # its training matrix
+    ("mars_matrix", "disp", "numeric", None),
+])
+def test_types_the_object_or_its_file_records_are_found(server, name, column, kind, levels):
+    inputs = inputs_of(server, name)
+    col = next(c for c in inputs["columns"] if c["name"] == column)
+    assert col["type"] == kind and (levels is None or col["levels"] == levels), col
+    assert inputs["complete"] is True, inputs
+
+
+def test_the_same_model_without_its_data_in_the_file_is_refused_with_the_ptype_remedy(server):
+    resp = predict(server, "svm_factor", [{"wt": 2.62, "hp": 110, "cyl": "6"}])
+    assert resp.status_code == 422 and "attach_ptype" in resp.json()["description"]
+
+
+def test_a_list_result_is_one_row_per_input_row(server, fixture_models):
+    case = load_case(fixture_models, "smooth_spline")
+    got = predict(server, "smooth_spline", case["rows"]).json()["predictions"]
+    assert [set(row) for row in got] == [{"x", "y"}] * len(case["rows"])
+    assert [row["x"] for row in got] == [row["x"] for row in case["rows"]]
+
+
+def test_a_model_fitted_on_a_model_matrix_says_its_inputs_are_the_matrix_columns(server):
+    resp = predict(server, "glmnet_mm", [{"wt": 2.62, "hp": 110, "cyl": "6"}])
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert set(body["missing_columns"]) == {"cyl6", "cyl8"}
+    assert "numeric matrix" in body["description"] and "predict_fn" in body["description"]
+
+
+# ---- issue 23, class 5: the refusal names what is wrong --------------------------
+
+def factor_cases(server, fixture_models):
+    """(case, factor column) for every fixture case with a factor input."""
+    out = []
+    for name in MATRIX:
+        case = load_case(fixture_models, name)
+        cols = inputs_of(server, case["model"])["columns"]
+        factors = [c["name"] for c in cols if c["type"] in ("factor", "ordered") and c.get("levels")]
+        if factors and len(cols) > 1:
+            out.append((case, factors[0], [c["name"] for c in cols]))
+    return out
+
+
+def test_an_unseen_level_is_named_before_anything_else_the_request_lacks(server, fixture_models):
+    """Every fixture model with a factor input: a row with a level the model
+    never saw, and another input left out, is the 422 naming the level's
+    column and value, not the missing column (nor R's own error)."""
+    cases = factor_cases(server, fixture_models)
+    assert len(cases) >= 20
+    for case, column, names in cases:
+        other = next(n for n in names if n != column)
+        rows = [{k: v for k, v in row.items() if k != other} for row in case["rows"]]
+        rows[-1][column] = "never-seen"
+        resp = predict(server, case["model"], rows, case["args"])
+        assert resp.status_code == 422, (case["model"], resp.text)
+        body = resp.json()
+        assert (body.get("column"), body.get("value"), body.get("row")) == (column, "never-seen", len(rows)), \
+            (case["model"], body)
+        # with every input sent, the same refusal
+        rows = [dict(row) for row in case["rows"]]
+        rows[0][column] = "never-seen"
+        body = predict(server, case["model"], rows, case["args"]).json()
+        assert (body.get("column"), body.get("value")) == (column, "never-seen"), (case["model"], body)
+
+
+def test_a_recipe_model_names_the_unseen_level_not_the_columns_it_does_not_need(server):
+    # R itself fails first here on the ID column recipes wants at bake().
+    resp = predict(server, "caret_recipe", [{"wt": 2.62, "hp": 110, "cyl": "5"}])
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["column"] == "cyl" and body["value"] == "5" and "missing_columns" not in body
+    assert "training levels" in body["description"]

@@ -14,10 +14,22 @@
 #                    whose inputs take strings records them (or a ptype does);
 #   untyped_factors  columns the model knows are factors but whose levels it
 #                    keeps nowhere: no value can be coded for them at all.
+#   missing_note     said after a missing-column refusal: for a model fitted
+#                    on a numeric matrix, that its inputs are the matrix's
+#                    columns and where to turn raw columns into them.
 bridge_inputs <- function(model) {
   found <- .inputs_found(model)
   found$strings_unsafe <- TRUE
   if (is.null(found$untyped_factors)) found$untyped_factors <- character(0)
+  entry <- bridge_data_adapter(model)
+  if (identical(entry$shape, "matrix") && is.null(attr(model, "ptype", exact = TRUE))) {
+    found$missing_note <- paste0(
+      ". This model was fitted on a numeric matrix: its inputs are that matrix's columns. ",
+      "Where they were made from other columns (a model.matrix: dummies such as 'cyl6'), the ",
+      "model does not record how, so the raw columns cannot be taken here: send the matrix's ",
+      "columns, or serve the model with a predict_fn sidecar (<name>.R, docs/models.md ",
+      "\"Sidecars\") that builds them from the raw ones")
+  }
   found
 }
 
@@ -257,6 +269,26 @@ bridge_inputs <- function(model) {
   out
 }
 
+# survreg keeps the levels of a one-variable strata(g) (of a factor g) only
+# as the names of its scales: those levels, under the term's label. (coxph's
+# are in xlevels as "g=level", which strata() of a factor would not make:
+# those stay as R reads them.)
+.strata_levels <- function(model) {
+  scale <- .part(model, "scale")
+  tt <- .model_terms(model)
+  if (!inherits(model, "survreg") || length(scale) < 2 || is.null(names(scale)) || is.null(tt)) {
+    return(NULL)
+  }
+  for (term in attr(tt, "term.labels")) {
+    expr <- tryCatch(str2lang(term), error = function(e) NULL)
+    if (!is.call(expr) || !identical(expr[[1]], as.name("strata")) || length(expr) != 2 ||
+        !is.name(expr[[2]])) next
+    return(stats::setNames(list(names(scale)), term))
+  }
+  NULL
+}
+
+
 # Data the model was fitted on, raw or as a model frame: the components
 # where classes keep it, the data its call names when the file holds it
 # beside the model (bridge_with_file_data), the older party's data slots,
@@ -321,6 +353,10 @@ bridge_with_file_data <- function(model, objects) {
       found <- .proto_from_class(classes[[v]], lev)
       if (is.null(found) && classes[[v]] %in% c("factor", "ordered")) untyped <<- c(untyped, v)
       return(found)
+    }
+    strata <- .strata_levels(model)
+    if (paste0("strata(", v, ")") %in% names(strata)) {
+      return(factor(character(0), levels = strata[[paste0("strata(", v, ")")]]))
     }
     term <- .wrapped(v, union(names(levels), names(classes)))
     if (!is.null(term)) {
