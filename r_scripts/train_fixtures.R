@@ -944,3 +944,36 @@ save(svm_fit, cars_train, file = path)
 cat("wrote", path, fill = TRUE)
 case_from_predict("svm_with_data", svm_fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
                   fitted = "e1071", covers = "types from the data frame its call names, saved in the same file")
+
+# ---- 73. party's class probabilities: a list with one vector per row ----------
+set.seed(73)
+fit <- party::ctree(Species ~ ., data = iris_f)
+save_model(fit, "party_ctree_prob")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+# R answers list(row 1's probabilities, row 2's, ...), unnamed: one row
+# each, fields "1", "2", "3" (the bridge's names for unnamed columns).
+prob_rows <- function(p) {
+  m <- do.call(rbind, p)
+  colnames(m) <- as.character(seq_len(ncol(m)))
+  m
+}
+write_case("party_ctree_prob.case.json", "party_ctree_prob", nd,
+           function(nd) prob_rows(predict(fit, newdata = nd, type = "prob")), list(type = "prob"),
+           fit = fit, fitted = "party", covers = "a list of one probability vector per row")
+
+# ---- 74. mclust clustering / 75. glmnet multinomial ---------------------------
+set.seed(74)
+library(mclust)
+fit <- Mclust(iris[, 1:4], G = 3, modelNames = "VEV", verbose = FALSE)
+detach("package:mclust")
+save_model(fit, "mclust_iris")
+case_from_predict("mclust_iris", fit, newdata_of(iris, iris_rows, names(iris)[1:4]), fitted = "mclust",
+                  covers = "clusters of a matrix fit; list(classification, z)")
+set.seed(75)
+x <- as.matrix(iris[, 1:4])
+fit <- glmnet::glmnet(x, iris$Species, family = "multinomial", nlambda = 10)
+save_model(fit, "glmnet_multinomial")
+write_case("glmnet_multinomial.case.json", "glmnet_multinomial", newdata_of(iris, iris_rows, names(iris)[1:4]),
+           function(nd) predict(fit, newx = as.matrix(nd), s = 0.05, type = "response"),
+           list(s = 0.05, type = "response"), fit = fit, fitted = "glmnet",
+           covers = "a rows x classes x lambdas array: one field per class")

@@ -23,6 +23,7 @@ NEW = """
     caret_recipe caret_recipe_prob glmnet_mm cvglmnet_binomial smooth_spline party_ctree
     party_ctree_reg fda_mars mars_matrix mclustda_iris gam_hastie brglm_infert brmultinom_iris
     stan_glm_opt prophet_promo survreg_strata coxph_strata_lp gbm_bernoulli nnet_reg svm_with_data
+    party_ctree_prob mclust_iris glmnet_multinomial
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -403,3 +404,21 @@ def test_a_recipe_model_names_the_unseen_level_not_the_columns_it_does_not_need(
     body = resp.json()
     assert body["column"] == "cyl" and body["value"] == "5" and "missing_columns" not in body
     assert "training levels" in body["description"]
+
+
+def test_a_hardhat_blueprint_records_the_predictors_and_their_types():
+    """In R itself: a model built on hardhat's mold() (no Debian package fits
+    one, so a minimal class here) takes exactly its blueprint's predictors,
+    typed as they were, not the outcome."""
+    out = rscript("""
+        env <- new.env()
+        for (f in sort(Sys.glob("r_scripts/bridge/*.R"))) sys.source(f, envir = env)
+        d <- transform(mtcars, cyl = factor(cyl, levels = c("8", "4", "6")))
+        bp <- hardhat::mold(mpg ~ wt + cyl, d)$blueprint
+        fit <- hardhat::new_model(blueprint = bp, class = "toy_fit")
+        found <- env$bridge_inputs(fit)
+        cat("RESULT", found$source, "|", names(found$columns), "|", levels(found$columns$cyl), "\\n")
+    """, cwd=str(ROOT))
+    got = out[out.index("RESULT"):].split("|")
+    assert got[0].split(None, 1)[1].strip() == "hardhat blueprint ptypes"
+    assert got[1].split() == ["wt", "cyl"] and got[2].split() == ["8", "4", "6"]

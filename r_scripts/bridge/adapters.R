@@ -18,7 +18,9 @@
 #            model's terms do not say (NULL: read as for any model, inputs.R);
 #   defaults function(model, args) -> args: argument defaults the bridge
 #            supplies (NULL: R's own defaults);
-#   part     a component of the result that holds the predictions (NULL: all).
+#   part     a component of the result that holds the predictions (NULL: all);
+#   args     predict() arguments a caller may pass that the method's formals
+#            do not show (they reach an inner function through `...`).
 # The result goes through flatten.R like any other: a list such as
 # smooth.spline's list(x, y) is one row per input row with both fields.
 .data_adapters <- list(
@@ -30,9 +32,12 @@
        }),
   list(class = "mars", arg = "newdata", shape = "matrix",
        inputs = function(model) .numeric_inputs(colnames(model$factor), "mars term factor columns")),
-  list(class = "MclustDA", arg = "newdata", shape = "frame",
-       inputs = function(model) .numeric_inputs(colnames(model$data), "MclustDA training data")),
+  list(class = c("MclustDA", "Mclust"), arg = "newdata", shape = "frame",
+       inputs = function(model) .numeric_inputs(colnames(model$data), "mclust training data")),
   list(class = "ranger", arg = "data", shape = "frame", part = "predictions"),
+  # The older party's predict(object, ...) hands `...` to a function kept in
+  # a package object (conditionalTree@predict), out of args.R's sight.
+  list(class = c("BinaryTree", "RandomForest"), arg = "newdata", shape = "frame", args = "type"),
   # predict.prophet(object, df): newdata would fall into its `...` unread,
   # and it would answer its own history.
   list(class = "prophet", arg = "df", shape = "frame"),

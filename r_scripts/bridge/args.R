@@ -156,7 +156,9 @@ bridge_arg_spec <- function(model, fn = NULL, extra = character(0)) {
 # `predictor` is what bridge_predictor()/bridge_custom_predictor() returned;
 # a sidecar's predictor carries its predict_fn as an attribute.
 bridge_arg_table <- function(model, predictor, extra = character(0)) {
-  spec <- bridge_arg_spec(model, attr(predictor, "predict_fn"), extra)
+  fn <- attr(predictor, "predict_fn")
+  if (is.null(fn)) extra <- union(extra, bridge_data_adapter(model)$args)
+  spec <- bridge_arg_spec(model, fn, extra)
   pick <- function(field, type) vapply(spec$args, function(e) e[[field]], type)
   list(method = spec$method,
        name = pick("name", ""), accepted = pick("accepted", TRUE),
