@@ -19,6 +19,8 @@
 #   defaults function(model, args) -> args: argument defaults the bridge
 #            supplies (NULL: R's own defaults);
 #   part     a component of the result that holds the predictions (NULL: all);
+#   post     function(result, newdata) -> result: puts an answer whose rows
+#            the method reordered back in the caller's order (NULL: none);
 #   args     predict() arguments a caller may pass that the method's formals
 #            do not show (they reach an inner function through `...`).
 # The result goes through flatten.R like any other: a list such as
@@ -39,8 +41,15 @@
   # a package object (conditionalTree@predict), out of args.R's sight.
   list(class = c("BinaryTree", "RandomForest"), arg = "newdata", shape = "frame", args = "type"),
   # predict.prophet(object, df): newdata would fall into its `...` unread,
-  # and it would answer its own history.
-  list(class = "prophet", arg = "df", shape = "frame"),
+  # and it would answer its own history. It answers its rows sorted by ds
+  # (a stable sort): put back in the caller's order.
+  list(class = "prophet", arg = "df", shape = "frame",
+       post = function(out, newdata) {
+         if (!is.data.frame(out) || nrow(out) != nrow(newdata)) return(out)
+         out <- out[order(order(newdata$ds, method = "radix")), , drop = FALSE]
+         rownames(out) <- NULL
+         out
+       }),
   list(class = "gbm", arg = "newdata", shape = "frame",
        defaults = function(model, args) {
          if (is.null(args$n.trees)) args$n.trees <- model$n.trees
@@ -87,6 +96,7 @@ bridge_data_adapter <- function(model) {
     passed <- if (is.na(entry$arg)) list(quote(data)) else stats::setNames(list(quote(data)), entry$arg)
     out <- .predict(model, passed, args, generic)
     if (!is.null(entry$part)) out <- out[[entry$part]]
+    if (!is.null(entry$post)) out <- entry$post(out, newdata)
     out
   }
 }
