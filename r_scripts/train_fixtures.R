@@ -977,3 +977,19 @@ write_case("glmnet_multinomial.case.json", "glmnet_multinomial", newdata_of(iris
            function(nd) predict(fit, newx = as.matrix(nd), s = 0.05, type = "response"),
            list(s = 0.05, type = "response"), fit = fit, fitted = "glmnet",
            covers = "a rows x classes x lambdas array: one field per class")
+
+# ---- 76. caret through a recipe with step_novel: labels it never saw ---------
+# step_novel gives a level the recipe never saw its own "new" level: R
+# answers for it, so the bridge does too (a model without step_novel
+# refuses such a label, naming it).
+set.seed(76)
+rec <- recipes::recipe(mpg ~ wt + hp + cyl, data = mt)
+rec <- recipes::step_novel(rec, cyl)
+rec <- recipes::step_dummy(rec, cyl)
+fit <- caret::train(rec, data = mt, method = "lm", trControl = caret::trainControl(method = "none"))
+save_model(fit, "caret_recipe_novel")
+nd <- newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl"))
+nd$cyl <- as.character(nd$cyl)
+nd$cyl[c(2, 5)] <- c("5", "12")
+case_from_predict("caret_recipe_novel", fit, nd, fitted = "caret, recipes",
+                  covers = "step_novel: a label the recipe never saw is its new level")

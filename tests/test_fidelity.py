@@ -23,7 +23,7 @@ NEW = """
     caret_recipe caret_recipe_prob glmnet_mm cvglmnet_binomial smooth_spline party_ctree
     party_ctree_reg fda_mars mars_matrix mclustda_iris gam_hastie brglm_infert brmultinom_iris
     stan_glm_opt prophet_promo survreg_strata coxph_strata_lp gbm_bernoulli nnet_reg svm_with_data
-    party_ctree_prob mclust_iris glmnet_multinomial
+    party_ctree_prob mclust_iris glmnet_multinomial caret_recipe_novel
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -422,3 +422,12 @@ def test_a_hardhat_blueprint_records_the_predictors_and_their_types():
     got = out[out.index("RESULT"):].split("|")
     assert got[0].split(None, 1)[1].strip() == "hardhat blueprint ptypes"
     assert got[1].split() == ["wt", "cyl"] and got[2].split() == ["8", "4", "6"]
+
+
+def test_a_recipe_with_step_novel_takes_labels_it_never_saw_as_r_does(server, fixture_models):
+    """Where the model itself handles an unseen label (step_novel), it is not
+    refused: R's answer for it is the case's (row 2 and 5 carry "5", "12")."""
+    col = next(c for c in inputs_of(server, "caret_recipe_novel")["columns"] if c["name"] == "cyl")
+    assert col["type"] == "character"
+    case = load_case(fixture_models, "caret_recipe_novel")
+    assert {"5", "12"} <= {row["cyl"] for row in case["rows"]}

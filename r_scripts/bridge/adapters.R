@@ -18,6 +18,8 @@
 #            model's terms do not say (NULL: read as for any model, inputs.R);
 #   defaults function(model, args) -> args: argument defaults the bridge
 #            supplies (NULL: R's own defaults);
+#   prepare  function(model) -> function(newdata) -> newdata: what the rows
+#            need before the call (NULL: nothing);
 #   part     a component of the result that holds the predictions (NULL: all);
 #   post     function(result, newdata) -> result: puts an answer whose rows
 #            the method reordered back in the caller's order (NULL: none);
@@ -58,9 +60,23 @@
   # recipes refuses to bake without every column of a role it requires at
   # bake time (an "ID", say) though no step reads it for predictions: those
   # are filled with missing values of their training type (inputs.R never
-  # asks a caller for them).
+  # asks a caller for them). A step_novel factor arrives as labels: it goes
+  # to recipes as the factor of its training levels, then the labels it
+  # never saw, which step_novel turns into its new level.
   list(class = "train.recipe", arg = "newdata", shape = "frame",
-       fill = function(model) .recipe_fill(model$recipe))
+       fill = function(model) .recipe_fill(model$recipe),
+       prepare = function(model) {
+         novel <- .recipe_novel(model$recipe)
+         function(newdata) {
+           for (v in intersect(names(novel), names(newdata))) {
+             x <- as.character(newdata[[v]])
+             lev <- novel[[v]]
+             newdata[[v]] <- factor(x, levels = c(lev, setdiff(unique(x[!is.na(x)]), lev)),
+                                    ordered = isTRUE(attr(lev, "is_ordered")))
+           }
+           newdata
+         }
+       })
 )
 
 # The adapter of a model, or NULL (newdata = the data frame).
@@ -80,8 +96,10 @@ bridge_data_adapter <- function(model) {
 .adapted_predictor <- function(entry, model, generic) {
   vars <- names(bridge_inputs(model)$columns)
   fill <- if (is.null(entry$fill)) NULL else entry$fill(model)
+  prepare <- if (is.null(entry$prepare)) NULL else entry$prepare(model)
   function(model, newdata, args) {
     if (!is.null(entry$defaults)) args <- entry$defaults(model, args)
+    if (!is.null(prepare)) newdata <- prepare(newdata)
     for (v in names(fill)) {
       if (is.null(newdata[[v]])) newdata[[v]] <- fill[[v]][rep(NA_integer_, nrow(newdata))]
     }

@@ -156,7 +156,23 @@ bridge_inputs <- function(model) {
     NULL
   })
   names(cols) <- vars
+  # A factor a trained step_novel covers takes any label, as in R: a label
+  # the recipe never saw becomes its new level (the adapter turns the
+  # strings back into the factor recipes expects).
+  for (v in intersect(names(.recipe_novel(rec)), vars)) cols[[v]] <- character(0)
   list(columns = cols, source = "recipe predictors")
+}
+
+# Training levels of the factors a trained step_novel covers, by variable.
+.recipe_novel <- function(rec) {
+  out <- list()
+  for (step in rec$steps) {
+    if (inherits(step, "step_novel") && isTRUE(step$trained) && is.list(step$objects) &&
+        !isTRUE(step$skip)) {
+      for (v in names(step$objects)) if (is.character(step$objects[[v]])) out[[v]] <- step$objects[[v]]
+    }
+  }
+  out
 }
 
 # Columns recipes requires at bake() time that are not predictors nor the
