@@ -871,9 +871,10 @@ nd <- newdata_of(infert, rows_per_level(infert, "education"),
                  c("age", "parity", "education", "spontaneous", "induced"))
 case_from_predict("brglm_infert", fit, nd, list(type = "response"), fitted = "brglm2",
                   covers = "method = brglmFit")
-fit <- brglm2::brmultinom(Species ~ ., data = iris_f)
-save_model(fit, "brmultinom_iris")
-case_from_predict("brmultinom_iris", fit, newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species")),
+# (On wine, not iris: iris's separable classes take brmultinom 10 s.)
+fit <- brglm2::brmultinom(rating ~ temp + contact, data = wine)
+save_model(fit, "brmultinom_wine")
+case_from_predict("brmultinom_wine", fit, newdata_of(wine, c(1, 3, 5, 7, 9, 11), c("temp", "contact")),
                   list(type = "probs"), fitted = "brglm2", covers = "probabilities")
 
 # ---- 67. rstanarm by optimisation ----------------------------------------------

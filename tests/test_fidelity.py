@@ -21,7 +21,7 @@ TIMEOUT = 60
 # exporting the same names, a model saved beside its data.
 NEW = """
     caret_recipe caret_recipe_prob glmnet_mm cvglmnet_binomial smooth_spline party_ctree
-    party_ctree_reg fda_mars mars_matrix mclustda_iris gam_hastie brglm_infert brmultinom_iris
+    party_ctree_reg fda_mars mars_matrix mclustda_iris gam_hastie brglm_infert brmultinom_wine
     stan_glm_opt prophet_promo survreg_strata coxph_strata_lp gbm_bernoulli nnet_reg svm_with_data
     party_ctree_prob mclust_iris glmnet_multinomial caret_recipe_novel
 """.split()
