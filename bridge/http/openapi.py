@@ -435,10 +435,10 @@ def _quote(text):
 def _listing_operation():
     entry = {"type": "object", "required": ["name", "status"],
              "properties": {"name": {"type": "string"}, "file": {"type": "string"},
-                            "status": {"type": "string", "enum": ["loaded", "error"]}}}
+                            "status": {"type": "string", "enum": ["loaded", "loading", "error"]}}}
     return {
         "tags": ["models"], "operationId": "list_models", "summary": "The served models",
-        "responses": {"200": {"description": "one entry per model (or per file that failed)",
+        "responses": {"200": {"description": "one entry per model (or per file that failed or is loading)",
                               "content": {"application/json": {"schema": {
                                   "type": "object", "required": ["models"],
                                   "properties": {"models": {"type": "array", "items": entry}}}}}},

@@ -92,6 +92,9 @@ class RModel:
             self.forecaster = forecast_r.read_info(self.session, robj)
         else:
             self.packages = list(h("bridge_load_model")(robj))
+            # Its formulas see its own packages, whatever else this worker
+            # has loaded (packages.R, bridge_scoped_model).
+            self.robj = robj = h("bridge_scoped_model")(robj)
             self.schema = schema_from_r(h("bridge_inputs")(robj))
         if self.sidecar.predict_fn is not None:
             # A custom predict_fn does its own conversion: strings reach it as sent.
@@ -378,7 +381,10 @@ def _read_objects(session, path):
     if path.suffix.lower() == ".rds":
         names = [path.stem]
     is_model, is_forecaster = h("bridge_is_model"), h("bridge_is_forecaster")
-    return [(n, o) for n, o in zip(names, objects) if is_model(o)[0] or is_forecaster(o)[0]]
+    # A model saved beside the data its call names keeps that data as its
+    # record of input types (inputs.R, bridge_with_file_data).
+    with_data = h("bridge_with_file_data")
+    return [(n, with_data(o, objects)) for n, o in zip(names, objects) if is_model(o)[0] or is_forecaster(o)[0]]
 
 
 def load_model(path, object=None, session=None):

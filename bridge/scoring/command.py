@@ -43,6 +43,10 @@ def main(options):
     output = None
     try:
         args = query_args({k: v for k, v in (split_arg(a) for a in options.arg or [])})
+        if getattr(options, "spark", False):
+            from ..spark.command import main as spark_main
+
+            return spark_main(options, args)
         output = options.output or _default_output(options.input)
         scorer = scorer_for(options.model, url=options.url, object_name=options.object,
                             api_key=options.api_key or os.environ.get("BRIDGE_API_KEY"),
@@ -108,4 +112,9 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue a run that stopped (error, Ctrl-C, crash) from its last checkpoint")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--spark", action="store_true",
+                   help="score on Apache Spark (bridge.spark): INPUT a Parquet/CSV file or folder, "
+                        "OUTPUT a folder of Parquet files (docs/spark.md)")
+    p.add_argument("--master", default="local[*]",
+                   help="with --spark: Spark's master URL (default local[*])")
     return p

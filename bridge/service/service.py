@@ -186,7 +186,8 @@ class Service:
             ready, total = self._workers.available, len(self._workers.handles)
         return ReadinessReport(state=state, serving=self._readiness.ready and ready > 0,
                                workers_ready=ready, workers_total=total,
-                               models=len(self._catalog.models()))
+                               models=len(self._catalog.models()),
+                               scanned=self._readiness.scanned, loading=self._catalog.loading())
 
     def queue_depth(self):
         """Calls waiting for a free R worker."""
