@@ -94,7 +94,7 @@ def free_port():
 class Server:
     """`python -m bridge serve` in a subprocess, as a user starts it."""
 
-    def __init__(self, models, *args, env=None, cwd=None, wait="scan"):
+    def __init__(self, models, *args, env=None, cwd=None, wait="scan", ready_timeout=90):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(Path(models) / f".server-{self.port}.log", "w+")
@@ -105,7 +105,7 @@ class Server:
             # started elsewhere than the checkout, Python still finds `bridge` here
             env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **(env or {})})
         try:
-            self.wait_ready(scanned=wait == "scan")
+            self.wait_ready(ready_timeout, scanned=wait == "scan")
         except BaseException:
             # Never leave a server (or its R workers) behind.
             self.stop()
@@ -171,7 +171,9 @@ def examples_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fixtures_server(fixture_models):
     """One real server over the per-class fixture models, shared likewise."""
-    server = Server(fixture_models, "--reload-interval", "0")
+    # Every fixture class loads before it answers; rstanarm's and prophet's
+    # namespaces (rstan) take a while on a busy machine.
+    server = Server(fixture_models, "--reload-interval", "0", ready_timeout=300)
     yield server
     server.stop()
 
