@@ -143,6 +143,13 @@ def missing_error(source, missing):
         missing=[p.describe() for p in missing])
 
 
+def mismatched(describe):
+    """The packages of a describe() dict's requirements whose installed
+    version is not the one saved with."""
+    req = (describe or {}).get("requirements") or {}
+    return [p["package"] for p in req.get("packages", []) if p.get("status") == "mismatch"]
+
+
 def enforce(name, describe, policy):
     """The policy applied to a loaded model's requirements (its describe()
     dict's "requirements"): [] or warnings under warn, ModelLoadError under
