@@ -93,7 +93,8 @@ class RModel:
     def _check_requirements(self, robj, header, missing_namespaces):
         """What the object needs and what it was saved with; a package that
         is not installed fails the load here, before R's own error could."""
-        found, vetiver, vetiver_r, r_version = r_requirements.found(self.session, robj, missing_namespaces)
+        found, vetiver, vetiver_r, r_version = r_requirements.found(self.session, robj, missing_namespaces,
+                                                                    self.sidecar.predict_fn)
         recorded, recorded_by = dict(vetiver), ["vetiver"] if vetiver else []
         if self.sidecar.packages:
             recorded.update(self.sidecar.packages)

@@ -55,11 +55,13 @@ def read_objects(session, path):
     return objects, (rpy2py_vector(missing) if missing is not None else [])
 
 
-def found(session, robj, missing_namespaces=()):
-    """What an object needs: (Requirement list, vetiver's record {pkg:
-    version or None}, vetiver's R version, this R's version)."""
+def found(session, robj, missing_namespaces=(), script=None):
+    """What an object (and its predict_fn `script`, a path) needs:
+    (Requirement list, vetiver's record {pkg: version or None}, vetiver's R
+    version, this R's version)."""
     ri, h = session.ri, session.helper
-    out = h("bridge_requirements")(robj, ri.StrSexpVector(list(missing_namespaces)))
+    out = h("bridge_requirements")(robj, ri.StrSexpVector(list(missing_namespaces)),
+                                   ri.StrSexpVector([str(script)] if script else []))
     parts = {k: v for k, v in zip(out.names, out)}
     packages = rpy2py_vector(parts["package"])
     reqs = [Requirement(p, w, installed=i, base=bool(b))

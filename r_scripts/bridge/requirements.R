@@ -231,7 +231,7 @@ bridge_referenced_namespaces <- function(x, limit = 20000L) {
 # version (NA when missing); and the facts of the session (R version). Also
 # what vetiver recorded: its required_pkgs and, from an renv lockfile, their
 # versions.
-bridge_requirements <- function(model, missing_namespaces = character(0)) {
+bridge_requirements <- function(model, missing_namespaces = character(0), script = character(0)) {
   pkgs <- character(0)
   why <- character(0)
   add <- function(p, reason) {
@@ -254,6 +254,7 @@ bridge_requirements <- function(model, missing_namespaces = character(0)) {
                                       function(f) c(.namespaced_calls(f), .formula_function_packages(f)))))
   add(formula_fns, "formula")
   add(bridge_referenced_namespaces(model), "referenced by the object")
+  if (length(script) == 1 && !is.na(script)) add(bridge_script_packages(script), "predict_fn script")
   meta <- attr(model, "vetiver_metadata", exact = TRUE)
   vetiver <- .vetiver_record(meta)
   add(names(vetiver$packages), "vetiver required_pkgs")
@@ -271,6 +272,28 @@ bridge_requirements <- function(model, missing_namespaces = character(0)) {
     vetiver_versions = unname(as.character(vetiver$packages)),
     vetiver_r_version = vetiver$r_version
   )
+}
+
+# Packages a predict_fn sidecar (<name>.R) uses, read from its parsed code
+# without running it: pkg::fn, and library(), require(), requireNamespace(),
+# loadNamespace() of a literal name.
+bridge_script_packages <- function(path) {
+  # A script that does not parse names nothing here; loading it says why.
+  exprs <- tryCatch(parse(path, keep.source = FALSE), error = function(e) expression())
+  out <- character(0)
+  visit <- function(e, depth = 0L) {
+    if (depth > 200L || !is.call(e)) return()
+    head <- e[[1]]
+    if (is.name(head) && as.character(head) %in% c("library", "require", "requireNamespace",
+                                                    "loadNamespace") && length(e) >= 2) {
+      arg <- e[[2]]
+      if (is.name(arg) || is.character(arg)) out <<- c(out, as.character(arg)[1])
+    }
+    out <<- c(out, .namespaced_calls(e))
+    for (i in seq_along(e)) if (!identical(e[[i]], quote(expr = ))) visit(e[[i]], depth + 1L)
+  }
+  for (e in exprs) visit(e)
+  unique(out)
 }
 
 # Packages exporting the functions a formula calls without pkg:: (ns ->
