@@ -93,8 +93,13 @@ class RModel:
     def _check_requirements(self, robj, header, missing_namespaces):
         """What the object needs and what it was saved with; a package that
         is not installed fails the load here, before R's own error could."""
-        found, vetiver, vetiver_r, r_version = r_requirements.found(self.session, robj, missing_namespaces,
-                                                                    self.sidecar.predict_fn)
+        try:
+            found, vetiver, vetiver_r, r_version = r_requirements.found(
+                self.session, robj, missing_namespaces, self.sidecar.predict_fn)
+        except RRuntimeError as exc:  # never a reason not to serve: R's own load still runs
+            log.warning("%s: could not read what model %s needs: %s", self.path.name, self.name,
+                        str(exc).strip())
+            return
         recorded, recorded_by = dict(vetiver), ["vetiver"] if vetiver else []
         if self.sidecar.packages:
             recorded.update(self.sidecar.packages)
@@ -410,11 +415,21 @@ def read_model_file(path, session=None):
         raise ModelLoadError(f"{path.name}: holds no object with a predict() or forecast() method{why}")
     stem = file_stem(path)
     models = FileModels(skipped=skipped)
+    wanting = []
     for object_name, robj in objects:
         name = stem if single else f"{stem}.{object_name}"
         sidecar = Sidecar.find(path.parent, name)
-        models[name] = RModel(name, path, object_name, robj, session, sidecar, sha,
-                              header=header, missing_namespaces=missing_ns)
+        try:
+            models[name] = RModel(name, path, object_name, robj, session, sidecar, sha,
+                                  header=header, missing_namespaces=missing_ns)
+        except ModelLoadError as exc:
+            # One model of several lacking a package: the others still serve.
+            if single or "missing" not in exc.details:
+                raise
+            wanting.append(exc)
+            models.skipped.append({"object": object_name, "reason": exc.description})
+    if wanting and not models:
+        raise wanting[0]
     return models
 
 

@@ -134,7 +134,8 @@ bridge_unwrap <- function(x) {
 # active bindings are never called.
 bridge_referenced_namespaces <- function(x, limit = 20000L) {
   found <- character(0)
-  seen_envs <- list()
+  seen_envs <- new.env(hash = TRUE, parent = emptyenv())  # by address: each walked once
+  n_envs <- 0L
   stack <- list(x)
   visits <- 0L
   # Lists and calls can hold the empty symbol (x[, 1]): it is never bound.
@@ -168,9 +169,10 @@ bridge_referenced_namespaces <- function(x, limit = 20000L) {
         found <- c(found, sub("^package:", "", name))
         next
       }
-      if (any(vapply(seen_envs, identical, TRUE, v))) next
-      if (length(seen_envs) >= 200L) next
-      seen_envs[[length(seen_envs) + 1L]] <- v
+      key <- format(v)[1]
+      if (!is.null(seen_envs[[key]]) || n_envs >= 200L) next
+      seen_envs[[key]] <- TRUE
+      n_envs <- n_envs + 1L
       for (nm in ls(v, all.names = TRUE, sorted = FALSE)) {
         if (bindingIsActive(nm, v)) next
         push_part(list(do.call(substitute, list(as.name(nm), v))), 1L)
@@ -250,13 +252,17 @@ bridge_requirements <- function(model, missing_namespaces = character(0), script
   if (inherits(model, "train") && is.list(model$modelInfo)) {
     add(as.character(model$modelInfo$library), "caret model library")
   }
-  formula_fns <- unique(unlist(lapply(tryCatch(.model_formulas(model), error = function(e) list()),
-                                      function(f) c(.namespaced_calls(f), .formula_function_packages(f)))))
+  formula_fns <- tryCatch(
+    unique(unlist(lapply(.model_formulas(model),
+                         function(f) c(.namespaced_calls(f), .formula_function_packages(f))))),
+    error = function(e) character(0))
   add(formula_fns, "formula")
-  add(bridge_referenced_namespaces(model), "referenced by the object")
+  add(tryCatch(bridge_referenced_namespaces(model), error = function(e) character(0)),
+      "referenced by the object")
   if (length(script) == 1 && !is.na(script)) add(bridge_script_packages(script), "predict_fn script")
   meta <- attr(model, "vetiver_metadata", exact = TRUE)
-  vetiver <- .vetiver_record(meta)
+  vetiver <- tryCatch(.vetiver_record(meta),
+                      error = function(e) list(packages = character(0), r_version = NA_character_))
   add(names(vetiver$packages), "vetiver required_pkgs")
   pkgs <- setdiff(pkgs, c("base", ".GlobalEnv", "R_GlobalEnv"))
   why <- why[match(pkgs, pkgs)]
