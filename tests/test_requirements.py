@@ -362,3 +362,25 @@ def test_inspect_shows_requirements():
     assert done.returncode == 0, done.stderr
     described = json.loads(done.stdout)[0]
     assert "randomForest" in {p["package"] for p in described["requirements"]["packages"]}
+
+
+def test_a_missing_package_is_named_with_no_record(fake_models, tmp_path, session):
+    """No sidecar: the namespace a closure in the object refers to, or an S4
+    class's package, names what is missing."""
+    from bridge.errors import ModelLoadError
+    from bridge.r.model import load_model
+
+    _, models = fake_models
+    shutil.copy(models / "fake.rds", tmp_path / "fake.rds")
+    with pytest.raises(ModelLoadError) as err:
+        load_model(tmp_path / "fake.rds", session=session)
+    assert "bridgefake, Debian package r-cran-bridgefake" in err.value.description
+    rscript(f"""
+        setClass("BridgeFoo", representation(a = "numeric"))
+        x <- new("BridgeFoo", a = 1)
+        attr(x, "class") <- structure("BridgeFoo", package = "bridgeNoSuchS4")
+        saveRDS(x, "{tmp_path}/s4.rds")
+    """)
+    with pytest.raises(ModelLoadError) as err:
+        load_model(tmp_path / "s4.rds", session=session)
+    assert "bridgeNoSuchS4" in err.value.description and "r-cran-bridgenosuchs4" in err.value.description

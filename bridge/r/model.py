@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 from pathlib import Path
 
 from rpy2.rinterface_lib.embedded import RRuntimeError
@@ -317,18 +318,26 @@ class RModel:
         }
 
 
+_NO_PACKAGE = re.compile(r"(?:there is no package called|unable to find required package) "
+                         r".([A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]).")
+
+
 def _package_error(model, exc):
     """R's "there is no package called" as the bridge's load error."""
-    import re
-
     text = str(exc).strip()
-    found = re.search(r"there is no package called .([A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]).", text)
+    missing = _missing_in(f"{model.path.name} (model {model.name!r})", text, model.sidecar.packages)
+    return missing or ModelLoadError(f"{model.path.name}: loading the packages of model {model.name!r} "
+                                     f"failed in R: {text}")
+
+
+def _missing_in(source, text, recorded):
+    """The missing-package load error for R's error text, if that is what it says."""
+    found = _NO_PACKAGE.search(text)
     if not found:
-        return ModelLoadError(f"{model.path.name}: loading the packages of model {model.name!r} "
-                              f"failed in R: {text}")
+        return None
     package = found.group(1)
-    return reqs.missing_error(f"{model.path.name} (model {model.name!r})", [reqs.Requirement(
-        package, "loading the model's packages", saved=model.sidecar.packages.get(package))])
+    return reqs.missing_error(source, [reqs.Requirement(package, "reading the model",
+                                                        saved=recorded.get(package))])
 
 
 def _arg_spec(table):
@@ -459,17 +468,26 @@ def _read_objects(session, path):
     try:
         objects, missing = r_requirements.read_objects(session, path)
     except RRuntimeError as exc:
-        raise ModelLoadError(f"{path.name}: R could not read the file: {str(exc).strip()}")
+        text = str(exc).strip()
+        raise _missing_in(path.name, text, Sidecar.find(path.parent, file_stem(path)).packages) or \
+            ModelLoadError(f"{path.name}: R could not read the file: {text}")
     names = list(objects.names) if objects.names is not ri.NULL else []
     if path.suffix.lower() == ".rds":
         names = [path.stem]
     is_model, is_forecaster = h("bridge_is_model"), h("bridge_is_forecaster")
     models, others = [], []
     for n, o in zip(names, objects):
-        if is_model(o)[0] or is_forecaster(o)[0]:
+        try:
+            servable = is_model(o)[0] or is_forecaster(o)[0]
+        except RRuntimeError as exc:  # an S4 class whose package is not installed
+            text = str(exc).strip()
+            raise _missing_in(path.name, text, Sidecar.find(path.parent, file_stem(path)).packages) or \
+                ModelLoadError(f"{path.name}: R failed reading object {n!r}: {text}")
+        if servable:
             models.append((n, o))
         elif o.rclass[0] not in _DATA_CLASSES:
             others.append(list(o.rclass))
+            missing = list(dict.fromkeys(missing + rpy2py_vector(h("bridge_wanting")(o))))
     return models, missing, others
 
 

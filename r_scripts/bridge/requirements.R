@@ -115,7 +115,8 @@ bridge_read_file_noting <- function(path) {
 # installed); what vetiver recorded stays on it as "vetiver_metadata", and its
 # prototype becomes the ptype the bridge reads inputs from.
 bridge_unwrap <- function(x) {
-  if (!inherits(x, "vetiver_model") || !is.list(x) || is.null(x$model)) return(x)
+  if (isS4(x) || !("vetiver_model" %in% attr(x, "class", exact = TRUE)) || !is.list(x) ||
+      is.null(x$model)) return(x)
   inner <- x$model
   meta <- x$metadata
   if (is.list(meta)) attr(inner, "vetiver_metadata") <- unclass(meta)
@@ -362,3 +363,12 @@ bridge_installed_versions <- function(pkgs) {
 
 # This R's version as "4.2.2".
 bridge_r_version <- function() paste(R.version$major, R.version$minor, sep = ".")
+
+# Packages an object that is not (yet) a model names and that are not
+# installed: an S4 class's package, namespaces referred to inside it. Why a
+# file holds no servable model, when that is the reason.
+bridge_wanting <- function(x) {
+  pkgs <- tryCatch(bridge_referenced_namespaces(x, limit = 5000L), error = function(e) character(0))
+  pkgs <- setdiff(pkgs, c("base", ".GlobalEnv"))
+  pkgs[is.na(vapply(pkgs, .installed_version, "", USE.NAMES = FALSE))]
+}
