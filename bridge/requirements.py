@@ -121,7 +121,8 @@ def combine(found, recorded, installed_of, r_version, saved_r_version=None, reco
     for name, version in zip(extra, installed_of(extra) if extra else []):
         by_name[name] = Requirement(name, "recorded", installed=version)
     for name, version in recorded.items():
-        if version is not None:
+        # vetiver's lockfile versions are read as they are: only a version string counts.
+        if isinstance(version, str) and VERSION.match(version) and name in by_name:
             by_name[name].saved = version
     return Requirements(list(by_name.values()), r_version, saved_r_version, tuple(recorded_by),
                         dict(file or {}))

@@ -384,3 +384,12 @@ def test_a_missing_package_is_named_with_no_record(fake_models, tmp_path, sessio
     with pytest.raises(ModelLoadError) as err:
         load_model(tmp_path / "s4.rds", session=session)
     assert "bridgeNoSuchS4" in err.value.description and "r-cran-bridgenosuchs4" in err.value.description
+
+
+@pytest.mark.parametrize("junk", ["1); q()", "", "latest", "1..2"])
+def test_a_recorded_version_that_is_not_one_is_ignored_not_compared(junk):
+    from bridge.requirements import Requirement, combine
+
+    req = combine([Requirement("MASS", "class", installed="7.3-58.2")], {"MASS": junk},
+                  lambda names: [None] * len(names), "4.2.2", recorded_by=("vetiver",))
+    assert [p.status for p in req.packages] == ["unrecorded"]
