@@ -68,6 +68,9 @@ def main(argv=None):
     serve.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=None,
                        help="serve model files and sidecars that link outside the model folder "
                             "(BRIDGE_FOLLOW_SYMLINKS; default: refused)")
+    serve.add_argument("--shadow-queue", type=int, dest="shadow_queue",
+                       help="shadow calls waiting before more are dropped (BRIDGE_SHADOW_QUEUE, "
+                            "default 64; docs/versions.md)")
     serve.add_argument("--max-response-bytes", type=_size, dest="max_response_bytes",
                        help="largest answer R may produce for one request, checked before it is "
                             "converted (BRIDGE_MAX_RESPONSE_BYTES, default 64 MiB)")

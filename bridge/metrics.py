@@ -79,6 +79,20 @@ class _Metrics:
             "bridge_model_requirement_mismatch", "1 while a served model runs with a package at "
             "another version than it was saved with (--package-check warn), by model and package.",
             ["model", "package"], registry=r)
+        self.shadow = Counter(
+            "bridge_shadow_total", "Calls replayed on a model's shadow version (docs/versions.md), "
+            "by model and outcome (compared, dropped: the shadow was saturated, error: the shadow "
+            "version failed, primary_error: the routed version failed).",
+            ["model", "outcome"], registry=r)
+        self.shadow_agreement = Gauge(
+            "bridge_shadow_agreement", "Share of compared rows whose non-numeric outputs the "
+            "shadow version answered the same, by model.", ["model"], registry=r)
+        self.shadow_difference = Gauge(
+            "bridge_shadow_mean_abs_difference", "Mean absolute difference of numeric outputs "
+            "between the shadow and the routed version, by model.", ["model"], registry=r)
+        self.shadow_max_difference = Gauge(
+            "bridge_shadow_max_abs_difference", "Largest absolute difference of a numeric output "
+            "between the shadow and the routed version, by model.", ["model"], registry=r)
         self.r_errors = Counter(
             "bridge_r_errors_total", "Errors raised by R in predict(), by model and kind "
             "(input: R rejected the data; model: the model itself failed).",
@@ -131,6 +145,19 @@ def observer_failed(observer):
 
 def observer_dropped(observer):
     _get().observer_dropped.labels(observer).inc()
+
+
+def shadow_outcome(model, outcome, stats=None):
+    """One shadowed call (bridge/versions/shadow.py); `stats` its model's
+    running comparison (ShadowStats.snapshot())."""
+    m = _get()
+    m.shadow.labels(model, outcome).inc()
+    if stats is not None:
+        if stats.get("agreement") is not None:
+            m.shadow_agreement.labels(model).set(stats["agreement"])
+        if stats.get("mean_abs_difference") is not None:
+            m.shadow_difference.labels(model).set(stats["mean_abs_difference"])
+            m.shadow_max_difference.labels(model).set(stats["max_abs_difference"])
 
 
 def model_loaded(model):
@@ -199,6 +226,8 @@ class MetricsObserver:
         self._children = {}
 
     def observe(self, event):
+        if event.shadow:
+            return  # a shadow version's answer, counted in bridge_shadow_total
         model, protocol = event.model or "", event.context.protocol
         key = (model, protocol, event.status)
         children = self._children.get(key)

@@ -49,6 +49,7 @@ class Settings:
     plumber_dir: Path = None      # docs/plumber.md; `make run` serves r_scripts/api/
     plumber: tuple = ()
     plumber_bare: bool = False    # load plumber.R files without attaching plumber
+    shadow_queue: int = 64        # shadow calls waiting to run before more are dropped (docs/versions.md)
     plumber_workers: int = 0      # 1: every Plumber request to one R worker (stateful files); 0: any
     package_check: str = "warn"   # warn | refuse | off: a package at another version than saved with
 

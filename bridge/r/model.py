@@ -130,6 +130,9 @@ class RModel:
                 self.packages = list(h("bridge_load_model")(robj))
             except RRuntimeError as exc:
                 raise _package_error(self, exc) from None
+            # Its formulas see its own packages, whatever else this worker
+            # has loaded (packages.R, bridge_scoped_model).
+            self.robj = robj = h("bridge_scoped_model")(robj)
             self.schema = schema_from_r(h("bridge_inputs")(robj))
         if self.sidecar.predict_fn is not None:
             # A custom predict_fn does its own conversion: strings reach it as sent.
@@ -475,6 +478,9 @@ def _read_objects(session, path):
     if path.suffix.lower() == ".rds":
         names = [path.stem]
     is_model, is_forecaster = h("bridge_is_model"), h("bridge_is_forecaster")
+    # A model saved beside the data its call names keeps that data as its
+    # record of input types (inputs.R, bridge_with_file_data).
+    with_data = h("bridge_with_file_data")
     models, others = [], []
     for n, o in zip(names, objects):
         try:
@@ -484,7 +490,7 @@ def _read_objects(session, path):
             raise _missing_in(path.name, text, Sidecar.find(path.parent, file_stem(path)).packages) or \
                 ModelLoadError(f"{path.name}: R failed reading object {n!r}: {text}")
         if servable:
-            models.append((n, o))
+            models.append((n, with_data(o, objects)))
         elif o.rclass[0] not in _DATA_CLASSES:
             others.append(list(o.rclass))
             missing = list(dict.fromkeys(missing + rpy2py_vector(h("bridge_wanting")(o))))

@@ -54,9 +54,12 @@ class Queued:
     counted (`dropped`), never waited for. The inner observer's exceptions are
     logged once and counted, as for any observer."""
 
-    def __init__(self, observer, maxsize=10_000, name=None):
+    def __init__(self, observer, maxsize=10_000, name=None, on_drop=None):
+        """`on_drop(event)`, if given, is told of each dropped event (on the
+        caller's thread: it must not block either)."""
         self.observer = observer
         self.dropped = 0
+        self._on_drop = on_drop
         self._queue = queue.Queue(maxsize)
         self._inner = Observers([observer])
         self._thread = threading.Thread(target=self._run, daemon=True,
@@ -69,6 +72,8 @@ class Queued:
         except queue.Full:
             self.dropped += 1  # for tests and logs; the metric is the count to trust
             metrics.observer_dropped(type(self.observer).__name__)
+            if self._on_drop is not None:
+                self._on_drop(event)
 
     def _run(self):
         while True:

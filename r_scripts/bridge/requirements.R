@@ -8,7 +8,8 @@
 # (packages.R), the namespaces its formulas call (splines::ns, or ns found
 # among the exports), the namespaces environments and closures inside it
 # refer to (a bounded walk that reads bindings without forcing promises or
-# calling active bindings), and what a vetiver_model recorded. Every value
+# calling active bindings), and what a vetiver_model recorded (files.R
+# unwraps it and keeps its metadata as attr "vetiver_metadata"). Every value
 # goes back to Python as data; the Python side compares it with what the
 # model was saved with (bridge/requirements.py).
 
@@ -106,24 +107,8 @@ bridge_read_file_noting <- function(path) {
         invokeRestart("muffleWarning")
       }
     })
-  objects <- lapply(objects, bridge_unwrap)
   attr(objects, "missing_namespaces") <- unique(missing)
   objects
-}
-
-# A vetiver_model is served as the model it wraps (vetiver itself need not be
-# installed); what vetiver recorded stays on it as "vetiver_metadata", and its
-# prototype becomes the ptype the bridge reads inputs from.
-bridge_unwrap <- function(x) {
-  if (isS4(x) || !("vetiver_model" %in% attr(x, "class", exact = TRUE)) || !is.list(x) ||
-      is.null(x$model)) return(x)
-  inner <- x$model
-  meta <- x$metadata
-  if (is.list(meta)) attr(inner, "vetiver_metadata") <- unclass(meta)
-  if (is.data.frame(x$prototype) && is.null(attr(inner, "ptype", exact = TRUE))) {
-    attr(inner, "ptype") <- as.data.frame(x$prototype)[0, , drop = FALSE]
-  }
-  inner
 }
 
 # ---- the walk ----------------------------------------------------------------
