@@ -75,6 +75,10 @@ class _Metrics:
         self.load_failures = Counter(
             "bridge_model_load_failures_total", "Model files that failed to load, by file.",
             ["file"], registry=r)
+        self.requirement_mismatch = Gauge(
+            "bridge_model_requirement_mismatch", "1 while a served model runs with a package at "
+            "another version than it was saved with (--package-check warn), by model and package.",
+            ["model", "package"], registry=r)
         self.shadow = Counter(
             "bridge_shadow_total", "Calls replayed on a model's shadow version (docs/versions.md), "
             "by model and outcome (compared, dropped: the shadow was saturated, error: the shadow "
@@ -174,6 +178,23 @@ def model_loaded(model):
     m.batch_requests.labels(model)
     for kind in ("input", "model"):
         m.r_errors.labels(model, kind)
+
+
+_mismatched = {}  # model -> packages with a mismatch series
+_mismatch_lock = threading.Lock()
+
+
+def requirement_mismatch(model, packages):
+    """The packages a served model runs at another version than saved with
+    (an empty list when it is unserved or reloaded without mismatch)."""
+    m = _get()
+    with _mismatch_lock:
+        for package in _mismatched.pop(model, set()) - set(packages):
+            m.requirement_mismatch.remove(model, package)
+        for package in packages:
+            m.requirement_mismatch.labels(model, package).set(1)
+        if packages:
+            _mismatched[model] = set(packages)
 
 
 def workers_ready(n):

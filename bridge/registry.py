@@ -20,6 +20,7 @@ from concurrent.futures import FIRST_COMPLETED, wait
 from pathlib import Path
 
 from . import metrics
+from . import requirements
 from .errors import ModelLoadError, ModelLoading, ModelNotFound
 from .http.logs import printable
 from .modelfiles import Snapshots, is_model_file, sidecars, stem
@@ -202,6 +203,7 @@ class Registry:
     def _finish(self, path, sig, snapshot, file_id, future):
         try:
             view = future.result()
+            warned = self._check_requirements(file_id, view)
             models = {name: ServedModel(self.pool, file_id, path, v, self.default_timeout)
                       for name, v in view["models"].items()}
         except Exception as exc:
@@ -234,12 +236,36 @@ class Registry:
         log.info("serving %s from %s", printable(", ".join(models)), printable(path.name))
         for name in models:
             metrics.model_loaded(name)
+            lines, packages = warned.get(name, ([], []))
+            metrics.requirement_mismatch(name, packages)
+            for line in lines:
+                log.warning("model %s: %s (--package-check warn)", printable(name), printable(line))
         for skipped in state.skipped:
             log.warning("model file %s: object %s not served: %s", printable(path.name),
                         printable(skipped["object"]), skipped["reason"])
 
+    def _check_requirements(self, file_id, view):
+        """--package-check on what the workers found: warnings per model, put
+        in its listing entry; under refuse the file is unloaded and fails."""
+        policy = getattr(getattr(self.pool, "settings", None), "package_check", "warn")
+        warned = {}
+        try:
+            for name, v in view["models"].items():
+                lines = requirements.enforce(name, v.get("describe"), policy)
+                warned[name] = (lines, requirements.mismatched(v.get("describe")) if lines else [])
+        except ModelLoadError:
+            self.pool.unload(file_id)
+            raise
+        for name, (lines, _) in warned.items():
+            if lines:
+                view["models"][name]["summary"]["requirement_warnings"] = lines
+                view["models"][name]["describe"]["requirement_warnings"] = lines
+        return warned
+
     def _unserve(self, path):
         state = self._files.pop(path)
+        for name in state.names:
+            metrics.requirement_mismatch(name, [])
         with self._lock:
             self._models = {n: m for n, m in self._models.items() if n not in state.names}
             self.generation += 1

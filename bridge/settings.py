@@ -51,6 +51,7 @@ class Settings:
     plumber_bare: bool = False    # load plumber.R files without attaching plumber
     shadow_queue: int = 64        # shadow calls waiting to run before more are dropped (docs/versions.md)
     plumber_workers: int = 0      # 1: every Plumber request to one R worker (stateful files); 0: any
+    package_check: str = "warn"   # warn | refuse | off: a package at another version than saved with
 
     @classmethod
     def from_env(cls, environ=None, **overrides):
@@ -68,6 +69,8 @@ class Settings:
             values["plumber_dir"] = Path(values["plumber_dir"])
         if "plumber" in values:
             values["plumber"] = tuple(Path(p) for p in values["plumber"])
+        if values.get("package_check", "warn") not in ("warn", "refuse", "off"):
+            raise SystemExit(f"BRIDGE_PACKAGE_CHECK={values['package_check']!r}: use warn, refuse or off")
         return cls(**values)
 
 

@@ -33,6 +33,9 @@ bridge_unwrap_vetiver <- function(x) {
   if (is.data.frame(ptype) && is.null(attr(model, "ptype", exact = TRUE))) {
     attr(model, "ptype") <- ptype[0, , drop = FALSE]
   }
+  # What vetiver recorded (required_pkgs, renv_lock): requirements.R reads it.
+  meta <- if (is.list(x$metadata)) unclass(x$metadata) else list(required_pkgs = x$required_pkgs)
+  attr(model, "vetiver_metadata") <- meta
   model
 }
 
