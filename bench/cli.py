@@ -65,6 +65,12 @@ def bench(args):
                       sizes=sizes, plumber_processes=procs)
     info["load_end"] = os.getloadavg()
     text = report.markdown(results, info)
+    from .logging_cost import measure, report as logging_report
+
+    say = logging_report(measure(args.model, seconds=5 if args.quick else 15,
+                                 workers=args.workers, out=OUT / "logging"))
+    print(say)
+    text += f"\n## The prediction log's cost (bench/logging_cost.py)\n\n{say}\n"
     print("\n".join(report.verdict_table(results)))
     default = OUT / "RESULTS-quick.md" if args.quick else ROOT / "bench" / "RESULTS.md"
     report.write(Path(args.results) if args.results else default, text)

@@ -80,6 +80,7 @@ def main(argv=None):
                             "(BRIDGE_PACKAGE_CHECK, default warn; a missing package always fails)")
     serve.add_argument("--lock-file", dest="lock_file",
                        help="lock file (BRIDGE_LOCK_FILE, default <models>/bridge.lock)")
+    _monitoring_flags(serve)
 
     lock = sub.add_parser("lock", help="write the sha256 manifest of a model folder (bridge.lock)")
     lock.add_argument("--models", help="model folder (BRIDGE_MODELS, default r_models/)")
@@ -93,14 +94,21 @@ def main(argv=None):
     scoring.add_parser(sub)
     forecast_cli.add_parser(sub)
     requirements_cli.add_parser(sub)
+    from .monitoring import offline as monitor_cli
+
+    monitor_cli.add_parser(sub)
 
     args = parser.parse_args(argv)
+    if getattr(args, "log_sample", None) is not None and not 0 <= args.log_sample <= 1:
+        parser.error("--log-sample must be between 0 and 1")
     if args.command == "predict":
         return scoring.main(args)
     if args.command == "forecast":
         return forecast_cli.main(args)
     if args.command == "requirements":
         return requirements_cli.main(args)
+    if args.command == "monitor":
+        return monitor_cli.main(args)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}
     settings = Settings.from_env(**overrides)
     logging.basicConfig(level=settings.log_level.upper(),
@@ -151,3 +159,29 @@ def write_lock_file(folder, out):
         print(f"{digest}  {name}")
     print(f"wrote {path} ({len(files)} files)", file=sys.stderr)
     return 0
+
+
+def _monitoring_flags(serve):
+    """docs/monitoring.md: the prediction log and the live drift window."""
+    serve.add_argument("--log-predictions", dest="log_predictions", metavar="DIR",
+                       help="write every prediction (inputs, outputs, model, version) as Parquet "
+                            "files under DIR (BRIDGE_LOG_PREDICTIONS; default: no log)")
+    serve.add_argument("--log-sample", type=float, dest="log_sample", metavar="RATE",
+                       help="share of calls logged, 0-1 (BRIDGE_LOG_SAMPLE, default 1)")
+    serve.add_argument("--log-rotate-bytes", type=_size, dest="log_rotate_bytes",
+                       help="a log file is written once its rows reach this size "
+                            "(BRIDGE_LOG_ROTATE_BYTES, default 64M)")
+    serve.add_argument("--log-rotate-seconds", type=float, dest="log_rotate_seconds",
+                       help="... or once its oldest row is this old (BRIDGE_LOG_ROTATE_SECONDS, "
+                            "default 300)")
+    serve.add_argument("--log-queue", type=int, dest="log_queue",
+                       help="calls waiting for the log writer before new ones are dropped and "
+                            "counted (BRIDGE_LOG_QUEUE, default 10000)")
+    serve.add_argument("--monitor-rows", type=int, dest="monitor_rows",
+                       help="live drift window: the last N rows per model version "
+                            "(BRIDGE_MONITOR_ROWS, default 10000)")
+    serve.add_argument("--monitor-minutes", type=float, dest="monitor_minutes",
+                       help="... of the last T minutes (BRIDGE_MONITOR_MINUTES, default 60)")
+    serve.add_argument("--drift-threshold", type=float, dest="drift_threshold",
+                       help="PSI above which a column is drifting (BRIDGE_DRIFT_THRESHOLD, "
+                            "default 0.2)")

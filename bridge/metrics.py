@@ -62,6 +62,19 @@ class _Metrics:
         self.observer_dropped = Counter(
             "bridge_observer_dropped_total", "Events a queued observer (bridge/service/observers.py) "
             "dropped because its queue was full, by observer.", ["observer"], registry=r)
+        self.log_dropped = Counter(
+            "bridge_prediction_log_dropped_total", "Calls the prediction log (--log-predictions) "
+            "did not record because its queue was full.", registry=r)
+        self.log_rows = Counter(
+            "bridge_prediction_log_rows_total", "Rows the prediction log wrote to Parquet files.",
+            registry=r)
+        self.log_lost = Counter(
+            "bridge_prediction_log_lost_rows_total", "Rows the prediction log could not write "
+            "(the folder refused the file), by model.", ["model"], registry=r)
+        self.drift_psi = Gauge(
+            "bridge_input_drift_psi", "Population stability index of an input's live values "
+            "against the model's reference (docs/monitoring.md), by model, version, column.",
+            ["model", "version", "column"], registry=r)
         self.queue_depth = Gauge(
             "bridge_queue_depth", "Requests waiting for a free R worker.", registry=r)
         self.workers_ready = Gauge(
@@ -163,6 +176,20 @@ def shadow_outcome(model, outcome, stats=None, latency_ms=None):
         if stats.get("mean_abs_difference") is not None:
             m.shadow_difference.labels(model).set(stats["mean_abs_difference"])
             m.shadow_max_difference.labels(model).set(stats["max_abs_difference"])
+def prediction_log_dropped():
+    _get().log_dropped.inc()
+
+
+def prediction_log_written(rows):
+    _get().log_rows.inc(rows)
+
+
+def prediction_log_lost(model, rows):
+    _get().log_lost.labels(model).inc(rows)
+
+
+def drift_psi(model, version, column, value):
+    _get().drift_psi.labels(model, version or "", column).set(value)
 
 
 def model_loaded(model):

@@ -16,6 +16,7 @@ from .http.app import create_app
 from .http.health import Readiness
 from .manifest import Manifest
 from .registry import Registry
+from .service import Service
 from .workers.pool import Pool
 from .workers.remote import RemotePlumber
 
@@ -23,7 +24,8 @@ log = logging.getLogger(__name__)
 
 
 def build(settings, readiness=None):
-    """Worker pool, registry (not scanned yet: `first_scan` does it) and app.
+    """Worker pool, registry (not scanned yet: `first_scan` does it), the
+    service every protocol calls, and the app: (app, registry, service).
     `readiness` (health.Readiness) turns ready once the first scan is done."""
     readiness = readiness or Readiness()
     files = plumberfiles.find_plumber_files(settings.plumber_dir, settings.plumber)
@@ -35,8 +37,9 @@ def build(settings, readiness=None):
                         default_timeout=settings.predict_timeout)
     plumber_apis = (RemotePlumber(pool, files, settings.predict_timeout,
                                   pinned=settings.plumber_workers == 1) if files else None)
-    app = create_app(registry, settings, readiness, plumber_apis=plumber_apis)
-    return app, registry
+    service = Service.from_settings(registry, settings, readiness)
+    app = create_app(registry, settings, readiness, plumber_apis=plumber_apis, service=service)
+    return app, registry, service
 
 
 def first_scan(registry, settings, readiness):
@@ -64,11 +67,14 @@ def serve(settings):
     from .http.front import Front
 
     readiness = Readiness()
-    app, registry = build(settings, readiness)
+    app, registry, service = build(settings, readiness)
     try:
         front = Front(app, settings, readiness, on_reload=registry.scan)  # binds the port
         first_scan(registry, settings, readiness)
         return front.run()
     finally:
+        # The queued observers (the prediction log) write what they hold.
+        if not service.close(timeout=settings.grace_period):
+            log.warning("observers not done within the grace period; queued records lost")
         registry.stop()
         registry.pool.stop()

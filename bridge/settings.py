@@ -52,6 +52,16 @@ class Settings:
     shadow_queue: int = 64        # shadow calls waiting to run before more are dropped (docs/versions.md)
     plumber_workers: int = 0      # 1: every Plumber request to one R worker (stateful files); 0: any
     package_check: str = "warn"   # warn | refuse | off: a package at another version than saved with
+    # monitoring (docs/monitoring.md)
+    log_predictions: str = ""     # folder of the prediction log (Parquet); empty: no log
+    log_sample: float = 1.0       # share of calls logged (0-1)
+    log_rotate_bytes: int = 64 * 2**20   # a log file is written once its rows reach this (in memory)
+    log_rotate_seconds: float = 300.0    # ... or once its oldest row is this old
+    log_queue: int = 10_000       # calls waiting for the log writer; more are dropped and counted
+    monitor_rows: int = 10_000    # the live window per model version: the last N rows ...
+    monitor_minutes: float = 60.0  # ... of the last T minutes
+    monitor_queue: int = 10_000   # calls waiting for the drift monitor; more are dropped
+    drift_threshold: float = 0.2  # PSI above this is "drifting"
 
     @classmethod
     def from_env(cls, environ=None, **overrides):
@@ -74,7 +84,8 @@ class Settings:
         return cls(**values)
 
 
-SIZE_FIELDS = ("max_body_bytes", "max_response_bytes", "max_header_bytes", "worker_memory")
+SIZE_FIELDS = ("max_body_bytes", "max_response_bytes", "max_header_bytes", "worker_memory",
+               "log_rotate_bytes")
 
 
 def parse_size(text):

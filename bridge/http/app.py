@@ -7,7 +7,7 @@ from .. import metrics
 from ..errors import BridgeError
 from ..service import Service
 from ..settings import Settings
-from . import mlflow, openapi, plumber, v2
+from . import mlflow, monitor, openapi, plumber, v2
 from .auth import ApiKeyAuth
 from .cors import Cors
 from .errors import BridgeErrorRenderer, WireFormat, render_http_error, render_unexpected
@@ -55,6 +55,7 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None, servi
     app.add_route(VERSION_PREDICT_ROUTE, PredictResource(service, VERSION_PREDICT_ROUTE))
     app.add_route(VERSION_FORECAST_ROUTE, ForecastResource(service, VERSION_FORECAST_ROUTE))
     app.add_route("/models/{name}/shadow", ShadowResource(service))
+    monitor.add_routes(app, service)
     openapi.add_routes(app, service, auth)
     v2.add_routes(app, service)
     plumber.mount(app, plumber_apis)  # Plumber files get only the paths left over,

@@ -28,6 +28,7 @@ from .schema import schema_from_r
 from ..signature import probe_signature
 from ..table import Table, prepare_request
 from . import forecast as forecast_r
+from . import reference as reference_r
 from .session import default_session
 
 log = logging.getLogger(__name__)
@@ -154,6 +155,8 @@ class RModel:
         # its sidecar says so.
         self.batching = bool(self.sidecar.options.get("batching", self.sidecar.predict_fn is None))
         self.timeout = float(self.sidecar.options.get("timeout", 0)) or None
+        # What the training data looked like, summarised (drift, docs/monitoring.md).
+        self.reference = reference_r.find_reference(self, self.name)
 
     # ---- predicting ----------------------------------------------------------
 
@@ -301,6 +304,7 @@ class RModel:
             "version": self.sidecar.version,
             "kind": self.kind,
             "forecaster": self.forecaster,
+            "reference": self.reference,
         }
 
     def describe(self):

@@ -6,6 +6,7 @@ observer, and counted."""
 import logging
 import queue
 import threading
+import time
 
 from .. import metrics
 
@@ -52,13 +53,18 @@ class Queued:
     """Runs a slow observer (a log writer, a shadow call) on its own thread:
     `observe` only enqueues; when the queue is full the event is dropped and
     counted (`dropped`), never waited for. The inner observer's exceptions are
-    logged once and counted, as for any observer."""
+    logged once and counted, as for any observer.
 
-    def __init__(self, observer, maxsize=10_000, name=None, on_drop=None):
-        """`on_drop(event)`, if given, is told of each dropped event (on the
-        caller's thread: it must not block either)."""
+    Optional: `tick` seconds -> the observer's `tick()` runs on its thread at
+    least that often (time-based work: a log file's age); `on_drop(event)` is
+    told of each dropped event, on the caller's thread (it must not block
+    either: an observer's own metric); an observer's `close()` runs on its
+    thread once the queue is drained (`close`)."""
+
+    def __init__(self, observer, maxsize=10_000, name=None, tick=None, on_drop=None):
         self.observer = observer
         self.dropped = 0
+        self._tick = tick
         self._on_drop = on_drop
         self._queue = queue.Queue(maxsize)
         self._inner = Observers([observer])
@@ -76,19 +82,60 @@ class Queued:
                 self._on_drop(event)
 
     def _run(self):
+        last = time.monotonic()
         while True:
-            event = self._queue.get()
+            try:
+                event = self._queue.get(timeout=self._tick)
+            except queue.Empty:
+                event = _TICK
             try:
                 if event is None:
+                    self._call("close")
                     return
-                self._inner.notify(event)
+                if event is not _TICK:
+                    self._inner.notify(event)
+                if self._tick is not None and time.monotonic() - last >= self._tick:
+                    last = time.monotonic()
+                    self._call("tick")
             finally:
-                self._queue.task_done()
+                if event is not _TICK:
+                    self._queue.task_done()
+
+    def _call(self, method):
+        function = getattr(self.observer, method, None)
+        if function is not None:
+            try:
+                function()
+            except Exception:
+                self._inner._failure(self.observer)
 
     def join(self):
         """Waits until every queued event was observed (tests, shutdown)."""
         self._queue.join()
 
-    def close(self):
-        self._queue.put(None)
-        self._thread.join()
+    def discard_pending(self):
+        """Drops (and counts) every event still waiting: for an observer whose
+        pending work is worthless at shutdown (shadow calls)."""
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if event is not None:
+                self.dropped += 1
+                metrics.observer_dropped(type(self.observer).__name__)
+            self._queue.task_done()
+
+    def close(self, timeout=None):
+        """Stops after the events queued so far (and the observer's close())
+        were handled, waiting at most `timeout` seconds; True when it did."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        try:
+            self._queue.put(None, timeout=timeout)
+        except queue.Full:
+            return False
+        self._thread.join(None if deadline is None else max(0.0, deadline - time.monotonic()))
+        return not self._thread.is_alive()
+
+
+_TICK = object()

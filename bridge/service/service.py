@@ -31,25 +31,46 @@ class Service:
         self.observers = Observers(observers)
         self.max_rows = max_rows
         self.max_horizon = max_horizon
+        self.monitor = None  # bridge/monitoring/drift.py Monitor, when the server runs one
 
     @classmethod
     def from_settings(cls, registry, settings, readiness=None):
         """The server's service: over the registry and its pool, with the
         settings' limits and the observers every server has (metrics)."""
         from ..metrics import MetricsObserver
+        from ..monitoring.wiring import monitoring
         from ..versions.shadow import ShadowObserver
 
+        monitor, queued = monitoring(settings, registry)
         service = cls(registry, registry.pool, readiness, observers=[MetricsObserver()],
                       max_rows=settings.max_rows, max_horizon=settings.max_horizon)
+        service.monitor = monitor
         # Shadow traffic (docs/versions.md): replays answered calls on a
         # model's shadow version off the request path, and tells the other
-        # observers of those answers (Event.shadow).
+        # observers of those answers (Event.shadow). Before the log, so at
+        # shutdown it stops first and the log drains what it answered.
         service.shadow = ShadowObserver(service, registry, registry.pool,
                                         maxsize=settings.shadow_queue)
         service.observers.add(service.shadow)
+        for observer in queued:  # the prediction log, the drift monitor
+            service.observers.add(observer)
         return service
 
     shadow = None  # the ShadowObserver, when the catalog has folders of versions
+
+    def close(self, timeout=None):
+        """Shutdown: every queued observer (the prediction log) handles what
+        it was given, within `timeout` seconds in all; False if one could not."""
+        import time
+
+        deadline = None if timeout is None else time.monotonic() + timeout
+        done = True
+        for observer in self.observers:
+            close = getattr(observer, "close", None)
+            if close is not None:
+                left = None if deadline is None else max(0.0, deadline - time.monotonic())
+                done = close(left) and done
+        return done
 
     # ---- calls ------------------------------------------------------------------------
 

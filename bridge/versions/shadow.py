@@ -184,8 +184,11 @@ class ShadowObserver:
     def join(self):
         self.queue.join()
 
-    def close(self):
-        self.queue.close()
+    def close(self, timeout=None):
+        """Shutdown: calls not replayed yet are dropped (counted), the one
+        running finishes; True once the shadow thread has stopped."""
+        self.queue.discard_pending()
+        return self.queue.close(timeout)
 
     # ---- the shadow thread ------------------------------------------------------------
 

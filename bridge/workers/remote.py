@@ -32,6 +32,7 @@ class ServedModel:
         self.timeout = view["timeout"] or default_timeout
         self.kind = view["kind"]                # "model" or "forecaster"
         self.forecaster = view["forecaster"]    # forecast.ForecasterInfo for forecasters
+        self.reference = view.get("reference")  # bridge/r/reference.py: training data, summarised
 
     def summary(self):
         return dict(self._summary)

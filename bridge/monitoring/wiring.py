@@ -1,0 +1,24 @@
+"""The monitoring observers a server runs, from its settings: the drift
+monitor always, the prediction log with --log-predictions DIR. Each behind
+its own bounded queue (service.observers.Queued): a full queue drops."""
+
+from .. import metrics
+from ..service.observers import Queued
+from .drift import Monitor
+from .log import PredictionLog
+
+
+def monitoring(settings, catalog):
+    """(monitor, [queued observers]) for Service.from_settings."""
+    monitor = Monitor(catalog, max_rows=settings.monitor_rows,
+                      max_seconds=settings.monitor_minutes * 60,
+                      threshold=settings.drift_threshold)
+    queued = [Queued(monitor, maxsize=settings.monitor_queue, name="monitor", tick=5.0)]
+    if settings.log_predictions:
+        log = PredictionLog(settings.log_predictions, sample=settings.log_sample,
+                            rotate_bytes=settings.log_rotate_bytes,
+                            rotate_seconds=settings.log_rotate_seconds)
+        queued.append(Queued(log, maxsize=settings.log_queue, name="prediction-log",
+                             tick=min(1.0, settings.log_rotate_seconds),
+                             on_drop=lambda event: metrics.prediction_log_dropped()))
+    return monitor, queued
