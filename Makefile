@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 MODELS ?= r_models
 EXAMPLES := $(MODELS)/mtcars_lm.rds $(MODELS)/infert_glm.rda $(MODELS)/iris_rf.rds $(MODELS)/warpbreaks_ranger.rds
 
-.PHONY: setup system venv run test models bench clean
+.PHONY: setup system venv run test models bench bench-spark clean
 
 setup: system venv $(EXAMPLES)
 
@@ -33,13 +33,19 @@ run: setup
 	$(PY) -m bridge serve --models $(MODELS) --plumber-dir r_scripts/api
 
 test: setup
-	@bash deploy/install-system.sh chromium  # the /docs page is tested in a real browser
+	@# the /docs page is tested in a real browser; bridge.spark on real Spark (Java 17)
+	@bash deploy/install-system.sh chromium openjdk-17-jre-headless
 	$(PY) -m pytest -q tests
 
 # Bridge vs Plumber on this machine (issue 3): `make bench BENCH_ARGS=--quick`.
 bench: setup $(VENV)/.bench-installed
 	@bash deploy/install-system.sh wrk
 	$(PY) -m bench $(BENCH_ARGS)
+
+# bridge.spark against `bridge predict` (issue 21): `make bench-spark SPARK_ARGS=--rows=200000`.
+bench-spark: setup
+	@bash deploy/install-system.sh openjdk-17-jre-headless
+	$(PY) -m bench.spark $(SPARK_ARGS)
 
 $(VENV)/.bench-installed: bench/requirements.txt $(VENV)/.installed
 	$(PY) -m pip install -q -r bench/requirements.txt

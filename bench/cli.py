@@ -1,4 +1,4 @@
-"""python -m bench [--workers N] [--quick] | python -m bench profile [...]"""
+"""python -m bench [--workers N] [--quick] | python -m bench profile [...] | python -m bench budget"""
 
 import argparse
 import os
@@ -33,6 +33,10 @@ def main(argv=None):
                       help="samples per second (py-spy falls behind on a loaded machine)")
     prof.add_argument("--native", action="store_true",
                       help="also unwind C frames (R, rpy2's C code; slower, may fail)")
+    bud = sub.add_parser("budget", help="where one request's time goes, stage by stage "
+                                           "-> bench/out/budget.md and budget.json")
+    bud.add_argument("--requests", type=int, default=1200, help="single-row requests timed")
+    bud.add_argument("--bulk-runs", type=int, default=5, help="100,000-row requests timed")
     args = parser.parse_args(argv)
 
     # A SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
@@ -43,6 +47,8 @@ def main(argv=None):
 
             return profile(args.model, OUT, workers=args.workers, load=args.load,
                            seconds=args.seconds, rate=args.rate, native=args.native)
+        if args.command == "budget":
+            return budget(args)
         return bench(args)
     except KeyboardInterrupt:
         print("[bench] interrupted; every server it started is stopped", file=sys.stderr)
@@ -68,4 +74,19 @@ def bench(args):
     print("\n".join(report.verdict_table(results)))
     default = OUT / "RESULTS-quick.md" if args.quick else ROOT / "bench" / "RESULTS.md"
     report.write(Path(args.results) if args.results else default, text)
+    return 0
+
+
+def budget(args):
+    import json
+
+    from .budget import run as budget_run
+
+    result = budget_run.run(args.model, single=args.requests, bulk_runs=args.bulk_runs,
+                            out_dir=OUT / "budget")
+    text = budget_run.table(result)
+    OUT.mkdir(parents=True, exist_ok=True)
+    (OUT / "budget.md").write_text(text)
+    (OUT / "budget.json").write_text(json.dumps(result, indent=1))
+    print(text)
     return 0

@@ -1,4 +1,4 @@
-"""python -m bridge serve | inspect | lock | predict | forecast
+"""python -m bridge serve | inspect | lock | predict | forecast | requirements
 
 The command line, in the caller's process: `serve` becomes the front
 (bridge/server.py); `inspect` loads a file in this process's own R.
@@ -68,9 +68,16 @@ def main(argv=None):
     serve.add_argument("--follow-symlinks", dest="follow_symlinks", action="store_true", default=None,
                        help="serve model files and sidecars that link outside the model folder "
                             "(BRIDGE_FOLLOW_SYMLINKS; default: refused)")
+    serve.add_argument("--shadow-queue", type=int, dest="shadow_queue",
+                       help="shadow calls waiting before more are dropped (BRIDGE_SHADOW_QUEUE, "
+                            "default 64; docs/versions.md)")
     serve.add_argument("--max-response-bytes", type=_size, dest="max_response_bytes",
                        help="largest answer R may produce for one request, checked before it is "
                             "converted (BRIDGE_MAX_RESPONSE_BYTES, default 64 MiB)")
+    serve.add_argument("--package-check", dest="package_check", choices=("warn", "refuse", "off"),
+                       help="a model whose packages are installed at other versions than it was "
+                            "saved with: served with a warning, refused, or not checked "
+                            "(BRIDGE_PACKAGE_CHECK, default warn; a missing package always fails)")
     serve.add_argument("--lock-file", dest="lock_file",
                        help="lock file (BRIDGE_LOCK_FILE, default <models>/bridge.lock)")
     _monitoring_flags(serve)
@@ -82,10 +89,11 @@ def main(argv=None):
     inspect = sub.add_parser("inspect", help="print what the bridge derives from a model file")
     inspect.add_argument("file")
 
-    from . import forecast_cli, scoring
+    from . import forecast_cli, requirements_cli, scoring
 
     scoring.add_parser(sub)
     forecast_cli.add_parser(sub)
+    requirements_cli.add_parser(sub)
     from .monitoring import offline as monitor_cli
 
     monitor_cli.add_parser(sub)
@@ -97,6 +105,8 @@ def main(argv=None):
         return scoring.main(args)
     if args.command == "forecast":
         return forecast_cli.main(args)
+    if args.command == "requirements":
+        return requirements_cli.main(args)
     if args.command == "monitor":
         return monitor_cli.main(args)
     overrides = {k: v for k, v in vars(args).items() if k not in ("command", "file", "output")}

@@ -112,9 +112,15 @@ class Client:
 
     # ---- predicting ----------------------------------------------------------------
 
-    def predict(self, name, data, **args):
+    def versions(self, name):
+        """A folder of versions' versions, aliases, split and shadow (docs/versions.md)."""
+        return self._request("GET", f"/models/{_quote(name)}/versions")
+
+    def predict(self, name, data, *, version=None, **args):
         """R's predictions for the rows of `data` (a DataFrame, a list of row
-        dicts or a dict of columns). Keyword arguments go to R's predict().
+        dicts or a dict of columns). Keyword arguments go to R's predict();
+        `version` (a version or an alias) pins one version of a versioned
+        model (docs/versions.md), else the server routes.
 
         Returns a pandas Series when predict() gives one value per row, a
         DataFrame when it gives several (class probabilities, intervals); both
@@ -123,10 +129,11 @@ class Client:
         import pandas as pd
 
         index = data.index if isinstance(data, pd.DataFrame) else None
-        predictions = self.predict_raw(name, {"data": columns_of(data), "args": args})
+        predictions = self.predict_raw(name, {"data": columns_of(data), "args": args},
+                                       version=version)
         return to_pandas(predictions, index)
 
-    def predict_raw(self, name, body, content_type="application/json", args=None):
+    def predict_raw(self, name, body, content_type="application/json", args=None, version=None):
         """The server's JSON "predictions" list. `body` is a JSON-able request
         (rows, {"data", "args"}, MLflow shapes) or bytes sent as they are
         (CSV, read by R's text rules; `args` then go in the query string)."""
@@ -135,15 +142,15 @@ class Client:
             params = {k: _query_value(v) for k, v in (args or {}).items()}
         else:
             body = orjson.dumps(body, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
-        result = self._request("POST", f"/models/{_quote(name)}/predict", data=body,
+        result = self._request("POST", _model_path(name, version, "predict"), data=body,
                                params=params, headers={"Content-Type": content_type,
                                                        "Accept": "application/json"})
         return result["predictions"]
 
-    def predict_csv(self, name, csv_bytes, **args):
+    def predict_csv(self, name, csv_bytes, *, version=None, **args):
         """CSV rows in, CSV predictions out (bytes), as `curl --data-binary`
         does: R's text rules for each column, arguments in the query string."""
-        response = self._send("POST", f"/models/{_quote(name)}/predict", data=csv_bytes,
+        response = self._send("POST", _model_path(name, version, "predict"), data=csv_bytes,
                               params={k: _query_value(v) for k, v in args.items()},
                               headers={"Content-Type": "text/csv", "Accept": "text/csv"})
         return response.content
@@ -151,7 +158,7 @@ class Client:
     # ---- forecasting ---------------------------------------------------------------
 
     def forecast(self, name, h=None, level=None, xreg=None, seed=None, y=None, start=None,
-                 frequency=None, **args):
+                 frequency=None, *, version=None, **args):
         """R's forecast of a forecaster as a DataFrame: one row per step with
         step, time, mean and lower_<L>/upper_<L> for each level.
 
@@ -167,7 +174,7 @@ class Client:
                 "y": None if y is None else list(y), "start": start, "frequency": frequency}
         body = {k: v for k, v in body.items() if v is not None}
         data = orjson.dumps(body, default=_json_default, option=orjson.OPT_SERIALIZE_NUMPY)
-        result = self._request("POST", f"/models/{_quote(name)}/forecast", data=data,
+        result = self._request("POST", _model_path(name, version, "forecast"), data=data,
                                headers={"Content-Type": "application/json",
                                         "Accept": "application/json"})
         frame = pd.DataFrame.from_records(result["forecast"])
@@ -231,6 +238,12 @@ def _query_value(value):
     if isinstance(value, float) and math.isnan(value):
         raise ValueError("NaN is not a predict() argument")
     return orjson.dumps(value).decode()
+
+
+def _model_path(name, version, verb):
+    if version is None:
+        return f"/models/{_quote(name)}/{verb}"
+    return f"/models/{_quote(name)}/versions/{_quote(str(version))}/{verb}"
 
 
 def _quote(name):

@@ -58,6 +58,16 @@ class ModelLoadError(BridgeError):
     title = "Model not loaded"
 
 
+class ModelLoading(ModelLoadError):
+    """The name is a model file's that is still loading (at start, mostly)."""
+
+    title = "Model still loading"
+
+    def __init__(self, description, retry_after=1, **details):
+        super().__init__(description, **details)
+        self.headers = {"Retry-After": str(retry_after)}
+
+
 class ModelError(BridgeError):
     """The model itself failed (R raised an error not caused by the input)."""
 

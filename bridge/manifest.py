@@ -22,23 +22,39 @@ import json
 from pathlib import Path
 
 from .errors import ModelLoadError
-from .modelfiles import MODEL_SUFFIXES, SIDECAR_SUFFIXES, file_sha256, sidecars
+from .versions.layout import SERVING, is_versioned
+from .modelfiles import MODEL_SUFFIXES, SIDECAR_SUFFIXES, file_sha256, sidecars, stem
 
 LOCK_NAME = "bridge.lock"
 
 
 def manifest_files(folder):
-    """Model files and sidecars in a folder, by name."""
+    """Model files and sidecars in a folder, by name; and in its folders of
+    versions (docs/versions.md) every version's files and serving.json."""
     folder = Path(folder)
-    return sorted(p for p in folder.iterdir()
-                  if p.is_file() and (p.suffix.lower() in MODEL_SUFFIXES or p.suffix in SIDECAR_SUFFIXES))
+    out = [p for p in folder.iterdir() if p.is_file() and _approvable(p)]
+    for sub in folder.iterdir():
+        if is_versioned(sub):
+            out += [p for p in sub.glob("*/*") if p.is_file() and (_approvable(p) or p.name == "data.txt")]
+            if (sub / SERVING).is_file():
+                out.append(sub / SERVING)
+    return sorted(out)
+
+
+def _approvable(p):
+    return p.suffix.lower() in MODEL_SUFFIXES or p.suffix in SIDECAR_SUFFIXES
+
+
+def manifest_key(path, folder):
+    """A file's name in the manifest: its path below the model folder."""
+    return Path(path).relative_to(folder).as_posix()
 
 
 def write_manifest(folder, out=None):
     """Writes the manifest of `folder` (default <folder>/bridge.lock); returns
     (path, {file name: sha256})."""
     folder = Path(folder)
-    files = {p.name: file_sha256(p) for p in manifest_files(folder)}
+    files = {manifest_key(p, folder): file_sha256(p) for p in manifest_files(folder)}
     out = Path(out) if out else folder / LOCK_NAME
     doc = {
         "comment": "sha256 of the model files and sidecars R Bridge may load; "
@@ -86,6 +102,31 @@ class Manifest:
             if file_sha256(p) != expected:
                 raise ModelLoadError(f"{p.name} does not match its sha256 in {self.path.name}; "
                                      "refused (--require-lock)")
+
+    def verify_version(self, original, snapshot, root):
+        """A version's file and sidecars (copied into `snapshot`, renamed to
+        the model's name) against the manifest's `<name>/<version>/<file>`."""
+        files = self._listed()
+        original, snapshot = Path(original), Path(snapshot)
+        old, new = stem(original), stem(snapshot)
+        for p in [original, *sidecars(original)]:
+            self._check(files, manifest_key(p, root), snapshot.parent / (new + p.name[len(old):]))
+        pin = original.parent / "data.txt"  # a pins version's metadata (read as data)
+        if pin.is_file():
+            self._check(files, manifest_key(pin, root), pin)
+
+    def verify_file(self, path, root):
+        """Any other file the bridge reads as configuration (serving.json)."""
+        self._check(self._listed(), manifest_key(path, root), path)
+
+    def _check(self, files, key, copy):
+        expected = files.get(key)
+        if expected is None:
+            raise ModelLoadError(f"{key} is not in {self.path.name}; refused "
+                                 "(--require-lock). Run `python -m bridge lock` to approve it")
+        if file_sha256(copy) != expected:
+            raise ModelLoadError(f"{key} does not match its sha256 in {self.path.name}; "
+                                 "refused (--require-lock)")
 
     def _listed(self):
         sig = self.signature()

@@ -88,6 +88,27 @@ class _Metrics:
         self.load_failures = Counter(
             "bridge_model_load_failures_total", "Model files that failed to load, by file.",
             ["file"], registry=r)
+        self.requirement_mismatch = Gauge(
+            "bridge_model_requirement_mismatch", "1 while a served model runs with a package at "
+            "another version than it was saved with (--package-check warn), by model and package.",
+            ["model", "package"], registry=r)
+        self.shadow = Counter(
+            "bridge_shadow_total", "Calls replayed on a model's shadow version (docs/versions.md), "
+            "by model and outcome (compared, dropped: the shadow was saturated, error: the shadow "
+            "version failed, primary_error: the routed version failed).",
+            ["model", "outcome"], registry=r)
+        self.shadow_latency = Histogram(
+            "bridge_shadow_duration_seconds", "Time a shadow version took to answer a replayed "
+            "call (off the request path), by model.", ["model"], buckets=LATENCY_BUCKETS, registry=r)
+        self.shadow_agreement = Gauge(
+            "bridge_shadow_agreement", "Share of compared rows whose non-numeric outputs the "
+            "shadow version answered the same, by model.", ["model"], registry=r)
+        self.shadow_difference = Gauge(
+            "bridge_shadow_mean_abs_difference", "Mean absolute difference of numeric outputs "
+            "between the shadow and the routed version, by model.", ["model"], registry=r)
+        self.shadow_max_difference = Gauge(
+            "bridge_shadow_max_abs_difference", "Largest absolute difference of a numeric output "
+            "between the shadow and the routed version, by model.", ["model"], registry=r)
         self.r_errors = Counter(
             "bridge_r_errors_total", "Errors raised by R in predict(), by model and kind "
             "(input: R rejected the data; model: the model itself failed).",
@@ -142,6 +163,19 @@ def observer_dropped(observer):
     _get().observer_dropped.labels(observer).inc()
 
 
+def shadow_outcome(model, outcome, stats=None, latency_ms=None):
+    """One shadowed call (bridge/versions/shadow.py); `stats` its model's
+    running comparison (ShadowStats.snapshot())."""
+    m = _get()
+    m.shadow.labels(model, outcome).inc()
+    if latency_ms is not None:
+        m.shadow_latency.labels(model).observe(latency_ms / 1000)
+    if stats is not None:
+        if stats.get("agreement") is not None:
+            m.shadow_agreement.labels(model).set(stats["agreement"])
+        if stats.get("mean_abs_difference") is not None:
+            m.shadow_difference.labels(model).set(stats["mean_abs_difference"])
+            m.shadow_max_difference.labels(model).set(stats["max_abs_difference"])
 def prediction_log_dropped():
     _get().log_dropped.inc()
 
@@ -171,6 +205,23 @@ def model_loaded(model):
     m.batch_requests.labels(model)
     for kind in ("input", "model"):
         m.r_errors.labels(model, kind)
+
+
+_mismatched = {}  # model -> packages with a mismatch series
+_mismatch_lock = threading.Lock()
+
+
+def requirement_mismatch(model, packages):
+    """The packages a served model runs at another version than saved with
+    (an empty list when it is unserved or reloaded without mismatch)."""
+    m = _get()
+    with _mismatch_lock:
+        for package in _mismatched.pop(model, set()) - set(packages):
+            m.requirement_mismatch.remove(model, package)
+        for package in packages:
+            m.requirement_mismatch.labels(model, package).set(1)
+        if packages:
+            _mismatched[model] = set(packages)
 
 
 def workers_ready(n):
@@ -207,6 +258,8 @@ class MetricsObserver:
         self._children = {}
 
     def observe(self, event):
+        if event.shadow:
+            return  # a shadow version's answer, counted in bridge_shadow_total
         model, protocol = event.model or "", event.context.protocol
         key = (model, protocol, event.status)
         children = self._children.get(key)

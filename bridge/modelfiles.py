@@ -55,14 +55,20 @@ class Snapshots:
         self.root = Path(root or tempfile.mkdtemp(prefix="r-bridge-snapshots-"))
         self._count = 0
 
-    def take(self, path):
-        """Copies a model file and its sidecars; returns the copy's path."""
+    def take(self, path, name=None):
+        """Copies a model file and its sidecars; returns the copy's path.
+        With `name`, the copies are renamed to that stem (a version folder's
+        `3/model.rds` is served as its model's name: `<name>.rds`, and its
+        `model.json` as `<name>.json`)."""
         self._count += 1
         folder = self.root / f"v{self._count}"
         folder.mkdir()
-        for p in [Path(path), *sidecars(path)]:
-            shutil.copyfile(p, folder / p.name)
-        return folder / Path(path).name
+        path = Path(path)
+        old = stem(path)
+        for p in [path, *sidecars(path)]:
+            target = p.name if name is None else name + p.name[len(old):]
+            shutil.copyfile(p, folder / target)
+        return folder / (path.name if name is None else name + path.name[len(old):])
 
     def drop(self, copy):
         shutil.rmtree(Path(copy).parent, ignore_errors=True)

@@ -64,6 +64,9 @@ class Schema:
     # Columns the model knows are factors but keeps no levels for: no value
     # can be coded the way it was in training.
     untyped_factors: frozenset = frozenset()
+    # Said after a missing-column error when the model's inputs are not the
+    # columns a caller has (glmnet on a model.matrix: its columns, cyl6, ...).
+    missing_note: str = ""
 
     @property
     def complete(self):

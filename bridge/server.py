@@ -2,11 +2,14 @@
 
 One process speaks HTTP (waitress) and never embeds R; `--workers N` R
 worker processes (bridge/workers/) do the R work. The front starts the
-workers, scans the model folder (loading each file into every worker),
-then serves.
+workers (R itself and any Plumber files: seconds), opens its port, and only
+then scans the model folder, on a thread of its own: /healthz answers
+whatever the model files do, each model is served as soon as it has
+loaded, and /readyz turns 200 once the first scan is done.
 """
 
 import logging
+import threading
 
 from . import metrics, plumberfiles
 from .http.app import create_app
@@ -21,8 +24,9 @@ log = logging.getLogger(__name__)
 
 
 def build(settings, readiness=None):
-    """Worker pool, loaded registry and app. `readiness` (health.Readiness)
-    turns ready once the first scan is done."""
+    """Worker pool, registry (not scanned yet: `first_scan` does it), the
+    service every protocol calls, and the app: (app, registry, service).
+    `readiness` (health.Readiness) turns ready once the first scan is done."""
     readiness = readiness or Readiness()
     files = plumberfiles.find_plumber_files(settings.plumber_dir, settings.plumber)
     pool = Pool(settings, plumber_files=files)
@@ -31,28 +35,43 @@ def build(settings, readiness=None):
     registry = Registry(settings.models, pool, manifest=Manifest.from_settings(settings),
                         follow_symlinks=settings.follow_symlinks,
                         default_timeout=settings.predict_timeout)
-    registry.scan()
     plumber_apis = (RemotePlumber(pool, files, settings.predict_timeout,
                                   pinned=settings.plumber_workers == 1) if files else None)
     service = Service.from_settings(registry, settings, readiness)
     app = create_app(registry, settings, readiness, plumber_apis=plumber_apis, service=service)
-    readiness.set_ready()
-    if settings.reload_interval > 0:
-        registry.watch(settings.reload_interval)
     return app, registry, service
+
+
+def first_scan(registry, settings, readiness):
+    """Loads the model folder, then says ready and starts watching it. On a
+    thread of its own, so the port is open meanwhile."""
+    def run():
+        try:
+            registry.scan()
+        except Exception:
+            log.exception("first scan of the model folder failed")
+        log.info("serving %d model(s) from %s with %d R worker(s)",
+                 len(registry.models()), settings.models, len(registry.pool.handles))
+        readiness.set_ready()
+        if settings.reload_interval > 0:
+            registry.watch(settings.reload_interval)
+
+    thread = threading.Thread(target=run, name="first-scan", daemon=True)
+    thread.start()
+    return thread
 
 
 def serve(settings):
     """Serves until SIGTERM/SIGINT, then drains (bridge/http/front.py),
     stops the R workers and returns 0. SIGHUP rescans the model folder."""
-    from .http.front import serve_front
+    from .http.front import Front
 
     readiness = Readiness()
     app, registry, service = build(settings, readiness)
-    log.info("serving %d model(s) from %s with %d R worker(s)",
-             len(registry.models()), settings.models, len(registry.pool.handles))
     try:
-        return serve_front(app, settings, readiness, on_reload=registry.scan)
+        front = Front(app, settings, readiness, on_reload=registry.scan)  # binds the port
+        first_scan(registry, settings, readiness)
+        return front.run()
     finally:
         # The queued observers (the prediction log) write what they hold.
         if not service.close(timeout=settings.grace_period):

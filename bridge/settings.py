@@ -49,7 +49,9 @@ class Settings:
     plumber_dir: Path = None      # docs/plumber.md; `make run` serves r_scripts/api/
     plumber: tuple = ()
     plumber_bare: bool = False    # load plumber.R files without attaching plumber
+    shadow_queue: int = 64        # shadow calls waiting to run before more are dropped (docs/versions.md)
     plumber_workers: int = 0      # 1: every Plumber request to one R worker (stateful files); 0: any
+    package_check: str = "warn"   # warn | refuse | off: a package at another version than saved with
     # monitoring (docs/monitoring.md)
     log_predictions: str = ""     # folder of the prediction log (Parquet); empty: no log
     log_sample: float = 1.0       # share of calls logged (0-1)
@@ -77,6 +79,8 @@ class Settings:
             values["plumber_dir"] = Path(values["plumber_dir"])
         if "plumber" in values:
             values["plumber"] = tuple(Path(p) for p in values["plumber"])
+        if values.get("package_check", "warn") not in ("warn", "refuse", "off"):
+            raise SystemExit(f"BRIDGE_PACKAGE_CHECK={values['package_check']!r}: use warn, refuse or off")
         return cls(**values)
 
 

@@ -46,6 +46,12 @@ def prepare_table(schema, table):
     columns = schema.columns
     if not columns and schema.source == "none":
         columns = tuple(Column(name, "any") for name in table.columns)
+    # A factor value the model never saw is the caller's most specific
+    # mistake: it is named first, before a missing column or anything R
+    # would say (issue 23), so the factor columns sent are checked first.
+    factors = {c.name: prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
+                                      c.name in schema.untyped_factors)
+               for c in columns if c.levels and c.name in table.columns}
     missing = [c.name for c in columns if c.name not in table.columns]
     known = {c.name for c in columns}
     unknown = [name for name in table.columns if name not in known]
@@ -53,11 +59,12 @@ def prepare_table(schema, table):
         raise InputError(
             f"missing column{'s' if len(missing) > 1 else ''}: "
             f"{', '.join(_missing(m, unknown) for m in missing)}; "
-            f"the model needs {', '.join(repr(c.name) for c in columns)}",
+            f"the model needs {', '.join(repr(c.name) for c in columns)}{schema.missing_note}",
             missing_columns=missing)
     if unknown and schema.source != "none":
         _refuse_stray_keys(columns, unknown, table)
-    return [prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
+    return [factors[c.name] if c.name in factors else
+            prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
                            c.name in schema.untyped_factors)
             for c in columns]
 

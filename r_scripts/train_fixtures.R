@@ -754,3 +754,243 @@ save(model, training, settings, cutoffs, file = path)
 cat("wrote", path, fill = TRUE)
 case_from_predict("workspace", model, newdata_of(mtcars, c(2, 4, 6, 8, 10, 12), c("wt", "hp")),
                   fitted = "stats", covers = "an .RData with a model, a data frame, a list and a vector")
+
+# ==== The models people fit today (issue 23) ====================================
+# Each of these was refused or a 500 where R answers: caret through a recipe,
+# data arguments other than newdata, types kept in S4 slots or a history,
+# packages that export the same names, a model saved beside its data.
+
+# ---- 56. caret through a recipe (recipes; an ID role, dummies, scaling) --------
+# Only the predictors are inputs: the outcome and the ID column are not sent.
+# recipes needs the ID column to bake, not to predict: R's answer is the same
+# whatever it holds, so R's side gets a constant.
+set.seed(56)
+mt_id <- transform(mt, car = seq_len(nrow(mt)))
+rec <- recipes::recipe(mpg ~ wt + hp + cyl + car, data = mt_id)
+rec <- recipes::update_role(rec, car, new_role = "ID")
+rec <- recipes::step_dummy(rec, cyl)
+rec <- recipes::step_normalize(rec, recipes::all_numeric_predictors())
+fit <- caret::train(rec, data = mt_id, method = "lm", trControl = caret::trainControl(method = "none"))
+save_model(fit, "caret_recipe")
+nd <- newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl"))
+with_id <- function(nd) transform(nd, car = 0L)
+stopifnot(isTRUE(all.equal(predict(fit, with_id(nd)), predict(fit, transform(nd, car = 99L)))))
+write_case("caret_recipe.case.json", "caret_recipe", nd, function(nd) predict(fit, with_id(nd)),
+           fit = fit, fitted = "caret, recipes",
+           covers = "recipe roles: outcome and ID not inputs; step_dummy, step_normalize")
+
+# ---- 57. caret through a recipe, class probabilities ---------------------------
+set.seed(57)
+rec <- recipes::recipe(Species ~ ., data = iris_f)
+rec <- recipes::step_dummy(rec, soil)
+rec <- recipes::step_center(rec, recipes::all_numeric_predictors())
+fit <- caret::train(rec, data = iris_f, method = "multinom", trace = FALSE,
+                    trControl = caret::trainControl(method = "none"), tuneGrid = data.frame(decay = 0.1))
+save_model(fit, "caret_recipe_prob")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+case_from_predict("caret_recipe_prob", fit, nd, list(type = "prob"), fitted = "caret, recipes, nnet",
+                  covers = "recipe levels not alphabetical; probabilities")
+
+# ---- 58. glmnet on a model.matrix, R's default s (every lambda) ---------------
+set.seed(58)
+x <- model.matrix(~ wt + hp + cyl, data = mt)[, -1]
+fit <- glmnet::glmnet(x, mt$mpg, nlambda = 8)
+save_model(fit, "glmnet_mm")
+write_case("glmnet_mm.case.json", "glmnet_mm", as.data.frame(x[c(1, 3, 5, 7, 19, 29), ]),
+           function(nd) predict(fit, newx = as.matrix(nd)), fit = fit, fitted = "glmnet",
+           covers = "model.matrix columns as inputs; one field per lambda (R's default s)")
+
+# ---- 59. cv.glmnet, binomial, response scale ----------------------------------
+set.seed(59)
+x <- as.matrix(mtcars[, c("wt", "hp", "disp", "qsec")])
+fit <- glmnet::cv.glmnet(x, mtcars$am, family = "binomial", nfolds = 4)
+save_model(fit, "cvglmnet_binomial")
+write_case("cvglmnet_binomial.case.json", "cvglmnet_binomial",
+           newdata_of(mtcars, c(1, 5, 9, 14, 20, 28), colnames(x)),
+           function(nd) predict(fit, newx = as.matrix(nd), type = "response"),
+           list(type = "response"), fit = fit, fitted = "glmnet", covers = "newx from the request's columns")
+
+# ---- 60. smooth.spline: predicts from x=, answers list(x, y) -------------------
+set.seed(60)
+fit <- smooth.spline(cars$speed, cars$dist, df = 5)
+save_model(fit, "smooth_spline")
+nd <- data.frame(x = c(4, 7.5, 12, 18.25, 25, 30))
+write_case("smooth_spline.case.json", "smooth_spline", nd, function(nd) predict(fit, x = nd$x),
+           fit = fit, fitted = "stats", covers = "x = argument; list(x, y) is one row per input row")
+
+# ---- 61. party's S4 ctree (inputs in a ModelEnv) / 62. its regression ---------
+set.seed(61)
+fit <- party::ctree(Species ~ ., data = iris_f)
+save_model(fit, "party_ctree")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+case_from_predict("party_ctree", fit, nd, fitted = "party", covers = "S4; inputs in its ModelEnv data slot")
+set.seed(62)
+fit <- party::ctree(mpg ~ wt + hp + cyl + power, data = mt)
+save_model(fit, "party_ctree_reg")
+case_from_predict("party_ctree_reg", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl", "power")),
+                  fitted = "party", covers = "S4; factor and ordered inputs from its data slot")
+
+# ---- 63. mda: fda with mars, and mars on a matrix ------------------------------
+set.seed(63)
+fit <- mda::fda(Species ~ ., data = iris, method = mda::mars)
+save_model(fit, "fda_mars")
+case_from_predict("fda_mars", fit, newdata_of(iris, iris_rows, names(iris)[1:4]), fitted = "mda",
+                  covers = "flexible discriminant analysis by MARS")
+fit <- mda::mars(as.matrix(mtcars[, c("wt", "hp", "disp")]), mtcars$mpg, degree = 2)
+save_model(fit, "mars_matrix")
+nd <- newdata_of(mtcars, c(1, 5, 9, 14, 20, 28), c("wt", "hp", "disp"))
+write_case("mars_matrix.case.json", "mars_matrix", nd, function(nd) predict(fit, as.matrix(nd)),
+           fit = fit, fitted = "mda", covers = "fitted on a matrix: newdata as a numeric matrix")
+
+# ---- 64. mclust: MclustDA on a matrix ------------------------------------------
+set.seed(64)
+library(mclust)
+fit <- MclustDA(iris[, 1:4], iris$Species, modelType = "EDDA", verbose = FALSE)
+detach("package:mclust")
+save_model(fit, "mclustda_iris")
+case_from_predict("mclustda_iris", fit, newdata_of(iris, iris_rows, names(iris)[1:4]), fitted = "mclust",
+                  covers = "fitted on a matrix; list(classification, z)")
+
+# ---- 65. Hastie's gam, whose s() and lo() mgcv's s() would shadow ------------
+# Fitted with gam attached, as its users do; the bridge must find gam's s()
+# for this model and mgcv's for gam_mgcv, in whichever order they load.
+set.seed(65)
+library(gam)
+fit <- gam(mpg ~ s(wt, 3) + lo(hp) + cyl, data = mt)
+save_model(fit, "gam_hastie")
+case_from_predict("gam_hastie", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "gam", covers = "s() and lo() of gam, not mgcv")
+detach("package:gam")
+
+# ---- 66. brglm2: bias-reduced glm, and multinomial ----------------------------
+set.seed(66)
+fit <- glm(case ~ age + parity + education + spontaneous + induced, family = binomial,
+           data = infert, method = brglm2::brglmFit)
+save_model(fit, "brglm_infert")
+nd <- newdata_of(infert, rows_per_level(infert, "education"),
+                 c("age", "parity", "education", "spontaneous", "induced"))
+case_from_predict("brglm_infert", fit, nd, list(type = "response"), fitted = "brglm2",
+                  covers = "method = brglmFit")
+# (On wine, not iris: iris's separable classes take brmultinom 10 s.)
+fit <- brglm2::brmultinom(rating ~ temp + contact, data = wine)
+save_model(fit, "brmultinom_wine")
+case_from_predict("brmultinom_wine", fit, newdata_of(wine, c(1, 3, 5, 7, 9, 11), c("temp", "contact")),
+                  list(type = "probs"), fitted = "brglm2", covers = "probabilities")
+
+# ---- 67. rstanarm by optimisation ----------------------------------------------
+# algorithm = "optimizing" gives a point estimate: predict() is deterministic.
+set.seed(67)
+fit <- rstanarm::stan_glm(mpg ~ wt + hp + cyl, data = mt, algorithm = "optimizing", seed = 67,
+                          refresh = 0)
+save_model(fit, "stan_glm_opt")
+case_from_predict("stan_glm_opt", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "rstanarm", covers = "algorithm = \"optimizing\"")
+
+# ---- 68. prophet: ds is the date-time of its history --------------------------
+# uncertainty.samples = 0: no simulated intervals, so R's answer is exact.
+set.seed(68)
+days <- seq(as.Date("2023-01-01"), by = "day", length.out = 120)
+hist <- data.frame(ds = days, y = 10 + sin(seq_along(days) / 7 * 2 * pi) + seq_along(days) / 30,
+                   promo = rep(c(0, 0, 1), 40))
+fit <- prophet::prophet(daily.seasonality = FALSE, yearly.seasonality = FALSE,
+                        uncertainty.samples = 0)
+fit <- prophet::add_regressor(fit, "promo")
+fit <- prophet::fit.prophet(fit, hist)
+save_model(fit, "prophet_promo")
+nd <- data.frame(ds = as.POSIXct(format(days[c(10, 60)]), tz = "GMT") + 0, promo = c(0, 1))
+nd <- rbind(nd, data.frame(ds = as.POSIXct("2023-05-15", tz = "GMT") + 86400 * 0:3, promo = c(1, 0, 0, 1)))
+# predict.prophet takes its rows as df = (newdata would fall into its ...).
+write_case("prophet_promo.case.json", "prophet_promo", nd, function(nd) predict(fit, df = nd), fit = fit,
+           fitted = "prophet", covers = "df = argument; ds a date-time from its history; an extra regressor")
+
+# ---- 69. survival: survreg and coxph with strata() -----------------------------
+set.seed(69)
+library(survival)
+fit <- survreg(Surv(time, status) ~ age + ph.ecog + strata(sex), data = lung, dist = "weibull")
+save_model(fit, "survreg_strata")
+nd <- newdata_of(cc, c(1, 2, 3, 5, 8, 13), c("age", "ph.ecog", "sex"))
+case_from_predict("survreg_strata", fit, nd, list(type = "lp"), fitted = "survival",
+                  covers = "strata(): a scale per stratum")
+fit <- coxph(Surv(time, status) ~ age + sex + strata(ph.ecog), data = lung, model = TRUE)
+save_model(fit, "coxph_strata_lp")
+case_from_predict("coxph_strata_lp", fit, nd, list(type = "lp"), fitted = "survival",
+                  covers = "strata(), linear predictor")
+detach("package:survival")
+
+# ---- 70. gbm bernoulli, response scale / 71. nnet regression ------------------
+set.seed(70)
+d <- transform(mtcars, cyl = factor(cyl))
+fit <- gbm::gbm(am ~ wt + hp + cyl, distribution = "bernoulli", data = d, n.trees = 40,
+                interaction.depth = 2, shrinkage = 0.1, bag.fraction = 1, n.minobsinnode = 3, n.cores = 1)
+save_model(fit, "gbm_bernoulli")
+nd <- newdata_of(d, rows_per_level(d, "cyl"), c("wt", "hp", "cyl"))
+write_case("gbm_bernoulli.case.json", "gbm_bernoulli", nd,
+           function(nd) predict(fit, nd, n.trees = 40, type = "response"), list(type = "response"),
+           fit = fit, fitted = "gbm", covers = "bernoulli, response scale")
+set.seed(71)
+fit <- nnet::nnet(mpg ~ wt + hp + cyl, data = mt, size = 3, linout = TRUE, decay = 0.01,
+                  trace = FALSE, maxit = 200)
+save_model(fit, "nnet_reg")
+case_from_predict("nnet_reg", fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "nnet", covers = "regression (linout) with a factor input")
+
+# ---- 72. a model saved beside its data ------------------------------------------
+# svm keeps no levels for cyl; the .rda holds the data frame its call names,
+# which records them.
+set.seed(72)
+cars_train <- mt[, c("mpg", "wt", "hp", "cyl")]
+svm_fit <- e1071::svm(mpg ~ wt + hp + cyl, data = cars_train)
+path <- file.path(outdir, "svm_with_data.rda")
+save(svm_fit, cars_train, file = path)
+cat("wrote", path, fill = TRUE)
+case_from_predict("svm_with_data", svm_fit, newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl")),
+                  fitted = "e1071", covers = "types from the data frame its call names, saved in the same file")
+
+# ---- 73. party's class probabilities: a list with one vector per row ----------
+set.seed(73)
+fit <- party::ctree(Species ~ ., data = iris_f)
+save_model(fit, "party_ctree_prob")
+nd <- newdata_of(iris_f, iris_rows, setdiff(names(iris_f), "Species"))
+# R answers list(row 1's probabilities, row 2's, ...), unnamed: one row
+# each, fields "1", "2", "3" (the bridge's names for unnamed columns).
+prob_rows <- function(p) {
+  m <- do.call(rbind, p)
+  colnames(m) <- as.character(seq_len(ncol(m)))
+  m
+}
+write_case("party_ctree_prob.case.json", "party_ctree_prob", nd,
+           function(nd) prob_rows(predict(fit, newdata = nd, type = "prob")), list(type = "prob"),
+           fit = fit, fitted = "party", covers = "a list of one probability vector per row")
+
+# ---- 74. mclust clustering / 75. glmnet multinomial ---------------------------
+set.seed(74)
+library(mclust)
+fit <- Mclust(iris[, 1:4], G = 3, modelNames = "VEV", verbose = FALSE)
+detach("package:mclust")
+save_model(fit, "mclust_iris")
+case_from_predict("mclust_iris", fit, newdata_of(iris, iris_rows, names(iris)[1:4]), fitted = "mclust",
+                  covers = "clusters of a matrix fit; list(classification, z)")
+set.seed(75)
+x <- as.matrix(iris[, 1:4])
+fit <- glmnet::glmnet(x, iris$Species, family = "multinomial", nlambda = 10)
+save_model(fit, "glmnet_multinomial")
+write_case("glmnet_multinomial.case.json", "glmnet_multinomial", newdata_of(iris, iris_rows, names(iris)[1:4]),
+           function(nd) predict(fit, newx = as.matrix(nd), s = 0.05, type = "response"),
+           list(s = 0.05, type = "response"), fit = fit, fitted = "glmnet",
+           covers = "a rows x classes x lambdas array: one field per class")
+
+# ---- 76. caret through a recipe with step_novel: labels it never saw ---------
+# step_novel gives a level the recipe never saw its own "new" level: R
+# answers for it, so the bridge does too (a model without step_novel
+# refuses such a label, naming it).
+set.seed(76)
+rec <- recipes::recipe(mpg ~ wt + hp + cyl, data = mt)
+rec <- recipes::step_novel(rec, cyl)
+rec <- recipes::step_dummy(rec, cyl)
+fit <- caret::train(rec, data = mt, method = "lm", trControl = caret::trainControl(method = "none"))
+save_model(fit, "caret_recipe_novel")
+nd <- newdata_of(mt, rows_per_level(mt, "cyl"), c("wt", "hp", "cyl"))
+nd$cyl <- as.character(nd$cyl)
+nd$cyl[c(2, 5)] <- c("5", "12")
+case_from_predict("caret_recipe_novel", fit, nd, fitted = "caret, recipes",
+                  covers = "step_novel: a label the recipe never saw is its new level")

@@ -94,7 +94,7 @@ def free_port():
 class Server:
     """`python -m bridge serve` in a subprocess, as a user starts it."""
 
-    def __init__(self, models, *args, env=None, cwd=None):
+    def __init__(self, models, *args, env=None, cwd=None, wait="scan", ready_timeout=90):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(Path(models) / f".server-{self.port}.log", "w+")
@@ -105,22 +105,26 @@ class Server:
             # started elsewhere than the checkout, Python still finds `bridge` here
             env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **(env or {})})
         try:
-            self.wait_ready()
+            self.wait_ready(ready_timeout, scanned=wait == "scan")
         except BaseException:
             # Never leave a server (or its R workers) behind.
             self.stop()
             raise
 
-    def wait_ready(self, timeout=90):
+    def wait_ready(self, timeout=90, scanned=True):
+        """Until the port answers and, with `scanned`, the first scan of the
+        model folder is done (the port opens before the models load)."""
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.proc.poll() is not None:
                 raise RuntimeError(f"server exited: {self.output()}")
             try:
-                requests.get(self.url + "/models", timeout=1)
-                return
-            except requests.RequestException:
-                time.sleep(0.2)
+                r = requests.get(self.url + "/readyz", timeout=1)
+                if not scanned or r.json().get("scan") == "complete":
+                    return
+            except (requests.RequestException, ValueError):
+                pass
+            time.sleep(0.2)
         raise RuntimeError(f"server not up after {timeout}s: {self.output()}")
 
     def output(self):
@@ -142,8 +146,8 @@ class Server:
 def start_server():
     servers = []
 
-    def start(models, *args, env=None, cwd=None):
-        server = Server(models, *args, env=env, cwd=cwd)
+    def start(models, *args, env=None, cwd=None, wait="scan"):
+        server = Server(models, *args, env=env, cwd=cwd, wait=wait)
         servers.append(server)
         return server
 
@@ -167,7 +171,9 @@ def examples_server(tmp_path_factory):
 @pytest.fixture(scope="session")
 def fixtures_server(fixture_models):
     """One real server over the per-class fixture models, shared likewise."""
-    server = Server(fixture_models, "--reload-interval", "0")
+    # Every fixture class loads before it answers; rstanarm's and prophet's
+    # namespaces (rstan) take a while on a busy machine.
+    server = Server(fixture_models, "--reload-interval", "0", ready_timeout=300)
     yield server
     server.stop()
 

@@ -48,3 +48,29 @@ def test_both_servers_predict_what_r_does(both, rows, shape):
         status, data = servers.post(server.port, server.predict_path, body)
         assert status == 200, data
         assert orjson.loads(data)["predictions"] == pytest.approx(expected, rel=1e-12), server.name
+
+
+def test_latency_budget_times_every_stage_in_its_process(tmp_path):
+    """bench/budget (issue 22): each stage's probe is installed in the process
+    it runs in and records calls inside the timed window; a renamed function
+    in the bridge fails here, not silently in a benchmark."""
+    from bench.budget import run as budget
+
+    result = budget.run(MODEL, single=30, warmup=5, bulk_rows=300, bulk_runs=2,
+                        out_dir=tmp_path, floor_calls=50)
+    for phase in ("single", "bulk"):
+        seen = {(s["stage"], s["process"]) for s in result["phases"][phase]["stages"]}
+        for stage, process, _ in budget.STAGES:
+            if stage == "front.middleware.*":
+                assert any(s.startswith("front.middleware.RequestLog") for s, _ in seen), seen
+                continue
+            processes = ("front", "worker") if process == "both" else (process,)
+            for p in processes:
+                assert (stage, p) in seen, (phase, stage, p, sorted(seen))
+        stages = {(s["stage"], s["process"]): s for s in result["phases"][phase]["stages"]}
+        # one predict() per request, timed in R, inside the wrapper that calls it
+        assert stages[("worker.r_predict", "worker")]["calls_per_request"] == 1
+        assert (stages[("worker.r_predict", "worker")]["per_request_ms"]
+                <= stages[("worker.r_wrapper_call", "worker")]["per_request_ms"])
+    assert all(v > 0 for v in result["floors"].values()), result["floors"]
+    assert "R's predict() itself" in budget.table(result)

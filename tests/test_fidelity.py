@@ -16,6 +16,16 @@ from conftest import ROOT, copy_model, rscript, close
 
 TIMEOUT = 60
 
+# The models people fit today (issue 23): caret through recipes, data
+# arguments other than newdata, types in S4 slots or a history, packages
+# exporting the same names, a model saved beside its data.
+NEW = """
+    caret_recipe caret_recipe_prob glmnet_mm cvglmnet_binomial smooth_spline party_ctree
+    party_ctree_reg fda_mars mars_matrix mclustda_iris gam_hastie brglm_infert brmultinom_wine
+    stan_glm_opt prophet_promo survreg_strata coxph_strata_lp gbm_bernoulli nnet_reg svm_with_data
+    party_ctree_prob mclust_iris glmnet_multinomial caret_recipe_novel
+""".split()
+
 # Every case the fixture script writes; test_matrix_is_complete keeps this
 # list and the script in step.
 MATRIX = sorted("""
@@ -29,7 +39,7 @@ MATRIX = sorted("""
     polr_housing_probs prcomp_mtcars qda_iris randomforest_class randomforest_class_prob
     ranger_class_prob ranger_reg rlm_stackloss rpart_class rq_mtcars rqs_mtcars survreg_lung
     svm_noptype svm_ptype workspace zeroinfl_bio
-""".split())
+""".split() + NEW)
 
 
 def load_case(folder, name):
@@ -293,3 +303,131 @@ def test_values_are_shown_as_json(server, value, shown):
     resp = predict(server, "multi.first", [{"wt": value, "hp": 100}])
     assert resp.status_code == 422, resp.text
     assert f"expected a number, got {shown}" in resp.json()["description"]
+
+
+# ---- issue 23: the models people fit today ------------------------------------
+
+def inputs_of(server, name):
+    return requests.get(f"{server.url}/models/{name}", timeout=TIMEOUT).json()["inputs"]
+
+
+@pytest.mark.parametrize("name, inputs", [
+    # a recipe: predictors only, not its outcome (mpg) nor its ID role (car)
+    ("caret_recipe", {"wt", "hp", "cyl"}),
+    ("caret_recipe_prob", {"Sepal.Length", "Sepal.Width", "Petal.Length", "Petal.Width", "soil"}),
+    # a formula: terms less the response; weights are never inputs
+    ("caret_train", {"wt", "hp", "cyl"}),
+    ("lm_transforms", {"x", "z", "g"}),
+    ("survreg_strata", {"age", "ph.ecog", "sex"}),
+])
+def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
+    assert {c["name"] for c in inputs_of(server, name)["columns"]} == inputs
+
+
+@pytest.mark.parametrize("name, column, kind, levels", [
+    ("party_ctree", "soil", "factor", ["sand", "clay", "loam"]),      # S4 ModelEnv data slot
+    ("party_ctree_reg", "power", "ordered", ["low", "mid", "high"]),
+    ("prophet_promo", "ds", "POSIXct", None),                         # its history
+    ("caret_recipe", "cyl", "factor", ["4", "6", "8"]),               # the recipe's template
+    ("svm_with_data", "cyl", "factor", ["4", "6", "8"]),              # $call$data, in the file
+    ("survreg_strata", "sex", "factor", ["male", "female"]),          # names of its scales
+    ("mclustda_iris", "Petal.Width", "numeric", None),                # its training matrix
+    ("mars_matrix", "disp", "numeric", None),
+])
+def test_types_the_object_or_its_file_records_are_found(server, name, column, kind, levels):
+    inputs = inputs_of(server, name)
+    col = next(c for c in inputs["columns"] if c["name"] == column)
+    assert col["type"] == kind and (levels is None or col["levels"] == levels), col
+    assert inputs["complete"] is True, inputs
+
+
+def test_the_same_model_without_its_data_in_the_file_is_refused_with_the_ptype_remedy(server):
+    resp = predict(server, "svm_factor", [{"wt": 2.62, "hp": 110, "cyl": "6"}])
+    assert resp.status_code == 422 and "attach_ptype" in resp.json()["description"]
+
+
+def test_a_list_result_is_one_row_per_input_row(server, fixture_models):
+    case = load_case(fixture_models, "smooth_spline")
+    got = predict(server, "smooth_spline", case["rows"]).json()["predictions"]
+    assert [set(row) for row in got] == [{"x", "y"}] * len(case["rows"])
+    assert [row["x"] for row in got] == [row["x"] for row in case["rows"]]
+
+
+def test_a_model_fitted_on_a_model_matrix_says_its_inputs_are_the_matrix_columns(server):
+    resp = predict(server, "glmnet_mm", [{"wt": 2.62, "hp": 110, "cyl": "6"}])
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert set(body["missing_columns"]) == {"cyl6", "cyl8"}
+    assert "numeric matrix" in body["description"] and "predict_fn" in body["description"]
+
+
+# ---- issue 23, class 5: the refusal names what is wrong --------------------------
+
+def factor_cases(server, fixture_models):
+    """(case, factor column) for every fixture case with a factor input."""
+    out = []
+    for name in MATRIX:
+        case = load_case(fixture_models, name)
+        cols = inputs_of(server, case["model"])["columns"]
+        factors = [c["name"] for c in cols if c["type"] in ("factor", "ordered") and c.get("levels")]
+        if factors and len(cols) > 1:
+            out.append((case, factors[0], [c["name"] for c in cols]))
+    return out
+
+
+def test_an_unseen_level_is_named_before_anything_else_the_request_lacks(server, fixture_models):
+    """Every fixture model with a factor input: a row with a level the model
+    never saw, and another input left out, is the 422 naming the level's
+    column and value, not the missing column (nor R's own error)."""
+    cases = factor_cases(server, fixture_models)
+    assert len(cases) >= 20
+    for case, column, names in cases:
+        other = next(n for n in names if n != column)
+        rows = [{k: v for k, v in row.items() if k != other} for row in case["rows"]]
+        rows[-1][column] = "never-seen"
+        resp = predict(server, case["model"], rows, case["args"])
+        assert resp.status_code == 422, (case["model"], resp.text)
+        body = resp.json()
+        assert (body.get("column"), body.get("value"), body.get("row")) == (column, "never-seen", len(rows)), \
+            (case["model"], body)
+        # with every input sent, the same refusal
+        rows = [dict(row) for row in case["rows"]]
+        rows[0][column] = "never-seen"
+        body = predict(server, case["model"], rows, case["args"]).json()
+        assert (body.get("column"), body.get("value")) == (column, "never-seen"), (case["model"], body)
+
+
+def test_a_recipe_model_names_the_unseen_level_not_the_columns_it_does_not_need(server):
+    # R itself fails first here on the ID column recipes wants at bake().
+    resp = predict(server, "caret_recipe", [{"wt": 2.62, "hp": 110, "cyl": "5"}])
+    assert resp.status_code == 422, resp.text
+    body = resp.json()
+    assert body["column"] == "cyl" and body["value"] == "5" and "missing_columns" not in body
+    assert "training levels" in body["description"]
+
+
+def test_a_hardhat_blueprint_records_the_predictors_and_their_types():
+    """In R itself: a model built on hardhat's mold() (no Debian package fits
+    one, so a minimal class here) takes exactly its blueprint's predictors,
+    typed as they were, not the outcome."""
+    out = rscript("""
+        env <- new.env()
+        for (f in sort(Sys.glob("r_scripts/bridge/*.R"))) sys.source(f, envir = env)
+        d <- transform(mtcars, cyl = factor(cyl, levels = c("8", "4", "6")))
+        bp <- hardhat::mold(mpg ~ wt + cyl, d)$blueprint
+        fit <- hardhat::new_model(blueprint = bp, class = "toy_fit")
+        found <- env$bridge_inputs(fit)
+        cat("RESULT", found$source, "|", names(found$columns), "|", levels(found$columns$cyl), "\\n")
+    """, cwd=str(ROOT))
+    got = out[out.index("RESULT"):].split("|")
+    assert got[0].split(None, 1)[1].strip() == "hardhat blueprint ptypes"
+    assert got[1].split() == ["wt", "cyl"] and got[2].split() == ["8", "4", "6"]
+
+
+def test_a_recipe_with_step_novel_takes_labels_it_never_saw_as_r_does(server, fixture_models):
+    """Where the model itself handles an unseen label (step_novel), it is not
+    refused: R's answer for it is the case's (row 2 and 5 carry "5", "12")."""
+    col = next(c for c in inputs_of(server, "caret_recipe_novel")["columns"] if c["name"] == "cyl")
+    assert col["type"] == "character"
+    case = load_case(fixture_models, "caret_recipe_novel")
+    assert {"5", "12"} <= {row["cyl"] for row in case["rows"]}

@@ -385,3 +385,29 @@ def test_the_image_starts_and_serves_the_mounted_models(image, container):
     assert requests.get(url + "/cars/health", timeout=10).status_code == 404
     if as_image_user(shutil.which("python", path=image.host_env()["PATH"])):
         assert os.stat(f"/proc/{proc.pid}").st_uid == IMAGE_UID  # it really ran as the image's user
+
+
+def test_the_image_installs_what_a_models_folder_needs(tmp_path):
+    """`bridge requirements --format debian` written to deploy/r-packages.extra.txt,
+    and a --build-arg R_PACKAGES, both reach the base stage's install: its
+    COPY and RUN are replayed here with install-system.sh's --print (which
+    lists what it would install)."""
+    base = next(s for s in stages(DOCKERFILE.read_text()) if s["name"] == "base")
+    assert any(w == "ARG" and rest.split("=")[0] == "R_PACKAGES" for w, rest in base["steps"])
+    built = Image(tmp_path / "root")
+    built.apply([(w, rest) for w, rest in base["steps"] if w == "COPY"], build_context())
+    done = subprocess.run([sys.executable, "-m", "bridge", "requirements", "--models", str(EXAMPLES),
+                           "--format", "debian"], capture_output=True, text=True, cwd=ROOT, timeout=600)
+    assert done.returncode == 0, done.stderr
+    needed = {line for line in done.stdout.splitlines() if line and not line.startswith("#")}
+    assert {"r-cran-randomforest", "r-cran-ranger"} <= needed
+    # As if the file had been written into the build context before `docker build`.
+    built.path("/opt/deploy/r-packages.extra.txt").write_text(done.stdout)
+    run = next(rest for w, rest in base["steps"] if w == "RUN" and "install-system.sh" in rest)
+    call = re.search(r"bash (\S+install-system\.sh) --runtime (\$\{?R_PACKAGES\}?)", run)
+    assert call, run
+    printed = subprocess.run(["bash", str(built.path(call.group(1))), "--runtime", "--print", "r-cran-zoo"],
+                             capture_output=True, text=True, timeout=60)
+    assert printed.returncode == 0, printed.stderr
+    listed = set(printed.stdout.split())
+    assert needed | {"r-cran-zoo", "r-base-core"} <= listed, (needed | {"r-cran-zoo"}) - listed

@@ -113,7 +113,8 @@ def test_probes(server):
     assert r.status_code == 200, r.text
     r = requests.get(server.url + "/readyz")
     assert r.status_code == 200, r.text
-    assert r.json() == {"status": "ready", "r": "up", "r_workers": {"ready": 1, "total": 1}, "models": 1}
+    assert r.json() == {"status": "ready", "r": "up", "r_workers": {"ready": 1, "total": 1}, "models": 1,
+                        "scan": "complete", "loading": 0}
 
 
 def test_metrics_count_requests(server):

@@ -16,7 +16,10 @@ from .health import Liveness, Readiness, ReadinessResource
 from .limits import BodyLimits
 from .logs import RequestLog
 from .request_metrics import MetricsResource, RequestMetrics
-from .resources import ModelResource, ModelsResource, PredictResource
+from .calls import ModelVersionHeader
+from .forecast import VERSION_FORECAST_ROUTE
+from .resources import (VERSION_PREDICT_ROUTE, ModelResource, ModelsResource, PredictResource,
+                        ShadowResource, VersionsResource)
 
 
 def create_app(registry, settings=None, readiness=None, plumber_apis=None, service=None):
@@ -39,6 +42,7 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None, servi
         auth,
         BodyLimits.from_settings(settings),
         WireFormat(),
+        ModelVersionHeader(),
     ] if m is not None])
     app.add_route("/healthz", Liveness())
     app.add_route("/readyz", ReadinessResource(service))
@@ -47,6 +51,10 @@ def create_app(registry, settings=None, readiness=None, plumber_apis=None, servi
     app.add_route("/models/{name}", ModelResource(service))
     app.add_route("/models/{name}/predict", PredictResource(service))
     app.add_route("/models/{name}/forecast", ForecastResource(service))
+    app.add_route("/models/{name}/versions", VersionsResource(service))
+    app.add_route(VERSION_PREDICT_ROUTE, PredictResource(service, VERSION_PREDICT_ROUTE))
+    app.add_route(VERSION_FORECAST_ROUTE, ForecastResource(service, VERSION_FORECAST_ROUTE))
+    app.add_route("/models/{name}/shadow", ShadowResource(service))
     monitor.add_routes(app, service)
     openapi.add_routes(app, service, auth)
     v2.add_routes(app, service)

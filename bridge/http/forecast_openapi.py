@@ -77,10 +77,13 @@ def forecast_operation(model, max_horizon):
                 "application/json": {"schema": {
                     "type": "object", "required": ["model", "forecast"],
                     "properties": {"model": {"type": "string", "const": model.name},
+                                   "version": {"type": "string", "description": "the version "
+                                               "that answered (docs/versions.md)"},
                                    "forecast": {"type": "array", "items": step},
                                    "seed": {"type": "integer"},
                                    "warnings": {"type": "array", "items": {"type": "string"}}}}},
-                "text/csv": {"schema": {"type": "string"},
-                             "description": "with `Accept: text/csv`: a header and one line per step"}}},
+                # (A media type object has no description: it goes in the schema.)
+                "text/csv": {"schema": {"type": "string", "description":
+                                        "with `Accept: text/csv`: a header and one line per step"}}}},
             **errors()},
     }

@@ -5,7 +5,10 @@ does not answer, which is what a liveness probe detects).
 GET /readyz: 200 only while this server should get traffic: its first
 model folder scan is done and at least one R worker can take work; 503
 while starting, while every R worker is being replaced, and while draining
-for shutdown. Both are open without an API key. What they say comes from
+for shutdown. Its body says why: "scan" is "running" until every file of
+the first scan has loaded or failed (models are served as they load
+meanwhile), then "complete"; "loading" counts the files loading now.
+Both are open without an API key. What they say comes from
 `Service.readiness()`, as V2's and MLflow's probes do.
 """
 
@@ -29,7 +32,8 @@ class ReadinessResource:
         report = self._service.readiness()
         body = {"status": report.state, "r": "up" if report.workers_ready else "down",
                 "r_workers": {"ready": report.workers_ready, "total": report.workers_total},
-                "models": report.models}
+                "models": report.models, "scan": "complete" if report.scanned else "running",
+                "loading": report.loading}
         if not report.serving:
             resp.status = 503
             # A probe that is told when to come back does not hammer a starting process.

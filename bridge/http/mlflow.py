@@ -1,7 +1,7 @@
 """MLflow's scoring server protocol, so that MLflow clients and SageMaker-style
 callers work unchanged (`mlflow models serve` speaks the same):
 
-    POST /invocations[?model=NAME]   predictions: {"predictions": [...]}
+    POST /invocations[?model=NAME[&version=V]]   predictions: {"predictions": [...]}
     GET  /ping, GET /health          200 once ready (SageMaker's health check)
     GET  /version                    the bridge's version, as text
 
@@ -63,9 +63,10 @@ class InvocationsResource:
 
     def on_post(self, req, resp):
         context = call_context(req, "mlflow", INVOCATIONS_ROUTE, req.get_param("model"))
-        query = {k: v for k, v in req.params.items() if k != "model"}
+        query = {k: v for k, v in req.params.items() if k not in ("model", "version")}
         table, args = parse(req.bounded_stream.read(), req.content_type, query)
-        answer = self._service.predict(self._name(context.name), table, args, context)
+        answer = self._service.predict(self._name(context.name), table, args, context,
+                                       version=req.get_param("version"))
         resp.data = orjson.dumps({"predictions": answer.result.records()})
 
     def _name(self, name):

@@ -95,7 +95,8 @@ class OpenAPIDocument:
             generation = self._service.generation
             if generation != self._generation:
                 self._json = orjson.dumps(build(self._service.served(), self._secured,
-                                                self._service.max_horizon))
+                                                self._service.max_horizon,
+                                                self._service.versioned_models()))
                 self._generation = generation
             return self._json
 
@@ -105,7 +106,10 @@ class OpenAPIDocument:
 
 # ---- the document -------------------------------------------------------------
 
-def build(models, secured=False, max_horizon=MAX_HORIZON):
+def build(models, secured=False, max_horizon=MAX_HORIZON, versions=None):
+    """`versions`: {name: {version label: model}} for folders of versions
+    (docs/versions.md): each version gets its own operations (their inputs
+    may differ), and the name its versions listing and shadow report."""
     paths = {
         "/models": {"get": _listing_operation()},
         "/models/{name}": {"get": _describe_operation()},
@@ -118,6 +122,8 @@ def build(models, secured=False, max_horizon=MAX_HORIZON):
                 model, max_horizon)}
             continue
         paths[f"/models/{quoted}/predict"] = {"post": predict_operation(model)}
+    for name, served in sorted((versions or {}).items()):
+        paths.update(version_paths(name, served, max_horizon))
     paths.update(v2_paths(models))
     doc = {
         "openapi": "3.1.0",
@@ -132,6 +138,68 @@ def build(models, secured=False, max_horizon=MAX_HORIZON):
         "components": {"schemas": {"Error": ERROR, "V2Error": V2_ERROR, "Tensor": TENSOR}},
     }
     return secure(doc) if secured else doc
+
+
+VERSIONS_LISTING = {
+    "type": "object", "required": ["name", "versions"],
+    "properties": {
+        "name": {"type": "string"},
+        "versions": {"type": "array", "items": {"type": "object", "required": ["version", "loaded"], "properties": {
+            "version": {"type": "string"}, "file": {"type": "string"}, "sha256": {"type": "string"},
+            "loaded": {"type": "boolean"}, "loaded_at": {"type": ["string", "null"]},
+            "error": {"type": ["string", "null"]}, "routed": {"type": "boolean"}}}},
+        "latest": {"type": ["string", "null"]}, "default": {"type": ["string", "null"]},
+        "aliases": {"type": "object", "additionalProperties": {"type": "string"}},
+        "traffic": {"type": "object", "additionalProperties": {"type": "number"}},
+        "shadow": {"type": ["string", "null"]},
+        "serving_error": {"type": ["string", "null"]},
+        "ignored": {"type": "array"},
+    },
+}
+SHADOW_REPORT = {
+    "type": "object", "required": ["model", "shadow_version"],
+    "properties": {"model": {"type": "string"}, "shadow_version": {"type": ["string", "null"]},
+                   "shadowed": {"type": "integer"}, "dropped": {"type": "integer"},
+                   "errors": {"type": "object"}, "rows_compared": {"type": "integer"},
+                   "agreement": {"type": ["number", "null"]},
+                   "mean_abs_difference": {"type": ["number", "null"]},
+                   "max_abs_difference": {"type": ["number", "null"]},
+                   "shadow_latency_ms": {"type": "object"}},
+}
+
+
+def version_paths(name, served, max_horizon=MAX_HORIZON):
+    """A folder of versions' own routes: the listing, the shadow report, and
+    one predict (or forecast) operation per loaded version."""
+    quoted = urllib.parse.quote(name, safe="")
+    errors = {s: error_responses()[s] for s in ("404", "500")}
+    paths = {
+        f"/models/{quoted}/versions": {"get": {
+            "tags": [name], "operationId": f"versions_{ident(name)}",
+            "summary": f"Every version of {name}, its aliases, traffic split and shadow",
+            "responses": {"200": {"description": "the versions", "content": {
+                "application/json": {"schema": VERSIONS_LISTING}}}, **errors}}},
+        f"/models/{quoted}/shadow": {"get": {
+            "tags": [name], "operationId": f"shadow_{ident(name)}",
+            "summary": f"{name}'s routed answers compared with its shadow version's",
+            "responses": {"200": {"description": "the comparison", "content": {
+                "application/json": {"schema": SHADOW_REPORT}}}, **errors}}},
+    }
+    for label, model in sorted(served.items()):
+        version = urllib.parse.quote(label, safe="")
+        if getattr(model, "kind", "model") == "forecaster":
+            op, verb = forecast_operation(model, max_horizon), "forecast"
+        else:
+            op, verb = predict_operation(model), "predict"
+        op = {**op, "operationId": f"{op['operationId']}_version_{ident(label)}",
+              "summary": f"{op['summary']}, version {label}"}
+        paths[f"/models/{quoted}/versions/{version}/{verb}"] = {"post": op}
+        if verb == "predict":
+            v2 = v2_infer_operation(name, model)
+            paths[f"/v2/models/{quoted}/versions/{version}/infer"] = {"post": {
+                **v2, "operationId": f"{v2['operationId']}_version_{ident(label)}",
+                "summary": f"{v2['summary']}, version {label}"}}
+    return paths
 
 
 def build_public():
@@ -287,6 +355,8 @@ def response_schema(model, sig):
         "required": ["model", "predictions"],
         "properties": {
             "model": {"type": "string", "const": model.name},
+            "version": {"type": "string", "description": "the version that answered "
+                        "(also the X-Model-Version header)"},
             "predictions": {"type": "array", "items": output_item_schema(sig),
                             "description": "one entry per row, in the rows' order"},
             "info": {"type": "object", "description": "parts of R's result that are per call"},
@@ -365,10 +435,10 @@ def _quote(text):
 def _listing_operation():
     entry = {"type": "object", "required": ["name", "status"],
              "properties": {"name": {"type": "string"}, "file": {"type": "string"},
-                            "status": {"type": "string", "enum": ["loaded", "error"]}}}
+                            "status": {"type": "string", "enum": ["loaded", "loading", "error"]}}}
     return {
         "tags": ["models"], "operationId": "list_models", "summary": "The served models",
-        "responses": {"200": {"description": "one entry per model (or per file that failed)",
+        "responses": {"200": {"description": "one entry per model (or per file that failed or is loading)",
                               "content": {"application/json": {"schema": {
                                   "type": "object", "required": ["models"],
                                   "properties": {"models": {"type": "array", "items": entry}}}}}},
@@ -442,46 +512,51 @@ def v2_paths(models):
             "type": "object", "properties": {"name": {"type": "string"}, "ready": {"type": "boolean"}}},
             ("404", "500"), name_param),
     }
-    from .v2 import input_tensors
-
     for name in sorted(models):
         model = models[name]
         if getattr(model, "kind", "model") == "forecaster":
             continue  # a horizon, not tensors of rows: only /models/{name}/forecast
-        sig = signature(model)
-        inputs = input_tensors(model.schema, [sig.example])
         quoted = urllib.parse.quote(name, safe="")
-        paths[f"/v2/models/{quoted}/infer"] = {"post": {
-            "tags": ["v2"],
-            "operationId": f"v2_infer_{ident(name)}",
-            "summary": f"Infer with {name} (Open Inference Protocol)",
-            "description": ("One input tensor per column (shape [n] or [n, 1]): FP64 or INT for "
-                            "numbers, BOOL for logicals, BYTES for strings, factor levels and "
-                            "dates. Request `parameters` other than the protocol's own go to "
-                            "R's predict()."),
-            "requestBody": {"required": True, "content": {"application/json": {
-                "schema": {"type": "object", "required": ["inputs"], "properties": {
-                    "id": {"type": "string"},
-                    "parameters": {"type": "object"},
-                    "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
-                    "outputs": {"type": "array", "items": {
-                        "type": "object", "required": ["name"],
-                        "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}}}},
-                }},
-                "example": {"inputs": inputs},
-            }}},
-            "responses": {
-                "200": {"description": "one output tensor per output column", "content": {
-                    "application/json": {"schema": {
-                        "type": "object", "required": ["model_name", "outputs"],
-                        "properties": {"model_name": {"type": "string", "const": name},
-                                       "id": {"type": "string"},
-                                       "outputs": {"type": "array",
-                                                   "items": {"$ref": "#/components/schemas/Tensor"}}}}}}},
-                **error_responses(V2_ERROR_STATUSES, "#/components/schemas/V2Error"),
-            },
-        }}
+        paths[f"/v2/models/{quoted}/infer"] = {"post": v2_infer_operation(name, model)}
     return paths
+
+
+def v2_infer_operation(name, model):
+    from .v2 import input_tensors
+
+    sig = signature(model)
+    inputs = input_tensors(model.schema, [sig.example])
+    return {
+        "tags": ["v2"],
+        "operationId": f"v2_infer_{ident(name)}",
+        "summary": f"Infer with {name} (Open Inference Protocol)",
+        "description": ("One input tensor per column (shape [n] or [n, 1]): FP64 or INT for "
+                        "numbers, BOOL for logicals, BYTES for strings, factor levels and "
+                        "dates. Request `parameters` other than the protocol's own go to "
+                        "R's predict()."),
+        "requestBody": {"required": True, "content": {"application/json": {
+            "schema": {"type": "object", "required": ["inputs"], "properties": {
+                "id": {"type": "string"},
+                "parameters": {"type": "object"},
+                "inputs": {"type": "array", "items": {"$ref": "#/components/schemas/Tensor"}},
+                "outputs": {"type": "array", "items": {
+                    "type": "object", "required": ["name"],
+                    "properties": {"name": {"type": "string"}, "parameters": {"type": "object"}}}},
+            }},
+            "example": {"inputs": inputs},
+        }}},
+        "responses": {
+            "200": {"description": "one output tensor per output column", "content": {
+                "application/json": {"schema": {
+                    "type": "object", "required": ["model_name", "outputs"],
+                    "properties": {"model_name": {"type": "string", "const": name},
+                                   "model_version": {"type": "string"},
+                                   "id": {"type": "string"},
+                                   "outputs": {"type": "array",
+                                               "items": {"$ref": "#/components/schemas/Tensor"}}}}}}},
+            **error_responses(V2_ERROR_STATUSES, "#/components/schemas/V2Error"),
+        },
+    }
 
 
 DOCS_PAGE = b"""<!doctype html>

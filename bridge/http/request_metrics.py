@@ -52,12 +52,20 @@ def endpoint_of(path):
     parts = path.split("/")
     if len(parts) == 3 and parts[1] == "models":
         return "/models/{name}"
-    if len(parts) == 4 and parts[1] == "models" and parts[3] in ("predict", "forecast"):
+    if len(parts) == 4 and parts[1] == "models" and parts[3] in ("predict", "forecast",
+                                                                  "versions", "shadow"):
         return "/models/{name}/" + parts[3]
+    if len(parts) == 6 and parts[1] == "models" and parts[3] == "versions" \
+            and parts[5] in ("predict", "forecast"):
+        return "/models/{name}/versions/{version}/" + parts[5]
     if len(parts) in (4, 5) and parts[1:3] == ["v2", "models"]:
         tail = parts[4] if len(parts) == 5 else ""
         if tail in ("", "ready", "infer"):
             return "/v2/models/{name}" + (f"/{tail}" if tail else "")
+    if len(parts) in (6, 7) and parts[1:3] == ["v2", "models"] and parts[4] == "versions":
+        tail = parts[6] if len(parts) == 7 else ""
+        if tail in ("", "ready", "infer"):
+            return "/v2/models/{name}/versions/{version}" + (f"/{tail}" if tail else "")
     return "other"
 
 

@@ -9,6 +9,7 @@ from ..render import prediction_csv
 from .calls import call_context
 
 PREDICT_ROUTE = "/models/{name}/predict"
+VERSION_PREDICT_ROUTE = "/models/{name}/versions/{version}/predict"
 
 
 class ModelsResource:
@@ -27,26 +28,49 @@ class ModelResource:
         resp.data = orjson.dumps(self._service.describe(name))
 
 
-class PredictResource:
+class VersionsResource:
+    """GET /models/{name}/versions: every version, the aliases, the split, the shadow."""
+
     def __init__(self, service):
         self._service = service
 
-    def on_post(self, req, resp, name):
+    def on_get(self, req, resp, name):
+        resp.data = orjson.dumps(self._service.version_listing(name))
+
+
+class ShadowResource:
+    """GET /models/{name}/shadow: the routed answers compared with the shadow version's."""
+
+    def __init__(self, service):
+        self._service = service
+
+    def on_get(self, req, resp, name):
+        resp.data = orjson.dumps(self._service.shadow_report(name))
+
+
+class PredictResource:
+    def __init__(self, service, route=PREDICT_ROUTE):
+        self._service = service
+        self._route = route
+
+    def on_post(self, req, resp, name, version=None):
         body = req.bounded_stream.read()
         # Negotiated once: None (an unknown type) is refused by parse with a 415.
         fmt = detect(req.content_type, body)
-        context = call_context(req, "csv" if fmt == "csv" else "json", PREDICT_ROUTE, name)
+        context = call_context(req, "csv" if fmt == "csv" else "json", self._route, name)
         table, args = native.parse(body, req.content_type, fmt)
         if table.text and req.params:
             # A CSV body has no room for predict() arguments: they come in the query string.
             args = csv_text.query_args(req.params)
-        answer = self._service.predict(name, table, args, context)
+        answer = self._service.predict(name, table, args, context, version=version)
         prediction = answer.result
         if req.client_prefers(("application/json", "text/csv")) == "text/csv":
             resp.content_type = falcon.MEDIA_CSV
             resp.data = prediction_csv(prediction)
             return
         body = {"model": answer.model, "predictions": prediction.records()}
+        if answer.version is not None:
+            body["version"] = answer.version
         if prediction.info:
             body["info"] = prediction.info
         if prediction.warnings:

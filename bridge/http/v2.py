@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import BadRequest
 from ..formats.tensors import read_request
 from ..signature import json_type, signature
-from .calls import call_context
+from .calls import MODEL_VERSION, call_context
 
 # The tensor type a caller should send for each kind of column.
 INPUT_DATATYPES = {
@@ -29,7 +29,7 @@ OUTPUT_DATATYPES = {"number": "FP64", "integer": "INT32", "boolean": "BOOL", "st
 
 # ---- responses ----------------------------------------------------------------------
 
-def response_body(model_name, prediction, requested=None, request_id=None):
+def response_body(model_name, prediction, requested=None, request_id=None, version=None):
     tensors = {name: output_tensor(name, values) for name, values in prediction.columns.items()}
     if requested is not None:
         unknown = [n for n in requested if n not in tensors]
@@ -38,6 +38,8 @@ def response_body(model_name, prediction, requested=None, request_id=None):
                              f"are {', '.join(repr(n) for n in tensors)}")
         tensors = {n: tensors[n] for n in requested}
     body = {"model_name": model_name, "outputs": list(tensors.values())}
+    if version is not None:
+        body["model_version"] = str(version)
     if request_id is not None:
         body["id"] = request_id
     if prediction.warnings:
@@ -59,11 +61,12 @@ def input_tensors(schema, rows):
              "data": [row[c.name] for row in rows]} for c in schema.columns]
 
 
-def model_metadata(model):
+def model_metadata(model, versions=None):
+    """`versions`: every version of a folder of versions (else the model's own)."""
     sig = signature(model)
     return {
         "name": model.name,
-        "versions": [model.version] if model.version else [],
+        "versions": versions if versions is not None else [model.version] if model.version else [],
         "platform": "R",
         "inputs": [{"name": c.name, "datatype": INPUT_DATATYPES[c.kind], "shape": [-1],
                     "parameters": {"r_type": c.kind}} for c in model.schema.columns],
@@ -79,6 +82,7 @@ def server_metadata():
 # ---- HTTP ---------------------------------------------------------------------------
 
 INFER_ROUTE = "/v2/models/{name}/infer"
+VERSION_INFER_ROUTE = "/v2/models/{name}/versions/{version}/infer"
 
 
 def add_routes(app, service):
@@ -88,6 +92,9 @@ def add_routes(app, service):
     app.add_route("/v2/models/{name}", ModelMetadataResource(service))
     app.add_route("/v2/models/{name}/ready", ModelReadyResource(service))
     app.add_route(INFER_ROUTE, InferResource(service))
+    app.add_route("/v2/models/{name}/versions/{version}", ModelMetadataResource(service))
+    app.add_route("/v2/models/{name}/versions/{version}/ready", ModelReadyResource(service))
+    app.add_route(VERSION_INFER_ROUTE, InferResource(service, VERSION_INFER_ROUTE))
 
 
 class _V2:
@@ -119,16 +126,23 @@ class ModelMetadataResource(_V2):
     def __init__(self, service):
         self._service = service
 
-    def on_get(self, req, resp, name):
-        resp.data = orjson.dumps(model_metadata(self._service.resolve(name)))
+    def on_get(self, req, resp, name, version=None):
+        model = self._service.resolve(name, version)
+        versioned = self._service.versions(name)
+        listed = versioned.router.labels if versioned is not None and version is None else None
+        if version is not None:
+            listed = [model.version]
+        if model.version:
+            resp.set_header(MODEL_VERSION, str(model.version))
+        resp.data = orjson.dumps(model_metadata(model, listed))
 
 
 class ModelReadyResource(_V2):
     def __init__(self, service):
         self._service = service
 
-    def on_get(self, req, resp, name):
-        self._service.resolve(name)
+    def on_get(self, req, resp, name, version=None):
+        self._service.resolve(name, version)
         ready = self._service.readiness().serving
         if not ready:
             resp.status = 503
@@ -136,12 +150,14 @@ class ModelReadyResource(_V2):
 
 
 class InferResource(_V2):
-    def __init__(self, service):
+    def __init__(self, service, route=INFER_ROUTE):
         self._service = service
+        self._route = route
 
-    def on_post(self, req, resp, name):
-        context = call_context(req, "v2", INFER_ROUTE, name)
+    def on_post(self, req, resp, name, version=None):
+        context = call_context(req, "v2", self._route, name)
         table, args, outputs, request_id = read_request(
             req.bounded_stream.read(), req.get_header("Inference-Header-Content-Length"))
-        answer = self._service.predict(name, table, args, context)
-        resp.data = orjson.dumps(response_body(answer.model, answer.result, outputs, request_id))
+        answer = self._service.predict(name, table, args, context, version=version)
+        resp.data = orjson.dumps(response_body(answer.model, answer.result, outputs, request_id,
+                                               answer.version))

@@ -22,5 +22,5 @@ def monitoring(settings, catalog):
                             rotate_seconds=settings.log_rotate_seconds)
         queued.append(Queued(log, maxsize=settings.log_queue, name="prediction-log",
                              tick=min(1.0, settings.log_rotate_seconds),
-                             on_drop=metrics.prediction_log_dropped))
+                             on_drop=lambda event: metrics.prediction_log_dropped()))
     return monitor, queued

@@ -10,6 +10,7 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import re
 from pathlib import Path
 
 from rpy2.rinterface_lib.embedded import RRuntimeError
@@ -21,6 +22,8 @@ from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelL
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
 from ..modelfiles import stem as file_stem
 from ..prediction import EMPTY, Prediction
+from .. import requirements as reqs
+from . import requirements as r_requirements
 from .schema import schema_from_r
 from ..signature import probe_signature
 from ..table import Table, prepare_request
@@ -41,6 +44,9 @@ class Sidecar:
     allow_args: tuple = ()
     options: dict = dataclasses.field(default_factory=dict)
     predict_fn: Path = None
+    # What the model was saved with (bridge_save() writes them; docs/models.md).
+    packages: dict = dataclasses.field(default_factory=dict)
+    r_version: str = None
 
     @classmethod
     def find(cls, folder, name):
@@ -54,7 +60,12 @@ class Sidecar:
             if not isinstance(meta, dict):
                 raise ModelLoadError(f"{json_path.name}: expected a JSON object")
         r_path = folder / f"{name}.R"
+        packages, r_version = reqs.read_record(meta, json_path.name)
+        meta.pop("packages", None)
+        meta.pop("r_version", None)
+        meta.pop("saved_with", None)
         return cls(
+            packages=packages, r_version=r_version,
             description=str(meta.pop("description", "")),
             version=str(meta.pop("version", "")),
             args=dict(meta.pop("args", {}) or {}),
@@ -65,7 +76,8 @@ class Sidecar:
 
 
 class RModel:
-    def __init__(self, name, path, object_name, robj, session, sidecar=None, sha256=""):
+    def __init__(self, name, path, object_name, robj, session, sidecar=None, sha256="",
+                 header=None, missing_namespaces=()):
         self.name = name
         self.path = Path(path)
         self.object_name = object_name
@@ -73,10 +85,33 @@ class RModel:
         self.sidecar = sidecar or Sidecar()
         self.sha256 = sha256
         self.loaded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
+        self.requirements = None
+        session.run(self._check_requirements, robj, header or {}, missing_namespaces)
         session.run(self._bind, robj)
         # What the model answers for an example row, found once here so that
         # no metadata request ever runs model code.
         self.signature = session.run(probe_signature, self)
+
+    def _check_requirements(self, robj, header, missing_namespaces):
+        """What the object needs and what it was saved with; a package that
+        is not installed fails the load here, before R's own error could."""
+        try:
+            found, vetiver, vetiver_r, r_version = r_requirements.found(
+                self.session, robj, missing_namespaces, self.sidecar.predict_fn)
+        except RRuntimeError as exc:  # never a reason not to serve: R's own load still runs
+            log.warning("%s: could not read what model %s needs: %s", self.path.name, self.name,
+                        str(exc).strip())
+            return
+        recorded, recorded_by = dict(vetiver), ["vetiver"] if vetiver else []
+        if self.sidecar.packages:
+            recorded.update(self.sidecar.packages)
+            recorded_by.append("sidecar")
+        self.requirements = reqs.combine(
+            found, recorded, lambda names: r_requirements.installed_versions(self.session, names),
+            r_version, self.sidecar.r_version or vetiver_r, recorded_by, header)
+        missing = self.requirements.missing()
+        if missing:
+            raise reqs.missing_error(f"{self.path.name} (model {self.name!r})", missing)
 
     def _bind(self, robj):
         """Per-model work done once at load: packages, schema, predictor."""
@@ -92,7 +127,13 @@ class RModel:
             self.schema = schema_from_r(h("bridge_forecaster_inputs")(robj))
             self.forecaster = forecast_r.read_info(self.session, robj)
         else:
-            self.packages = list(h("bridge_load_model")(robj))
+            try:
+                self.packages = list(h("bridge_load_model")(robj))
+            except RRuntimeError as exc:
+                raise _package_error(self, exc) from None
+            # Its formulas see its own packages, whatever else this worker
+            # has loaded (packages.R, bridge_scoped_model).
+            self.robj = robj = h("bridge_scoped_model")(robj)
             self.schema = schema_from_r(h("bridge_inputs")(robj))
         if self.sidecar.predict_fn is not None:
             # A custom predict_fn does its own conversion: strings reach it as sent.
@@ -279,8 +320,31 @@ class RModel:
             "sha256": self.sha256,
             "loaded_at": self.loaded_at,
             "r_version": self.session.r_version,
+            "requirements": self.requirements.describe() if self.requirements else None,
             **({"forecaster": self.forecaster.describe()} if self.forecaster else {}),
         }
+
+
+_NO_PACKAGE = re.compile(r"(?:there is no package called|unable to find required package) "
+                         r".([A-Za-z][A-Za-z0-9.]*[A-Za-z0-9]).")
+
+
+def _package_error(model, exc):
+    """R's "there is no package called" as the bridge's load error."""
+    text = str(exc).strip()
+    missing = _missing_in(f"{model.path.name} (model {model.name!r})", text, model.sidecar.packages)
+    return missing or ModelLoadError(f"{model.path.name}: loading the packages of model {model.name!r} "
+                                     f"failed in R: {text}")
+
+
+def _missing_in(source, text, recorded):
+    """The missing-package load error for R's error text, if that is what it says."""
+    found = _NO_PACKAGE.search(text)
+    if not found:
+        return None
+    package = found.group(1)
+    return reqs.missing_error(source, [reqs.Requirement(package, "reading the model",
+                                                        saved=recorded.get(package))])
 
 
 def _arg_spec(table):
@@ -351,7 +415,8 @@ def read_model_file(path, session=None):
     session = session or default_session()
     path = Path(path)
     sha = file_sha256(path)
-    objects = session.run(_read_objects, session, path)
+    header = session.run(r_requirements.file_header, session, path)
+    objects, missing_ns, others = session.run(_read_objects, session, path)
     # Served names do not change when some objects are skipped.
     single = len(objects) == 1
     skipped = []
@@ -361,36 +426,98 @@ def read_model_file(path, session=None):
                    for name, _ in objects if not SAFE_OBJECT_NAME.fullmatch(name)]
         objects = [(name, robj) for name, robj in objects if SAFE_OBJECT_NAME.fullmatch(name)]
     if not objects:
+        _no_model_for_want_of_packages(session, path, missing_ns, others)
         why = "; skipped: " + ", ".join(repr(s["object"]) for s in skipped) if skipped else ""
         raise ModelLoadError(f"{path.name}: holds no object with a predict() or forecast() method{why}")
     stem = file_stem(path)
     models = FileModels(skipped=skipped)
+    wanting = []
     for object_name, robj in objects:
         name = stem if single else f"{stem}.{object_name}"
         sidecar = Sidecar.find(path.parent, name)
-        models[name] = RModel(name, path, object_name, robj, session, sidecar, sha)
+        try:
+            models[name] = RModel(name, path, object_name, robj, session, sidecar, sha,
+                                  header=header, missing_namespaces=missing_ns)
+        except ModelLoadError as exc:
+            # One model of several lacking a package: the others still serve.
+            if single or "missing" not in exc.details:
+                raise
+            wanting.append(exc)
+            models.skipped.append({"object": object_name, "reason": exc.description})
+    if wanting and not models:
+        raise wanting[0]
     return models
+
+
+def _no_model_for_want_of_packages(session, path, missing_ns, others):
+    """No object has a predict() method: when that is because a package is
+    not installed (a namespace the file refers to, one its sidecar recorded),
+    the error says which, with the Debian package that provides it."""
+    name = file_stem(path)
+    sidecar = Sidecar.find(path.parent, name)
+    recorded = dict(sidecar.packages)
+    missing = {p: recorded.get(p) for p in missing_ns}
+    installed = session.run(r_requirements.installed_versions, session, list(recorded)) if recorded else []
+    missing.update({n: recorded[n] for n, v in zip(recorded, installed) if v is None})
+    if missing:
+        raise reqs.missing_error(path.name, [reqs.Requirement(p, "the file", saved=v)
+                                             for p, v in missing.items()])
+    if others:
+        classes = ", ".join(sorted({c for cls in others for c in cls}))
+        raise ModelLoadError(f"{path.name}: no installed package provides predict() for "
+                             f"{'its object' if len(others) == 1 else 'its objects'} (class {classes}); "
+                             "install the package that fitted it (bridge_save() records it, "
+                             "docs/models.md)", classes=sorted({c for cls in others for c in cls}))
 
 
 def _read_objects(session, path):
     ri, h = session.ri, session.helper
     try:
-        objects = h("bridge_read_file")(ri.StrSexpVector([str(path)]))
+        objects, missing = r_requirements.read_objects(session, path)
     except RRuntimeError as exc:
-        raise ModelLoadError(f"{path.name}: R could not read the file: {str(exc).strip()}")
+        text = str(exc).strip()
+        raise _missing_in(path.name, text, Sidecar.find(path.parent, file_stem(path)).packages) or \
+            ModelLoadError(f"{path.name}: R could not read the file: {text}")
     names = list(objects.names) if objects.names is not ri.NULL else []
     if path.suffix.lower() == ".rds":
         names = [path.stem]
     is_model, is_forecaster = h("bridge_is_model"), h("bridge_is_forecaster")
-    return [(n, o) for n, o in zip(names, objects) if is_model(o)[0] or is_forecaster(o)[0]]
+    # A model saved beside the data its call names keeps that data as its
+    # record of input types (inputs.R, bridge_with_file_data).
+    with_data = h("bridge_with_file_data")
+    models, others = [], []
+    for n, o in zip(names, objects):
+        try:
+            servable = is_model(o)[0] or is_forecaster(o)[0]
+        except RRuntimeError as exc:  # an S4 class whose package is not installed
+            text = str(exc).strip()
+            raise _missing_in(path.name, text, Sidecar.find(path.parent, file_stem(path)).packages) or \
+                ModelLoadError(f"{path.name}: R failed reading object {n!r}: {text}")
+        if servable:
+            models.append((n, with_data(o, objects)))
+        elif o.rclass[0] not in _DATA_CLASSES:
+            others.append(list(o.rclass))
+            missing = list(dict.fromkeys(missing + rpy2py_vector(h("bridge_wanting")(o))))
+    return models, missing, others
 
 
-def load_model(path, object=None, session=None):
+# Objects of these classes are data, not models that lack a package.
+_DATA_CLASSES = {"data.frame", "list", "numeric", "integer", "character", "logical", "factor",
+                 "matrix", "function", "NULL", "environment", "array", "tbl_df", "table"}
+
+
+def load_model(path, object=None, session=None, package_check="warn"):
     """Python API: the model in an .rds/.rda file.
 
     For an .rda holding several models pass `object=` to pick one.
+    `package_check` is the server's --package-check: a package installed at
+    another version than the model was saved with is logged ("warn"),
+    refused ("refuse", ModelLoadError) or not compared ("off").
     """
     models = read_model_file(path, session)
+    for model in models.values():
+        for line in reqs.enforce(model.name, model.describe(), package_check):
+            log.warning("model %s: %s", model.name, line)
     if object is not None:
         for model in models.values():
             if model.object_name == object:

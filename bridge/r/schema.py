@@ -46,4 +46,5 @@ def schema_from_r(inputs):
     untyped = frozenset(fields["untyped_factors"]) if "untyped_factors" in fields else frozenset()
     # No inputs found at all: the request's columns are passed through as sent.
     source = str(fields["source"][0]) if columns else "none"
-    return Schema(columns, source, unsafe, untyped)
+    note = str(fields["missing_note"][0]) if "missing_note" in fields else ""
+    return Schema(columns, source, unsafe, untyped, note)

@@ -43,9 +43,14 @@ def main(options):
     output = None
     try:
         args = query_args({k: v for k, v in (split_arg(a) for a in options.arg or [])})
+        if getattr(options, "spark", False):
+            from ..spark.command import main as spark_main
+
+            return spark_main(options, args)
         output = options.output or _default_output(options.input)
         scorer = scorer_for(options.model, url=options.url, object_name=options.object,
-                            api_key=options.api_key or os.environ.get("BRIDGE_API_KEY"))
+                            api_key=options.api_key or os.environ.get("BRIDGE_API_KEY"),
+                            version=options.version)
         summary = run(scorer, options.input, output, options.chunk_size, args,
                       progress=False if options.quiet else None, on_error=options.on_error,
                       reject_path=options.reject_file, resume=options.resume)
@@ -92,6 +97,8 @@ def add_parser(sub):
     p.add_argument("--url", help="a running bridge, e.g. http://127.0.0.1:8080 (MODEL is then a name)")
     p.add_argument("--api-key", dest="api_key", help="sent as a Bearer token (BRIDGE_API_KEY)")
     p.add_argument("--object", help="which model object of an .rda holding several")
+    p.add_argument("--version", help="a version or alias of a served versioned model "
+                   "(docs/versions.md); default: the server routes")
     p.add_argument("--arg", action="append", metavar="NAME=VALUE",
                    help="an argument to R's predict(), e.g. --arg type=response (repeatable)")
     p.add_argument("--chunk-size", dest="chunk_size", type=int, default=10_000,
@@ -105,4 +112,9 @@ def add_parser(sub):
     p.add_argument("--resume", action="store_true",
                    help="continue a run that stopped (error, Ctrl-C, crash) from its last checkpoint")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--spark", action="store_true",
+                   help="score on Apache Spark (bridge.spark): INPUT a Parquet/CSV file or folder, "
+                        "OUTPUT a folder of Parquet files (docs/spark.md)")
+    p.add_argument("--master", default="local[*]",
+                   help="with --spark: Spark's master URL (default local[*])")
     return p

@@ -28,21 +28,25 @@ class LocalScorer:
 
 
 class RemoteScorer:
-    def __init__(self, url, name, api_key=None):
+    def __init__(self, url, name, api_key=None, version=None):
         from ..client import Client
 
         self.client = Client(url, api_key=api_key)
         self.name = name
-        self.identity = f"{self.client.url}/models/{name}"
+        self.version = version  # a version or alias of a versioned model (docs/versions.md)
+        self.identity = f"{self.client.url}/models/{name}" + (
+            f"/versions/{version}" if version is not None else "")
         self.client.describe(name)  # fail now, not after the first chunk
 
     def score(self, chunk, args):
         if chunk.text:
             # CSV goes as CSV, so the server reads each column by the same text rules.
             predictions = self.client.predict_raw(
-                self.name, chunk.frame.to_csv(index=False).encode("utf-8"), "text/csv", args)
+                self.name, chunk.frame.to_csv(index=False).encode("utf-8"), "text/csv", args,
+                version=self.version)
         else:
-            predictions = self.client.predict_raw(self.name, {"data": chunk.rows(), "args": args})
+            predictions = self.client.predict_raw(self.name, {"data": chunk.rows(), "args": args},
+                                                  version=self.version)
         return prediction_columns(predictions)
 
 
@@ -54,16 +58,19 @@ def prediction_columns(predictions):
     return {"prediction": list(predictions)}
 
 
-def scorer_for(model, url=None, object_name=None, api_key=None):
+def scorer_for(model, url=None, object_name=None, api_key=None, version=None):
     if url:
-        return RemoteScorer(url, model, api_key)
+        return RemoteScorer(url, model, api_key, version)
     parsed = urllib.parse.urlparse(model)
     if parsed.scheme in ("http", "https"):
         head, sep, name = parsed.path.rstrip("/").rpartition("/models/")
         if not sep or not name or "/" in name:
             raise ScoringError(f"{model}: expected a URL like http://host:8080/models/NAME")
         base = urllib.parse.urlunparse(parsed._replace(path=head, query="", fragment=""))
-        return RemoteScorer(base, urllib.parse.unquote(name), api_key)
+        return RemoteScorer(base, urllib.parse.unquote(name), api_key, version)
+    if version is not None:
+        raise ScoringError("--version picks a version of a served model: give its URL "
+                           "(http://host:port/models/NAME) or --url")
     if not Path(model).is_file():
         raise ScoringError(f"{model}: no such model file (or give a URL: http://host:port/models/NAME)")
     return LocalScorer(model, object_name)

@@ -20,6 +20,8 @@ class Context:
     started: float = dataclasses.field(default_factory=time.perf_counter)
     name: str = None        # the model name the caller asked for (None: "the one served")
     model: str = None       # the served model that took the call, once resolved
+    version: str = None     # the version that took it, once resolved (X-Model-Version)
+    pinned: str = None      # the version or alias the caller named (None: routed)
     rows: int = None        # the rows the caller sent, once known
     observed: bool = False  # observers were told of this call
 

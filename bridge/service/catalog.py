@@ -1,7 +1,8 @@
 """A catalog is what the service resolves names in: the registry (served
 models, bridge/registry.py) or, in one process, `LocalCatalog` (the models
 `bridge predict` scores from a file). Both answer get(name), models(),
-listing(), `name in catalog` and `generation`."""
+listing(), loading() (how many files are loading now), `name in catalog`
+and `generation`."""
 
 from ..errors import ModelNotFound
 from ..suggest import hint
@@ -30,3 +31,6 @@ class LocalCatalog:
 
     def listing(self):
         return [m.summary() for m in sorted(self._models.values(), key=lambda m: m.name)]
+
+    def loading(self):
+        return 0  # loaded before the catalog is made

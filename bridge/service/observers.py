@@ -56,9 +56,10 @@ class Queued:
     logged once and counted, as for any observer.
 
     Optional: `tick` seconds -> the observer's `tick()` runs on its thread at
-    least that often (time-based work: a log file's age); `on_drop()` is
-    called for each dropped event (an observer's own metric); an observer's
-    `close()` runs on its thread once the queue is drained (`close`)."""
+    least that often (time-based work: a log file's age); `on_drop(event)` is
+    told of each dropped event, on the caller's thread (it must not block
+    either: an observer's own metric); an observer's `close()` runs on its
+    thread once the queue is drained (`close`)."""
 
     def __init__(self, observer, maxsize=10_000, name=None, tick=None, on_drop=None):
         self.observer = observer
@@ -78,7 +79,7 @@ class Queued:
             self.dropped += 1  # for tests and logs; the metric is the count to trust
             metrics.observer_dropped(type(self.observer).__name__)
             if self._on_drop is not None:
-                self._on_drop()
+                self._on_drop(event)
 
     def _run(self):
         last = time.monotonic()
@@ -111,6 +112,19 @@ class Queued:
     def join(self):
         """Waits until every queued event was observed (tests, shutdown)."""
         self._queue.join()
+
+    def discard_pending(self):
+        """Drops (and counts) every event still waiting: for an observer whose
+        pending work is worthless at shutdown (shadow calls)."""
+        while True:
+            try:
+                event = self._queue.get_nowait()
+            except queue.Empty:
+                return
+            if event is not None:
+                self.dropped += 1
+                metrics.observer_dropped(type(self.observer).__name__)
+            self._queue.task_done()
 
     def close(self, timeout=None):
         """Stops after the events queued so far (and the observer's close())

@@ -1,8 +1,10 @@
 """Whether this server should get traffic (front side, any thread).
 
 `Readiness` is the process's own state, starting -> ready -> draining,
-flipped by whoever runs the process: `set_ready()` once the first scan is
-done, `set_draining()` on SIGTERM. Draining is final. `ReadinessReport` is
+flipped by whoever runs the process: `set_ready()` once the first scan of
+the model folder is done (bridge/server.py; models are served as they load
+before that), `set_draining()` on SIGTERM. Draining is final; `scanned`
+stays true once the first scan is done. `ReadinessReport` is
 what `Service.readiness()` answers: that state with the R workers' and the
 models' counts, which every probe (/readyz, V2 ready, MLflow /ping) renders.
 """
@@ -16,6 +18,7 @@ STARTING, READY, DRAINING = "starting", "ready", "draining"
 class Readiness:
     def __init__(self, ready=False):
         self._state = READY if ready else STARTING
+        self.scanned = ready
         self._lock = threading.Lock()
 
     @property
@@ -24,6 +27,7 @@ class Readiness:
 
     def set_ready(self):
         with self._lock:
+            self.scanned = True
             if self._state != DRAINING:
                 self._state = READY
 
@@ -43,3 +47,5 @@ class ReadinessReport:
     workers_ready: int
     workers_total: int
     models: int
+    scanned: bool = True  # the first scan of the model folder is done
+    loading: int = 0      # model files loading now

@@ -39,12 +39,24 @@ class Service:
         settings' limits and the observers every server has (metrics)."""
         from ..metrics import MetricsObserver
         from ..monitoring.wiring import monitoring
+        from ..versions.shadow import ShadowObserver
 
         monitor, queued = monitoring(settings, registry)
-        service = cls(registry, registry.pool, readiness, observers=[MetricsObserver(), *queued],
+        service = cls(registry, registry.pool, readiness, observers=[MetricsObserver()],
                       max_rows=settings.max_rows, max_horizon=settings.max_horizon)
         service.monitor = monitor
+        # Shadow traffic (docs/versions.md): replays answered calls on a
+        # model's shadow version off the request path, and tells the other
+        # observers of those answers (Event.shadow). Before the log, so at
+        # shutdown it stops first and the log drains what it answered.
+        service.shadow = ShadowObserver(service, registry, registry.pool,
+                                        maxsize=settings.shadow_queue)
+        service.observers.add(service.shadow)
+        for observer in queued:  # the prediction log, the drift monitor
+            service.observers.add(observer)
         return service
+
+    shadow = None  # the ShadowObserver, when the catalog has folders of versions
 
     def close(self, timeout=None):
         """Shutdown: every queued observer (the prediction log) handles what
@@ -94,15 +106,61 @@ class Service:
         return self._answered(context, model, forecast, checked, None)
 
     def resolve(self, name, version=None, context=None):
-        """The served model a call is for. `version` None: the one served."""
-        model = self._catalog.get(name)
-        if version is not None and version != model.version:
-            raise ModelNotFound(f"model {model.name!r} has no version {version!r}; it serves "
-                                f"{model.version or 'no version'!s}", model=model.name,
-                                version=version)
+        """The served model a call is for. A folder of versions
+        (bridge/versions/) routes: `version` (a version or an alias) pins
+        one, else the traffic split (sticky by context.routing_key), the
+        champion alias or the latest. A one-file model: `version` None or
+        its own."""
+        versioned = self.versions(name)
+        if versioned is not None:
+            model = versioned.pick(version, context.routing_key if context is not None else None)
+        else:
+            model = self._catalog.get(name)
+            if version is not None and version != model.version:
+                shown = str(version) if len(str(version)) <= 40 else str(version)[:37] + "..."
+                raise ModelNotFound(f"model {model.name!r} has no version {shown!r}; it serves "
+                                    f"{model.version or 'no version'!s}", model=model.name,
+                                    version=shown, versions=[model.version] if model.version else [])
         if context is not None:
             context.model = model.name
+            context.version = model.version
+            context.pinned = None if version is None else str(version)
         return model
+
+    def versions(self, name):
+        """The versions of `name` (bridge/versions/store.py Versioned), or
+        None for a one-file model or a catalog without versions."""
+        find = getattr(self._catalog, "versioned", None)
+        return find(name) if find is not None else None
+
+    def versioned_models(self):
+        """{name: {version label: model}} of every folder of versions (OpenAPI)."""
+        find = getattr(self._catalog, "versioned", None)
+        if find is None:
+            return {}
+        out = {}
+        for name in self._catalog.models():
+            versioned = find(name)
+            if versioned is not None:
+                out[name] = versioned.served()
+        return out
+
+    def version_listing(self, name):
+        """GET /models/{name}/versions: every version, the aliases, the split."""
+        versioned = self.versions(name)
+        model = self._catalog.get(name) if versioned is None else None
+        if versioned is None:
+            return {"name": model.name, "versions": [{"version": model.version, "loaded": True,
+                                                      "file": model.summary().get("file")}]
+                    if model.version else [], "aliases": {}, "traffic": {}, "shadow": None}
+        return {"name": name, **versioned.listing()}
+
+    def shadow_report(self, name):
+        """GET /models/{name}/shadow: the running comparison with the shadow version."""
+        self.resolve(name)
+        if self.shadow is None:
+            return {"model": name, "shadow_version": None}
+        return self.shadow.report(name)
 
     def refused(self, context, exc):
         """A call the transport refused before it reached the service (a body
@@ -120,7 +178,11 @@ class Service:
         return self._catalog.listing()
 
     def describe(self, name):
-        return self.resolve(name).describe()
+        model = self.resolve(name)
+        versioned = self.versions(name)
+        if versioned is None:
+            return model.describe()
+        return {**model.describe(), "version": model.version, **versioned.listing()}
 
     def served(self):
         """{name: model view} of every served model."""
@@ -145,7 +207,8 @@ class Service:
             ready, total = self._workers.available, len(self._workers.handles)
         return ReadinessReport(state=state, serving=self._readiness.ready and ready > 0,
                                workers_ready=ready, workers_total=total,
-                               models=len(self._catalog.models()))
+                               models=len(self._catalog.models()),
+                               scanned=self._readiness.scanned, loading=self._catalog.loading())
 
     def queue_depth(self):
         """Calls waiting for a free R worker."""

@@ -2,10 +2,20 @@
 
 HTTP threads `submit` jobs and wait on their futures; each worker's thread
 in the front (pool.WorkerHandle) `take`s the next thing to send down its
-pipe: first any control job meant for that worker (load, unload), else the
-oldest waiting job together with every other waiting job that can share
-its R call (same model, same arguments, same column types: its batch key).
-So batches form across all waiting requests, whichever worker frees first.
+pipe: first any control job meant for that worker (unload, and the loads
+by which a started worker catches up with the files served), else the
+oldest waiting job it can run together with every other waiting job that
+can share its R call (same model, same arguments, same column types: its
+batch key), else the next file waiting for its first load. So batches form
+across all waiting requests, whichever worker frees first.
+
+Loads and requests interleave: after a load, a worker runs one batch of
+what waits (if anything does) before its next load, so neither a folder of
+files being loaded nor a stream of requests holds the other. A request
+goes only to a worker that has loaded its file (`handle.loaded`): a worker
+that is catching up serves the files it has while it loads the rest, and
+the first load of a file is taken by whichever worker is free, so a file
+whose load hangs holds one worker, not the others' loads.
 
 Deadlines are the submitter's: a job still queued at its deadline is
 cancelled by the thread that waits for it; a job already running is the
@@ -23,7 +33,9 @@ from ..errors import Overloaded, PredictTimeout
 
 @dataclasses.dataclass(eq=False)
 class Job:
-    kind: str                  # "predict" | "call" (Plumber, forecast, a question) | "load" | "unload"
+    # "predict" | "call" (Plumber, forecast, a question) | "load" (a worker's
+    # catch-up) | "first-load" (a file new to the pool, any worker) | "unload"
+    kind: str
     message: object            # what goes down the pipe (messages.py); predict: built per batch
     future: Future = dataclasses.field(default_factory=Future)
     key: object = None         # batch key; None runs alone
@@ -33,6 +45,9 @@ class Job:
     item: tuple = None         # predict: (prepared, nrows, args, caller)
     solo: bool = False         # re-run alone after its batch failed as a whole
     attempts: int = 0
+    file_id: str = None        # runs only on a worker that has loaded this file version
+    ran_on: object = None      # the worker handle that took it
+    seconds: float = None      # how long its R call took (loads: the pool orders catch-ups by it)
 
     @property
     def is_request(self):
@@ -47,6 +62,8 @@ class Dispatcher:
         self._cv = threading.Condition()
         self._queue = collections.deque()
         self._control = collections.defaultdict(collections.deque)
+        self._loads = collections.deque()  # files waiting for their first load, any worker
+        self._owed = set()                 # handles that run a batch (if one waits) before their next load
         self._closed = False
         self.on_batch = []  # callbacks(model_name, rows, requests)
 
@@ -95,45 +112,97 @@ class Dispatcher:
             self._cv.notify_all()
         return job.future
 
+    def load(self, job):
+        """Queues a file's first load, for whichever worker is free first."""
+        with self._cv:
+            self._loads.append(job)
+            self._cv.notify_all()
+        return job.future
+
+    def forget(self, handle):
+        """Drops what was queued for a worker's previous process (its
+        replacement starts with nothing loaded and catches up afresh)."""
+        with self._cv:
+            queued = self._control.get(handle, ())
+            dropped = [j for j in queued if j.kind in ("load", "unload")]
+            self._control[handle] = collections.deque(j for j in queued if j not in dropped)
+            self._owed.discard(handle)
+        for job in dropped:
+            job.future.cancel()
+
     def take(self, handle, stopped):
-        """The next jobs for `handle`: a control job alone, or a batch. Blocks;
-        returns [] once `stopped()` is true."""
+        """The next jobs for `handle`: a control job alone, a batch, or a
+        first load alone. Blocks; returns [] once `stopped()` is true."""
         with self._cv:
             while True:
                 if stopped() or self._closed:
                     return []
+                if handle in self._owed:
+                    self._owed.discard(handle)
+                    batch = self._batch(handle)
+                    if batch:
+                        return batch
                 control = self._control.get(handle)
                 while control:
                     job = control.popleft()
                     if claim(job):  # not given up on by its caller
-                        return [job]
-                batch = self._batch()
+                        return self._took(handle, job)
+                batch = self._batch(handle)
                 if batch:
                     return batch
+                while self._loads:
+                    job = self._loads.popleft()
+                    if claim(job):
+                        return self._took(handle, job)
                 self._cv.wait(0.5)
 
-    def _batch(self):
-        while self._queue:
-            first = self._queue.popleft()
-            if claim(first):
-                break
-        else:
-            return []
-        batch = [first]
-        if first.key is None or first.solo:
-            return batch
-        rows = first.rows
+    def _took(self, handle, job):
+        job.ran_on = handle
+        if job.kind in ("load", "first-load"):
+            self._owed.add(handle)
+        return [job]
+
+    def _batch(self, handle):
+        """The oldest waiting request `handle` can run, with its batch-mates.
+        Requests for files it has not loaded stay queued, in order."""
+        loaded = handle.loaded
         keep = collections.deque()
+        first = None
         while self._queue:
             job = self._queue.popleft()
-            if job.key == first.key and not job.solo and rows + job.rows <= self.max_batch_rows:
-                if claim(job):
-                    batch.append(job)
-                    rows += job.rows
-            elif not job.future.cancelled():
-                keep.append(job)
-        self._queue = keep
+            if job.file_id is not None and job.file_id not in loaded:
+                if not job.future.cancelled():
+                    keep.append(job)
+                continue
+            if claim(job):
+                first = job
+                break
+        if first is None:
+            self._queue = keep
+            return []
+        batch = [first]
+        if first.key is not None and not first.solo:
+            rows = first.rows
+            rest = collections.deque()
+            while self._queue:
+                job = self._queue.popleft()
+                if job.key == first.key and not job.solo and rows + job.rows <= self.max_batch_rows:
+                    if claim(job):
+                        batch.append(job)
+                        rows += job.rows
+                elif not job.future.cancelled():
+                    rest.append(job)
+            self._queue = rest
+        if keep:
+            keep.extend(self._queue)
+            self._queue = keep
         return batch
+
+    def requeue_load(self, job):
+        """A first load whose worker went before it ran: first in line again."""
+        with self._cv:
+            self._loads.appendleft(job)
+            self._cv.notify_all()
 
     def requeue(self, jobs, solo=False):
         """Jobs that never finished on a worker that died: first in line again.

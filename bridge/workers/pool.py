@@ -12,8 +12,15 @@ for the answer while watching three things:
   by one (they may be innocent), and everything still queued simply goes to
   the next free worker.
 
-A started (or restarted) worker loads exactly the file versions the pool
-serves before it takes any request, so every worker answers alike.
+Loads: a file new to the pool is loaded first by whichever worker is free
+(dispatcher.py's first-load queue; files load side by side on several
+workers), and is served from that worker as soon as it has loaded; the
+other workers then catch up with it between their requests. A started (or
+restarted) worker is ready at once and catches up with the file versions
+the pool serves one file at a time, quickest first, serving each as soon as
+it has it; a request goes only to a worker that has loaded its file, so
+every answer comes from the version served. Every load has --load-timeout:
+past it, the worker is killed and the load reported as failed.
 """
 
 import json
@@ -27,10 +34,11 @@ import sys
 import tempfile
 import threading
 import time
+from concurrent.futures import Future
 from multiprocessing.connection import Connection
 
 from .. import metrics
-from ..errors import (BridgeError, ModelLoadError, PlumberLoadError, PredictTimeout, WorkerCrashed,
+from ..errors import (ModelLoadError, PlumberLoadError, PredictTimeout, WorkerCrashed,
                       WorkerOutOfMemory, WorkerStartError)
 from ..settings import ROOT
 from .dispatcher import Dispatcher, Job, claim
@@ -54,6 +62,8 @@ class WorkerHandle:
         self.started = 0            # processes started so far
         self.last_exit = None       # why the previous process ended
         self._exit_handled = False  # that exit was answered for (by _end)
+        self.loaded = set()         # file ids this process has loaded (requests for them come here)
+        self.pending = set()        # file ids queued for it to catch up with
         # Whoever talks to the pipe holds this: this handle's thread (a batch,
         # a load, a restart) or a request's own thread (Pool.predict, inline).
         self.pipe_lock = threading.Lock()
@@ -113,11 +123,8 @@ class WorkerHandle:
                                    error=hello.error)
         if not isinstance(hello, Ready):
             raise WorkerStartError(f"unexpected first message {type(hello).__name__}")
-        for load in self.pool.served():
-            reply = self._call(load, self.pool.settings.load_timeout, f"loading {load.path}")
-            if reply.error is not None:
-                log.error("R worker %d: a served file failed to load again: %s",
-                          self.index, error_from_wire(reply.error).description)
+        # Ready with nothing loaded: it catches up file by file between requests.
+        self.pool._catch_up(self, fresh=True)
         self.state = "ready"
         log.info("R worker %d ready (pid %d, %s)", self.index, self.pid, hello.r_version)
         self.pool.r_version = hello.r_version
@@ -136,10 +143,6 @@ class WorkerHandle:
                 break
         reason = self._exit_reason() if self.proc.poll() is not None else f"no answer within {timeout:g} s"
         raise WorkerStartError(f"R worker {self.index} failed during {what}: {reason}")
-
-    def _call(self, message, timeout, what):
-        send(self.conn, message)
-        return self._receive(timeout, what)
 
     def _serve(self):
         """Takes jobs until the process is gone or the pool stops."""
@@ -168,7 +171,9 @@ class WorkerHandle:
         if self.state != "ready" or not self.pipe_lock.acquire(blocking=False):
             return False
         try:
-            if self.state != "ready" or self.proc.poll() is not None or not claim(job):
+            if (self.state != "ready" or self.proc.poll() is not None
+                    or (job.file_id is not None and job.file_id not in self.loaded)
+                    or not claim(job)):
                 return False
             self._run_jobs([job])
             return True
@@ -179,7 +184,9 @@ class WorkerHandle:
         requests = [j for j in jobs if j.is_request]
         self.pool.dispatcher.requeue(requests)
         for job in jobs:
-            if job not in requests:
+            if job.kind == "first-load":  # any other worker may take it
+                self.pool.dispatcher.requeue_load(job)
+            elif job not in requests:
                 self.pool.dispatcher.control(self, job, first=True)
 
     def _run_jobs(self, jobs):
@@ -204,6 +211,12 @@ class WorkerHandle:
             return False
         outcome, value = self._await(live)
         if outcome == "reply":
+            live[0].seconds = time.monotonic() - now
+            if live[0].kind in LOADS and value.error is None:
+                # Before the caller hears of it: its requests may come here at once.
+                self.loaded.add(live[0].message.file_id)
+            elif live[0].kind == "unload":
+                self.loaded.discard(live[0].message.file_id)
             _deliver(live, value)
             if live[0].kind == "predict":
                 for callback in self.pool.dispatcher.on_batch:
@@ -253,9 +266,13 @@ class WorkerHandle:
             self.last_exit = f"killed: {outcome}"
         metrics.worker_replaced(outcome)
         requests = [j for j in jobs if j.is_request]
-        self._fail_control([j for j in jobs if j not in requests],
-                           f"the R worker {'died' if outcome == 'died' else 'was stopped'} "
-                           f"({self.last_exit})")
+        if outcome == "timeout" and jobs[0].kind in LOADS:
+            why = (f"loading did not finish within {self.pool.settings.load_timeout:g} s "
+                   "(--load-timeout); its R worker was stopped and replaced")
+        else:
+            why = (f"the R worker {'died' if outcome == 'died' else 'was stopped'} "
+                   f"({self.last_exit})")
+        self._fail_control([j for j in jobs if j not in requests], why)
         if outcome == "timeout":
             now = time.monotonic()
             expired = [j for j in requests if j.deadline is not None and now >= j.deadline]
@@ -319,6 +336,9 @@ class WorkerHandle:
         self.pool._changed()
 
 
+LOADS = ("load", "first-load")
+
+
 def _message(jobs):
     first = jobs[0]
     if first.kind == "predict":
@@ -372,6 +392,7 @@ class Pool:
         self.stopping = False
         self.r_version = ""
         self._served = {}     # file_id -> Load, in load order
+        self._seconds = {}    # file_id -> how long its first load took (catch-ups go quickest first)
         self._lock = threading.Lock()
         self._cv = threading.Condition()
         self._fatal = None
@@ -417,18 +438,21 @@ class Pool:
 
     @property
     def available(self):
-        """How many workers can take work now (readiness)."""
-        return sum(1 for h in self.handles if h.state == "ready")
+        """How many workers can take any request now (readiness): up, and
+        caught up with every file served. One still catching up already
+        serves the files it has."""
+        return sum(1 for h in self.handles if h.state == "ready" and not h.pending)
 
     def status(self):
         return [{"worker": h.index, "pid": h.pid, "state": h.state, "started": h.started,
-                 "last_exit": h.last_exit} for h in self.handles]
+                 "last_exit": h.last_exit, "files_loaded": len(h.loaded),
+                 "files_to_load": len(h.pending)} for h in self.handles]
 
     # ---- requests (HTTP threads) ------------------------------------------------------
 
     def predict(self, model, item, key, rows, timeout):
         job = Job("predict", None, key=key, rows=rows, model=model, item=item,
-                  deadline=time.monotonic() + timeout)
+                  deadline=time.monotonic() + timeout, file_id=model.file_id)
         # Nobody waiting and a worker idle: run on this thread (saves two
         # thread hand-offs). Otherwise queue, where batches form.
         if not (self.dispatcher.queue_depth() == 0
@@ -436,10 +460,11 @@ class Pool:
             self.dispatcher.submit(job)
         return self.dispatcher.wait(job)
 
-    def call(self, message, timeout, what="the call", pinned=False):
+    def call(self, message, timeout, what="the call", pinned=False, file_id=None):
         """Any one worker runs `message` (a Plumber request, a question); with
-        `pinned`, always the first one (stateful Plumber files)."""
-        job = Job("call", message, deadline=time.monotonic() + timeout)
+        `pinned`, always the first one (stateful Plumber files); with
+        `file_id`, one that has loaded that file version."""
+        job = Job("call", message, deadline=time.monotonic() + timeout, file_id=file_id)
         if pinned:
             self.dispatcher.control(self.handles[0], job)
         else:
@@ -451,46 +476,79 @@ class Pool:
 
     # ---- served file versions (the registry's thread) ------------------------------------------
 
-    def served(self):
-        with self._lock:
-            return list(self._served.values())
-
     def load(self, file_id, path):
-        """Loads a file version into every worker, one after the other (the
-        others keep serving meanwhile). Returns the first worker's view of it;
-        if any worker fails, it is unloaded from all and the error raised."""
+        """Loads a file version; returns the view of its models from the
+        worker that loaded it first (blocks until then). Raises what stopped
+        it loading (ModelLoadError past --load-timeout)."""
+        future = self.load_async(file_id, path)
+        while True:
+            try:
+                return future.result(1.0)
+            except TimeoutError:
+                if self.stopping:
+                    raise ModelLoadError("the server stopped before the file loaded") from None
+
+    def load_async(self, file_id, path):
+        """Queues a file version's first load for whichever worker is free;
+        a Future of its view. Once loaded there it is served (workers
+        started later catch up with it), and every other worker is told to
+        catch up with it."""
         message = Load(file_id, str(path))
-        views, done = [], []
-        try:
-            for handle in self.handles:
-                job = Job("load", message, deadline=None)
-                self.pool_control(handle, job)
-                views.append(self._control_result(job))
-                done.append(handle)
-        except BridgeError:
-            for handle in done:
-                self.pool_control(handle, Job("unload", Unload(file_id)))
-            raise
-        with self._lock:
-            self._served[file_id] = message
-        return views[0]
+        job = Job("first-load", message)
+        answer = Future()
+
+        def loaded(done):
+            if done.cancelled():
+                answer.set_exception(ModelLoadError("the server stopped before the file loaded"))
+                return
+            if done.exception() is not None:
+                answer.set_exception(done.exception())
+                return
+            with self._lock:
+                self._served[file_id] = message
+                self._seconds[file_id] = job.seconds or 0.0
+                for handle in self.handles:
+                    self._queue_catch_up(handle, message)
+            answer.set_result(done.result())
+
+        job.future.add_done_callback(loaded)
+        self.dispatcher.load(job)
+        return answer
 
     def unload(self, file_id):
         with self._lock:
             self._served.pop(file_id, None)
+            self._seconds.pop(file_id, None)
         for handle in self.handles:
-            self.pool_control(handle, Job("unload", Unload(file_id)))
+            self.dispatcher.control(handle, Job("unload", Unload(file_id)))
 
-    def pool_control(self, handle, job):
-        return self.dispatcher.control(handle, job)
+    def _catch_up(self, handle, fresh=False):
+        """Queues, for a worker, every served file version it lacks, quickest
+        to load first. `fresh`: a new process, which has loaded nothing."""
+        with self._lock:
+            if fresh:
+                self.dispatcher.forget(handle)
+                handle.loaded, handle.pending = set(), set()
+            for file_id in sorted(self._served, key=lambda f: self._seconds.get(f, 0.0)):
+                self._queue_catch_up(handle, self._served[file_id])
 
-    def _control_result(self, job):
-        timeout = self.settings.load_timeout + self.settings.start_timeout
-        try:
-            reply_value = job.future.result(timeout)
-        except TimeoutError:
-            raise ModelLoadError(f"loading took longer than {timeout:g} s") from None
-        return reply_value
+    def _queue_catch_up(self, handle, message):
+        # Under self._lock: a worker starting now queues it itself (_catch_up).
+        if message.file_id in handle.loaded or message.file_id in handle.pending:
+            return
+        handle.pending.add(message.file_id)
+        job = Job("load", message)
+
+        def done(future):
+            handle.pending.discard(message.file_id)
+            if not future.cancelled() and future.exception() is not None:
+                log.error("R worker %d: served file %s did not load there: %s", handle.index,
+                          message.path, getattr(future.exception(), "description", future.exception()))
+            if not handle.pending:
+                self._changed()
+
+        job.future.add_done_callback(done)
+        self.dispatcher.control(handle, job)
 
 
 __all__ = ["Pool", "WorkerHandle", "WorkerStartError", "PlumberLoadError"]

@@ -56,7 +56,7 @@ class ServedModel:
     def forecast_request(self, request):
         """A checked ForecastRequest (bridge/forecast.py) -> Forecast, in a worker."""
         return self.pool.call(Forecast(self.file_id, self.name, request), self.timeout,
-                              "forecast()")
+                              "forecast()", file_id=self.file_id)
 
 
 class RemotePlumber:

@@ -156,7 +156,9 @@ bridge_arg_spec <- function(model, fn = NULL, extra = character(0)) {
 # `predictor` is what bridge_predictor()/bridge_custom_predictor() returned;
 # a sidecar's predictor carries its predict_fn as an attribute.
 bridge_arg_table <- function(model, predictor, extra = character(0)) {
-  spec <- bridge_arg_spec(model, attr(predictor, "predict_fn"), extra)
+  fn <- attr(predictor, "predict_fn")
+  if (is.null(fn)) extra <- union(extra, bridge_data_adapter(model)$args)
+  spec <- bridge_arg_spec(model, fn, extra)
   pick <- function(field, type) vapply(spec$args, function(e) e[[field]], type)
   list(method = spec$method,
        name = pick("name", ""), accepted = pick("accepted", TRUE),
@@ -180,7 +182,14 @@ bridge_arg_table <- function(model, predictor, extra = character(0)) {
     if (is.name(head) && dots) {
       g <- tryCatch(get(as.character(head), envir = env, mode = "function"), error = function(e) NULL)
       if (!is.null(g) && .is_s3_generic(g)) {
-        for (cls in class(model)) {
+        # predict(object$glmnet.fit, newx, ...): dispatched on that component.
+        target <- model
+        first <- if (length(parts) >= 2) parts[[2]] else NULL
+        if (is.call(first) && identical(first[[1]], as.name("$")) && is.list(model) &&
+            is.name(first[[3]]) && !is.null(.subset2(model, as.character(first[[3]])))) {
+          target <- .subset2(model, as.character(first[[3]]))
+        }
+        for (cls in class(target)) {
           m <- utils::getS3method(as.character(head), cls, optional = TRUE, envir = env)
           if (!is.null(m)) {
             found[[length(found) + 1]] <<- list(fn = m, call = e)

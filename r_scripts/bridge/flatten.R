@@ -30,10 +30,26 @@ bridge_flatten <- function(result, n) {
   if (is.array(result) && length(dim(result)) == 3 && dim(result)[1] == n) {
     return(.flatten_matrix(.array_columns(result)))
   }
+  if (is.list(result) && .one_per_row(result, n)) {
+    # One element per row, each the row's fields (the older party's
+    # type = "prob": a probability vector per row): a row each.
+    m <- do.call(rbind, lapply(result, .plain))
+    colnames(m) <- names(result[[1]])
+    return(.flatten_matrix(m))
+  }
   if (is.list(result)) {
     return(.flatten_list(result, n))
   }
   list(kind = "vector", columns = list(.plain(result)), info = list())
+}
+
+# An unnamed list of n atomic vectors of one length and type, named alike.
+.one_per_row <- function(x, n) {
+  if (!is.null(names(x)) || length(x) != n || !n || is.data.frame(x)) return(FALSE)
+  first <- x[[1]]
+  if (!is.atomic(first) || !is.null(dim(first)) || !length(first)) return(FALSE)
+  all(vapply(x, function(e) is.atomic(e) && is.null(dim(e)) && length(e) == length(first) &&
+               identical(typeof(e), typeof(first)) && identical(names(e), names(first)), TRUE))
 }
 
 # A rows x a x b array (pls: rows x responses x components) as a matrix

@@ -14,10 +14,22 @@
 #                    whose inputs take strings records them (or a ptype does);
 #   untyped_factors  columns the model knows are factors but whose levels it
 #                    keeps nowhere: no value can be coded for them at all.
+#   missing_note     said after a missing-column refusal: for a model fitted
+#                    on a numeric matrix, that its inputs are the matrix's
+#                    columns and where to turn raw columns into them.
 bridge_inputs <- function(model) {
   found <- .inputs_found(model)
   found$strings_unsafe <- TRUE
   if (is.null(found$untyped_factors)) found$untyped_factors <- character(0)
+  entry <- bridge_data_adapter(model)
+  if (identical(entry$shape, "matrix") && is.null(attr(model, "ptype", exact = TRUE))) {
+    found$missing_note <- paste0(
+      ". This model was fitted on a numeric matrix: its inputs are that matrix's columns. ",
+      "Where they were made from other columns (a model.matrix: dummies such as 'cyl6'), the ",
+      "model does not record how, so the raw columns cannot be taken here: send the matrix's ",
+      "columns, or serve the model with a predict_fn sidecar (<name>.R, docs/models.md ",
+      "\"Sidecars\") that builds them from the raw ones")
+  }
   found
 }
 
@@ -26,20 +38,168 @@ bridge_inputs <- function(model) {
   if (is.data.frame(ptype)) {
     return(list(columns = as.list(ptype[0, , drop = FALSE]), source = "ptype attribute"))
   }
+  entry <- bridge_data_adapter(model)
+  if (!is.null(entry$inputs)) return(entry$inputs(model))
   if (inherits(model, "ranger")) return(.inputs_ranger(model))
   if (inherits(model, "gbm")) return(.inputs_gbm(model))
-  if (inherits(model, "cv.glmnet")) return(.inputs_glmnet(model$glmnet.fit))
-  if (inherits(model, "glmnet")) return(.inputs_glmnet(model))
   if (inherits(model, "naiveBayes")) return(.inputs_naive_bayes(model))
   if (inherits(model, "randomForest") && is.null(model$terms)) return(.inputs_forest(model))
+  if (inherits(model, "train") && is.list(model$recipe)) return(.inputs_recipe(model$recipe, model))
   if (inherits(model, "train") && is.null(model$terms)) return(.inputs_train(model))
+  if (inherits(model, "recipe")) return(.inputs_recipe(model, model))
+  if (inherits(model, "prophet")) return(.inputs_prophet(model))
+  predictors <- .hardhat_predictors(model)
+  if (!is.null(predictors)) {
+    return(list(columns = as.list(predictors[0, , drop = FALSE]), source = "hardhat blueprint ptypes"))
+  }
   if (inherits(model, c("classbagg", "regbagg", "survbagg")) && length(model$mtrees)) {
     # ipred's bagging keeps types and levels only in its rpart trees.
     found <- .inputs_terms(model$mtrees[[1]]$btree)
     found$source <- "first bagged tree"
     return(found)
   }
-  .inputs_terms(model)
+  found <- .inputs_terms(model)
+  if (!length(found$columns)) {
+    # No terms of its own (the older party's S4 trees keep them in their
+    # data slots): the terms of the data frame the object keeps.
+    for (fr in .model_frames(model)) {
+      tt <- attr(fr, "terms", exact = TRUE)
+      if (inherits(tt, "terms") && attr(tt, "response") == 0 && ncol(fr)) {
+        return(list(columns = as.list(fr[0, , drop = FALSE]), source = "terms of the stored inputs"))
+      }
+    }
+  }
+  found
+}
+
+# ---- training data kept inside the object -------------------------------------
+
+# Data frames a model object holds, found without running any of its code:
+# S3 list components and S4 slots, breadth first, at most `depth` levels
+# down and `budget` components looked at; lists longer than `wide` (a
+# forest's trees) are not entered. Environments, functions, calls and
+# promises are never touched; data frames are returned, not entered.
+.frames_inside <- function(model, depth = 4L, budget = 400L, wide = 64L) {
+  found <- list()
+  queue <- list(model)
+  level <- 0L
+  seen <- 0L
+  while (length(queue) && level <= depth && seen < budget) {
+    nxt <- list()
+    for (x in queue) {
+      seen <- seen + 1L
+      if (seen > budget) break
+      if (is.data.frame(x)) {
+        found[[length(found) + 1L]] <- x
+        next
+      }
+      parts <- if (isS4(x)) {
+        lapply(methods::slotNames(x), function(n) methods::slot(x, n))
+      } else if (is.list(x) && length(unclass(x)) <= wide) {
+        # unclass: some classes redefine length() and [[ (partykit's party).
+        as.list(unclass(x))
+      } else {
+        list()
+      }
+      for (p in parts) {
+        if (is.data.frame(p) || isS4(p) || (is.list(p) && !is.null(p) && length(p))) {
+          nxt[[length(nxt) + 1L]] <- p
+        }
+      }
+    }
+    queue <- nxt
+    level <- level + 1L
+  }
+  found
+}
+
+# The older party's S4 trees keep their inputs in a modeltools ModelEnv: a
+# data environment of data frames, read here by name (never through the
+# object's own get() function).
+.model_env_frames <- function(model) {
+  if (!isS4(model) || !("data" %in% methods::slotNames(model))) return(list())
+  data <- methods::slot(model, "data")
+  if (!isS4(data) || !("env" %in% methods::slotNames(data))) return(list())
+  env <- methods::slot(data, "env")
+  if (!is.environment(env)) return(list())
+  out <- list()
+  for (name in c("input", "response")) {
+    if (exists(name, envir = env, inherits = FALSE) && !bindingIsActive(name, env)) {
+      x <- get(name, envir = env, inherits = FALSE)
+      if (is.data.frame(x)) out[[length(out) + 1L]] <- x
+    }
+  }
+  out
+}
+
+# A predictor ptype a hardhat blueprint records (models built with hardhat's
+# mold(): a zero-row data frame of exactly the predictors), or NULL.
+.hardhat_predictors <- function(model) {
+  if (!is.list(model) || !is.list(model$blueprint)) return(NULL)
+  ptypes <- model$blueprint$ptypes
+  if (is.list(ptypes) && is.data.frame(ptypes$predictors)) ptypes$predictors else NULL
+}
+
+# A recipe's inputs: the variables whose role is "predictor" and nothing
+# else (not the outcome, case weights, an ID or any other role), typed from
+# the data it was prepared on.
+.inputs_recipe <- function(rec, model) {
+  info <- rec$var_info
+  vars <- unique(info$variable[info$role %in% "predictor"])
+  frames <- Filter(is.data.frame, list(rec$ptype, rec$template, .part(model, "trainingData")))
+  levels <- rec$orig_lvls
+  cols <- lapply(vars, function(v) {
+    for (fr in frames) if (v %in% names(fr)) return(.zero_like(fr[[v]]))
+    lev <- if (is.list(levels)) levels[[v]] else NULL
+    if (is.list(lev) && isTRUE(lev$factor)) return(factor(character(0), levels = lev$values,
+                                                           ordered = isTRUE(lev$ordered)))
+    NULL
+  })
+  names(cols) <- vars
+  # A factor a trained step_novel covers takes any label, as in R: a label
+  # the recipe never saw becomes its new level (the adapter turns the
+  # strings back into the factor recipes expects).
+  for (v in intersect(names(.recipe_novel(rec)), vars)) cols[[v]] <- character(0)
+  list(columns = cols, source = "recipe predictors")
+}
+
+# Training levels of the factors a trained step_novel covers, by variable.
+.recipe_novel <- function(rec) {
+  out <- list()
+  for (step in rec$steps) {
+    if (inherits(step, "step_novel") && isTRUE(step$trained) && is.list(step$objects) &&
+        !isTRUE(step$skip)) {
+      for (v in names(step$objects)) if (is.character(step$objects[[v]])) out[[v]] <- step$objects[[v]]
+    }
+  }
+  out
+}
+
+# Columns recipes requires at bake() time that are not predictors nor the
+# outcome (an "ID" role, say): zero-row prototypes, filled in by the adapter.
+.recipe_fill <- function(rec) {
+  info <- rec$var_info
+  req <- rec$requirements$bake
+  roles <- setdiff(unique(info$role), c("predictor", "outcome", "case_weights"))
+  if (is.logical(req)) roles <- setdiff(roles, names(req)[!req])
+  vars <- unique(info$variable[info$role %in% roles & !is.na(info$role)])
+  vars <- setdiff(vars, info$variable[info$role %in% "predictor"])
+  frames <- Filter(is.data.frame, list(rec$ptype, rec$template))
+  out <- list()
+  for (v in vars) for (fr in frames) if (v %in% names(fr) && is.null(out[[v]])) out[[v]] <- fr[[v]][0]
+  out
+}
+
+# prophet predicts from a data frame of ds (a date-time, as in its history)
+# and the extra regressors, plus cap for logistic growth.
+.inputs_prophet <- function(model) {
+  history <- model$history
+  vars <- c("ds", names(model$extra_regressors),
+            if (identical(model$growth, "logistic")) c("cap", if (isTRUE(model$logistic.floor)) "floor"))
+  cols <- lapply(vars, function(v) if (is.data.frame(history) && v %in% names(history))
+    .zero_like(history[[v]]) else numeric(0))
+  names(cols) <- vars
+  list(columns = cols, source = "prophet history")
 }
 
 .zero_like <- function(x) {
@@ -125,10 +285,52 @@ bridge_inputs <- function(model) {
   out
 }
 
-# Data the model was fitted on, raw or as a model frame.
-.model_frames <- function(model) {
+# survreg keeps the levels of a one-variable strata(g) (of a factor g) only
+# as the names of its scales: those levels, under the term's label. (coxph's
+# are in xlevels as "g=level", which strata() of a factor would not make:
+# those stay as R reads them.)
+.strata_levels <- function(model) {
+  scale <- .part(model, "scale")
+  tt <- .model_terms(model)
+  if (!inherits(model, "survreg") || length(scale) < 2 || is.null(names(scale)) || is.null(tt)) {
+    return(NULL)
+  }
+  for (term in attr(tt, "term.labels")) {
+    expr <- tryCatch(str2lang(term), error = function(e) NULL)
+    if (!is.call(expr) || !identical(expr[[1]], as.name("strata")) || length(expr) != 2 ||
+        !is.name(expr[[2]])) next
+    return(stats::setNames(list(names(scale)), term))
+  }
+  NULL
+}
+
+
+# Data the model was fitted on, raw or as a model frame: the components
+# where classes keep it, the data its call names when the file holds it
+# beside the model (bridge_with_file_data), the older party's data slots,
+# then any data frame found inside the object (.frames_inside).
+# A frame found by searching is used only when it holds every input (vars).
+.model_frames <- function(model, vars = NULL) {
   parts <- lapply(c("model", "data", "frame", "trainingData", "groups"), .part, model = model)
-  Filter(is.data.frame, parts)
+  parts <- c(parts, list(attr(model, "bridge_file_data", exact = TRUE)), .model_env_frames(model))
+  parts <- Filter(is.data.frame, parts)
+  inside <- Filter(function(fr) all(vars %in% names(fr)) &&
+                     !any(vapply(parts, identical, TRUE, fr)), .frames_inside(model))
+  c(parts, inside)
+}
+
+# A model whose call names its data (lm(y ~ x, data = train)) saved in one
+# file with that data frame: the frame, resolved by name among the file's
+# own objects (never evaluated), is kept on the model as its record of
+# types. Only the first rows are kept: types and levels, and reference rows.
+bridge_with_file_data <- function(model, objects) {
+  call <- tryCatch(.model_call(model), error = function(e) NULL)
+  if (!is.call(call) || !is.name(call$data) || !is.list(objects)) return(model)
+  name <- as.character(call$data)
+  data <- if (name %in% names(objects)) objects[[name]] else NULL
+  if (!is.data.frame(data)) return(model)
+  attr(model, "bridge_file_data") <- utils::head(data, 50L)
+  model
 }
 
 # Functions whose result has the levels of their first argument: a term
@@ -151,7 +353,7 @@ bridge_inputs <- function(model) {
   tt <- .model_terms(model)
   classes <- if (!is.null(tt)) attr(tt, "dataClasses") else .part(model, "dataClasses")
   levels <- .model_levels(model)
-  frames <- .model_frames(model)
+  frames <- .model_frames(model, vars)
   untyped <- character(0)
   proto <- function(v) {
     lev <- levels[[v]]
@@ -167,6 +369,10 @@ bridge_inputs <- function(model) {
       found <- .proto_from_class(classes[[v]], lev)
       if (is.null(found) && classes[[v]] %in% c("factor", "ordered")) untyped <<- c(untyped, v)
       return(found)
+    }
+    strata <- .strata_levels(model)
+    if (paste0("strata(", v, ")") %in% names(strata)) {
+      return(factor(character(0), levels = strata[[paste0("strata(", v, ")")]]))
     }
     term <- .wrapped(v, union(names(levels), names(classes)))
     if (!is.null(term)) {
@@ -266,6 +472,7 @@ bridge_reference <- function(model, columns) {
   list(columns = cols, source = "glmnet coefficient names")
 }
 
+# caret fitted on x and y: the predictors are trainingData less .outcome.
 .inputs_train <- function(model) {
   data <- model$trainingData
   data <- data[0, setdiff(names(data), ".outcome"), drop = FALSE]

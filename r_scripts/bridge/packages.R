@@ -141,9 +141,9 @@ bridge_model_packages <- function(model) {
 bridge_formula_packages <- function(model, prefer = character(0)) {
   fns <- unique(unlist(lapply(.model_formulas(model), .called_functions)))
   out <- character(0)
+  env <- .formula_env(model)
   for (fn in fns) {
-    env <- .formula_env(model)
-    if (exists(fn, envir = env, mode = "function")) next
+    if (.found_without_packages(fn, env)) next
     pkg <- .exporting_package(fn, prefer)
     if (!is.na(pkg)) out <- c(out, pkg)
   }
@@ -155,19 +155,112 @@ bridge_load_packages <- function(pkgs) {
   invisible(pkgs)
 }
 
-# Loads what a model needs and returns the package names. The packages of
-# its formulas' functions are attached, not only loaded: model.frame()
-# evaluates those calls in the formula's environment (usually the global
-# one), which sees the search path only.
+# Loads what a model needs and returns the package names. Nothing is
+# attached to the search path: the packages of a model's formulas' functions
+# are found through the model's own scope (bridge_scoped_model), so one
+# model's packages never change what another model's formula finds.
 bridge_load_model <- function(model) {
   pkgs <- bridge_model_packages(model)
   bridge_load_packages(pkgs)
-  for (pkg in bridge_formula_packages(model, pkgs)) {
-    if (!(paste0("package:", pkg) %in% search())) {
-      suppressPackageStartupMessages(library(pkg, character.only = TRUE))
-    }
-  }
   pkgs
+}
+
+# ---- each model's own search path --------------------------------------------
+#
+# model.frame() evaluates a formula's calls (s(x), ns(x, 3), strata(g)) in
+# the formula's environment, usually the global one, which sees the search
+# path: with Hastie's gam and mgcv both attached, s() is whichever came
+# last. Instead each model gets a private stand-in for the global
+# environment, as each Plumber file does (plumber_host.R), whose parents are
+# the exports of the packages its formulas call, then the global environment:
+#   formula env -> home -> [the model's formula packages, its own first] -> global
+# and every formula inside the model that named the global environment names
+# `home` instead. A formula made in a function keeps its own environment;
+# the outermost one of those, whose parent is the global environment, gets
+# the chain as its parent. Returns the model, rebound.
+bridge_scoped_model <- function(model) {
+  pkgs <- bridge_formula_packages(model, bridge_model_packages(model))
+  if (!length(pkgs)) return(model)
+  chain <- globalenv()
+  for (pkg in rev(pkgs)) chain <- .exports_env(pkg, chain)
+  home <- new.env(parent = chain)
+  attr(home, "name") <- "bridge:model"
+  .rebind(model, home, chain, 0L)
+}
+
+# A package's exports as an environment with the given parent, as library()
+# would attach them (lazy data left unread until used).
+.exports_env <- function(pkg, parent) {
+  ns <- .load(pkg)
+  env <- new.env(parent = parent)
+  attr(env, "name") <- paste0("package:", pkg)
+  exports <- getNamespaceExports(ns)
+  importIntoEnv(env, exports, ns, exports)
+  lazydata <- .getNamespaceInfo(ns, "lazydata")
+  for (name in names(lazydata)) {
+    eval(bquote(delayedAssign(.(name), get(.(name), envir = lazydata, inherits = FALSE),
+                              assign.env = env)))
+  }
+  env
+}
+
+# Formulas (and terms) within a model, S3 components, S4 slots and
+# attributes alike, bounded like .frames_inside, pointed at `home`.
+.rebind <- function(x, home, chain, depth) {
+  if (depth > 6L) return(x)
+  if (inherits(x, "formula")) {
+    env <- environment(x)
+    if (identical(env, globalenv())) {
+      environment(x) <- home
+    } else if (is.environment(env)) {
+      .reparent(env, chain)
+    }
+    return(x)
+  }
+  if (isS4(x)) {
+    for (n in methods::slotNames(x)) {
+      part <- methods::slot(x, n)
+      if (.may_hold_formula(part)) methods::slot(x, n, check = FALSE) <- .rebind(part, home, chain, depth + 1L)
+    }
+    return(x)
+  }
+  if (is.list(x) && length(unclass(x)) <= 256L) {
+    # unclass: some classes redefine length() and [[<- (partykit's party).
+    cls <- oldClass(x)
+    plain <- unclass(x)
+    for (i in seq_along(plain)) {
+      part <- plain[[i]]
+      if (.may_hold_formula(part)) {
+        part <- .rebind(part, home, chain, depth + 1L)
+        if (is.null(part)) plain[i] <- list(NULL) else plain[[i]] <- part
+      }
+    }
+    oldClass(plain) <- cls
+    x <- plain
+  }
+  tt <- attr(x, "terms", exact = TRUE)
+  if (inherits(tt, "formula")) attr(x, "terms") <- .rebind(tt, home, chain, depth + 1L)
+  x
+}
+
+.may_hold_formula <- function(x) {
+  inherits(x, "formula") || isS4(x) || (is.list(x) && length(unclass(x)) > 0L) ||
+    inherits(attr(x, "terms", exact = TRUE), "formula")
+}
+
+# The outermost environment of a formula made in a function (its parent the
+# global environment) gets the model's package chain as its parent instead.
+.reparent <- function(env, chain) {
+  for (i in seq_len(50L)) {
+    if (identical(env, emptyenv()) || isNamespace(env) || environmentName(env) != "") return()
+    up <- parent.env(env)
+    if (identical(up, chain)) return()
+    if (identical(up, globalenv())) {
+      parent.env(env) <- chain
+      return()
+    }
+    env <- up
+  }
 }
 
 # Every formula-like thing a model holds: its terms (with predvars), its
@@ -206,6 +299,25 @@ bridge_load_model <- function(model) {
     return(NULL)
   }
   if (is.list(model) && is.call(model$call)) model$call else NULL
+}
+
+# A function a formula calls that R finds without any package beyond those
+# every R session attaches: defined in the formula's own environment (one
+# made in a function) or exported by base, stats, utils, methods, graphics
+# or grDevices. The search path beyond those is not looked at: it is shared
+# with every other model.
+.found_without_packages <- function(fn, env) {
+  while (is.environment(env) && !identical(env, globalenv()) && !identical(env, emptyenv())) {
+    if (exists(fn, envir = env, mode = "function", inherits = FALSE)) return(TRUE)
+    env <- parent.env(env)
+  }
+  for (pkg in c("base", "stats", "utils", "methods", "graphics", "grDevices")) {
+    if (exists(fn, envir = asNamespace(pkg), mode = "function", inherits = FALSE) &&
+        fn %in% c(getNamespaceExports(pkg), if (pkg == "base") ls(baseenv(), all.names = TRUE))) {
+      return(TRUE)
+    }
+  }
+  FALSE
 }
 
 .formula_env <- function(model) {

@@ -4,40 +4,20 @@
 # ---- calling predict ---------------------------------------------------------
 
 # How to call predict() for this model: a function(model, newdata, args).
-# Classes whose predict takes other argument names get an adapter so the
-# caller never needs to know them. Every other model goes through the
-# generic its method belongs to (an S4 generic for kernlab's ksvm).
+# Classes whose predict takes other argument names or shapes go through
+# their entry in adapters.R. Every model goes through the generic its
+# method belongs to (an S4 generic for kernlab's ksvm).
 bridge_predictor <- function(model) {
   .with_state(.predictor_for(model), model)
 }
 
 .predictor_for <- function(model) {
-  if (inherits(model, "ranger")) {
-    return(function(model, newdata, args) {
-      .predict(model, list(data = quote(newdata)), args)$predictions
-    })
-  }
-  if (inherits(model, "gbm")) {
-    return(function(model, newdata, args) {
-      if (is.null(args$n.trees)) args$n.trees <- model$n.trees
-      .predict(model, list(newdata = quote(newdata)), args)
-    })
-  }
-  if (inherits(model, c("glmnet", "cv.glmnet"))) {
-    fit <- if (inherits(model, "cv.glmnet")) model$glmnet.fit else model
-    vars <- names(.inputs_glmnet(fit)$columns)
-    return(function(model, newdata, args) {
-      if (is.null(args$s) && !inherits(model, "cv.glmnet")) {
-        # Without s, glmnet predicts for every lambda; take the least
-        # penalised one, like a plain fit would.
-        args$s <- min(model$lambda)
-      }
-      newx <- data.matrix(newdata[, vars, drop = FALSE])
-      .predict(model, list(newx = quote(newx)), args)
-    })
-  }
   source <- bridge_predict_source(model)
   generic <- if (!is.null(source) && source$s4) source$generic else quote(stats::predict)
+  # Classes whose predict() takes the rows as another argument or shape
+  # (adapters.R): the caller never needs to know which.
+  entry <- bridge_data_adapter(model)
+  if (!is.null(entry)) return(.adapted_predictor(entry, model, generic))
   function(model, newdata, args) {
     .predict(model, list(newdata = quote(newdata)), args, generic)
   }
