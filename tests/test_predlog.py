@@ -241,7 +241,8 @@ def test_a_full_queue_drops_and_counts_and_no_caller_waits(tmp_path):
             super().observe(event)
 
     before = _get().log_dropped._value.get()
-    queued = Queued(Stuck(tmp_path), maxsize=2, on_drop=metrics.prediction_log_dropped)
+    queued = Queued(Stuck(tmp_path), maxsize=2,
+                    on_drop=lambda event: metrics.prediction_log_dropped())
     queued.observe(_event())
     assert entered.wait(30)          # the writer holds one event and is stuck
     for _ in range(50):              # returns at once each time: the queue is never waited on
