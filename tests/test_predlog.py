@@ -293,3 +293,29 @@ def test_strings_that_utf8_cannot_hold_are_escaped_not_fatal(tmp_path):
     event.request = Request([Prepared(Column("s", "character"), ["ok", "\udc80bad", None])], 3, {}, ())
     table = event_table(event)
     assert table.column("in.s").to_pylist() == ["ok", "\\udc80bad", None]
+
+
+def test_shadow_answers_from_a_real_server_are_logged(model_dir, tmp_path, start_server):
+    """A folder of versions with a shadow (docs/versions.md): each call is on
+    record twice, the caller's answer (version 1) and the shadow's (version 2,
+    shadow=true), with the same request id."""
+    for version in ("1", "2"):
+        (model_dir / "mt" / version).mkdir(parents=True)
+        copy_model(EXAMPLES / "mtcars_lm.rds", model_dir / "mt" / version, "model.rds")
+    (model_dir / "mt" / "serving.json").write_text(json.dumps(
+        {"aliases": {"champion": 1}, "shadow": 2}))
+    log = tmp_path / "log"
+    server = start_server(model_dir, "--reload-interval", "0", "--workers", "2",
+                          "--log-predictions", str(log), "--log-rotate-seconds", "0.2")
+    ids = []
+    for _ in range(3):
+        r = post(server, "/models/mt/predict", ROWS)
+        assert r.status_code == 200, r.text
+        ids.append(r.headers["X-Request-ID"])
+    frame = wait_rows(log / "mt", 2 * 3 * len(ROWS))
+    mine = frame[frame["id"].isin(ids)]
+    primary, shadow = mine[~mine["shadow"]], mine[mine["shadow"]]
+    assert set(primary["version"]) == {"1"} and set(shadow["version"]) == {"2"}
+    assert sorted(primary["id"]) == sorted(shadow["id"]) and len(shadow) == 3 * len(ROWS)
+    assert list(shadow.sort_values(["id", "row"])["in.wt"]) == \
+        list(primary.sort_values(["id", "row"])["in.wt"])
