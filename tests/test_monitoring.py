@@ -100,6 +100,19 @@ def test_a_reference_file_overrides(session, model_dir):
     assert ref["columns"]["cyl"]["counts"] == {"4": 2, "8": 1}
 
 
+def test_a_version_folder_reference(session, model_dir):
+    from bridge.r.model import read_model_file
+
+    version = model_dir / "mt" / "3"
+    version.mkdir(parents=True)
+    copy_model(EXAMPLES / "mtcars_lm.rds", version, "model.rds")
+    pd.DataFrame({"wt": [1.0, 2.0], "hp": [1, 2], "cyl": ["6", "6"]}).to_parquet(
+        version / "reference.parquet")
+    (model,) = read_model_file(version / "model.rds", session).values()
+    assert model.reference["source"] == "file reference.parquet"
+    assert model.reference["columns"]["cyl"]["counts"] == {"6": 2}
+
+
 # ---- a real server: shifted columns drift, unshifted do not ---------------------------
 
 def training(name, columns):

@@ -4,7 +4,7 @@ front with the model's schema (bridge/r/model.py `front_view`).
 
 Where it comes from, first found wins:
   1. `<stem>.reference.parquet` or `<stem>.reference.csv` beside the model
-     file, or the file a sidecar names (`"reference": "train.csv"`, a file
+     file (in a version folder also `reference.parquet` / `.csv`), or the file a sidecar names (`"reference": "train.csv"`, a file
      name in the model's folder, nothing else);
   2. the training data the R object keeps (r_scripts/bridge/reference.R);
   3. the ptype / schema: types and levels, no distribution.
@@ -66,10 +66,14 @@ def _kind(col, values):
 
 def _user_file(model, stem):
     folder = model.path.parent
-    for suffix in ("parquet", "csv"):
-        path = folder / f"{stem}.reference.{suffix}"
-        if path.is_file() and not path.is_symlink():
-            return path
+    names = [f"{stem}.reference", f"{model.path.name.split('.')[0]}.reference"]
+    if folder.name.isdigit():  # a version folder (docs/versions.md): its own reference.*
+        names.append("reference")
+    for name in dict.fromkeys(names):
+        for suffix in ("parquet", "csv"):
+            path = folder / f"{name}.{suffix}"
+            if path.is_file() and not path.is_symlink():
+                return path
     named = model.sidecar.options.get("reference")
     if named is not None:
         if not isinstance(named, str) or not SAFE_FILE.match(named):
