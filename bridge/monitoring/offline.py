@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import summary
-from .records import INPUT, OUTPUT
+from .columns import INPUT, OUTPUT
 
 PERIOD = re.compile(r"^(\d+)\s*([smhdw])$")
 UNITS = {"s": "s", "m": "min", "h": "h", "d": "D", "w": "W"}

@@ -20,7 +20,7 @@ FIELDS = pa.schema([
     ("status", pa.int16()), ("latency_ms", pa.float64()), ("shadow", pa.bool_()),
     ("traceparent", pa.string()), ("row", pa.int32()), ("error", pa.string()),
 ])
-INPUT, OUTPUT = "in.", "out."
+from .columns import INPUT, OUTPUT  # noqa: F401  (re-exported)
 
 
 def layout(event):
