@@ -288,6 +288,7 @@ class Registry:
         changed = False
         for name in set(self._versioned) - set(folders) if only is None else ():
             self._versioned.pop(name).close()
+            metrics.requirement_mismatch(name, [])
             changed = True
             log.info("unserved %s (its folder of versions was removed)", printable(name))
         file_names = {n for st in self._files.values() for n in st.names}
@@ -320,6 +321,9 @@ class Registry:
                 self.generation += 1
             for name in self._served_versioned:
                 metrics.model_loaded(name)
+        for name, versioned in self._versioned.items() if changed else ():
+            # One series per package any held version of the model runs mismatched.
+            metrics.requirement_mismatch(name, sorted(versioned.requirement_mismatches()))
 
     _served_versioned = frozenset()
     _version_clashes = ()
@@ -342,7 +346,17 @@ class Registry:
             self.snapshots.drop(snapshot)
             raise ModelLoadError(f"{path.name}: a version file serves one model; this one holds "
                                  f"{len(view['models'])} ({', '.join(view['models'])})")
+        try:
+            # --package-check as for a file: refuse unloads it and raises.
+            lines, packages = self._check_requirements(file_id, view).get(name, ([], []))
+        except Exception:
+            self.snapshots.drop(snapshot)
+            raise
         model = ServedModel(self.pool, file_id, path, view["models"][name], self.default_timeout)
+        model.requirement_warnings, model.requirement_mismatches = lines, packages
+        for line in lines:
+            log.warning("model %s (%s): %s (--package-check warn)", printable(name),
+                        printable(f"{path.parent.name}/{path.name}"), printable(line))
         return model, file_id, snapshot
 
     def demand_version(self, name, label):

@@ -255,6 +255,64 @@ def test_a_missing_package_fails_that_model_only_with_a_clear_error(fake_models,
     assert ok.status_code == 200
 
 
+def _versioned_folder(models, root):
+    """`fakev/1/` the bridgefake model (saved with 1.0.0), `fakev/2/` a plain lm."""
+    folder = root / "versioned"
+    for label, stem in (("1", "fake"), ("2", "cars")):
+        (folder / "fakev" / label).mkdir(parents=True)
+        for part in models.glob(f"{stem}.*"):
+            shutil.copy(part, folder / "fakev" / label / part.name)
+    return folder
+
+
+def _versions(url, name):
+    return {v["version"]: v for v in requests.get(f"{url}/models/{name}/versions",
+                                                  timeout=10).json()["versions"]}
+
+
+def test_a_version_runs_the_same_package_check_as_a_file(fake_models, start_server, tmp_path):
+    lib, models = fake_models
+    folder = _versioned_folder(models, tmp_path)
+    (folder / "fakev" / "serving.json").write_text('{"load": "all"}')
+    server = start_server(folder, "--reload-interval", "0", env={"R_LIBS": str(lib)})
+    held = _versions(server.url, "fakev")
+    assert held["1"]["loaded"] and held["1"]["requirement_warnings"] == [
+        "bridgefake 2.0.0 is installed; the model was saved with 1.0.0"], held
+    assert "requirement_warnings" not in held["2"]
+    series = _metric(server.url, "bridge_model_requirement_mismatch", model="fakev", package="bridgefake")
+    assert series and series[0].endswith(" 1.0"), series
+    assert "bridgefake 2.0.0 is installed" in server.output()
+    answer = requests.post(server.url + "/models/fakev/versions/1/predict", json=[{"x": 2.0}], timeout=30)
+    assert answer.status_code == 200, answer.text
+
+
+def test_a_version_is_refused_under_refuse_and_the_others_serve(fake_models, start_server, tmp_path):
+    lib, models = fake_models
+    folder = _versioned_folder(models, tmp_path)
+    (folder / "fakev" / "serving.json").write_text('{"load": "all"}')
+    server = start_server(folder, "--reload-interval", "0", "--package-check", "refuse",
+                          env={"R_LIBS": str(lib)})
+    held = _versions(server.url, "fakev")
+    assert not held["1"]["loaded"] and "refuse" in held["1"]["error"], held["1"]
+    assert "bridgefake 2.0.0" in held["1"]["error"]
+    assert held["2"]["loaded"]
+    assert requests.post(server.url + "/models/fakev/predict", json=[{"wt": 3}],
+                         timeout=30).status_code == 200
+    pinned = requests.post(server.url + "/models/fakev/versions/1/predict", json=[{"x": 2.0}], timeout=30)
+    assert pinned.status_code in (404, 503) and "refuse" in pinned.text, pinned.text
+    assert not _metric(server.url, "bridge_model_requirement_mismatch", model="fakev")
+
+
+def test_a_version_missing_its_package_fails_alone(fake_models, start_server, tmp_path):
+    _, models = fake_models
+    folder = _versioned_folder(models, tmp_path)
+    (folder / "fakev" / "serving.json").write_text('{"load": "all"}')
+    server = start_server(folder, "--reload-interval", "0")  # bridgefake not installed
+    held = _versions(server.url, "fakev")
+    assert "bridgefake (saved with 1.0.0)" in held["1"]["error"], held["1"]
+    assert "r-cran-bridgefake" in held["1"]["error"] and held["2"]["loaded"]
+
+
 # ---- sidecars are hostile -------------------------------------------------------------
 
 @pytest.mark.parametrize("packages, r_version, what", [

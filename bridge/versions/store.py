@@ -50,6 +50,8 @@ class Version:
                               "until it no longer does")
         if self.pin:
             out["pin"] = {k: v for k, v in self.pin.items() if v}
+        if getattr(self.model, "requirement_warnings", None):
+            out["requirement_warnings"] = list(self.model.requirement_warnings)
         return out
 
 
@@ -280,6 +282,11 @@ class Versioned:
         return (str(path), st.st_size, st.st_mtime_ns, extra, pin, self._manifest_signature())
 
     # ---- what is shown ----------------------------------------------------------------
+
+    def requirement_mismatches(self):
+        """Packages any loaded version runs at another version than saved with."""
+        return {p for state in self.versions.values() if state.model is not None
+                for p in getattr(state.model, "requirement_mismatches", ())}
 
     def listing(self):
         router = self.router
