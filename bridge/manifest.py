@@ -95,13 +95,7 @@ class Manifest:
         """Raises ModelLoadError unless `path` and its sidecars are in the manifest."""
         files = self._listed()
         for p in [Path(path), *sidecars(path)]:
-            expected = files.get(p.name)
-            if expected is None:
-                raise ModelLoadError(f"{p.name} is not in {self.path.name}; refused "
-                                     "(--require-lock). Run `python -m bridge lock` to approve it")
-            if file_sha256(p) != expected:
-                raise ModelLoadError(f"{p.name} does not match its sha256 in {self.path.name}; "
-                                     "refused (--require-lock)")
+            self._check(files, p.name, p)
 
     def verify_version(self, original, snapshot, root):
         """A version's file and sidecars (copied into `snapshot`, renamed to

@@ -51,7 +51,9 @@ class _Metrics:
             ["model"], buckets=REQUEST_BUCKETS, registry=r)
         self.predictions = Counter(
             "bridge_predictions_total", "Calls of the data plane (predict, forecast) answered or "
-            "refused, by model, protocol (json, csv, v2, mlflow, forecast, cli) and status.",
+            "refused, by model, protocol (json, csv, v2, mlflow, forecast, cli) and status: the "
+            "service's status, the same for every protocol (bad input is 422 here also where V2 "
+            "answers it 400 on the wire, which bridge_requests_total counts).",
             ["model", "protocol", "status"], registry=r)
         self.prediction_latency = Histogram(
             "bridge_prediction_duration_seconds", "Time from a call's arrival to its answer, by "

@@ -190,3 +190,12 @@ def copy_model(src, folder, name=None):
     dest = Path(folder) / (name or Path(src).name)
     shutil.copy(src, dest)
     return dest
+
+
+def rss_kb(pid):
+    """Resident memory of a process, in KiB (Linux)."""
+    with open(f"/proc/{pid}/status") as fh:
+        for line in fh:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    raise AssertionError("no VmRSS")

@@ -9,17 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import requests
 
-from conftest import EXAMPLES, rscript
+from conftest import EXAMPLES, rscript, rss_kb
 
 CARS = [{"wt": 2.62, "hp": 110, "cyl": "6"}]
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 def test_file_replaced_under_load_fails_no_request(start_server, model_dir, tmp_path):

@@ -18,7 +18,7 @@ import subprocess
 import orjson
 import pytest
 
-from conftest import EXAMPLES, copy_model, rscript
+from conftest import EXAMPLES, copy_model, rscript, rss_kb
 
 ROWS = 20_000
 TOLERANCE = 1.10
@@ -27,14 +27,6 @@ TOLERANCE = 1.10
 def children(pid):
     out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True).stdout
     return sorted(int(p) for p in out.split())
-
-
-def rss_kb(pid):
-    with open(f"/proc/{pid}/status") as fh:
-        for line in fh:
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1])
-    raise AssertionError("no VmRSS")
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import functools
 from ..errors import InputError
 from . import grouped
 from .models import resolve
-from .plan import ERROR_COLUMN, output_fields
+from .plan import ERROR_COLUMN, job_schema
 from .predict import ON_ERROR, _columns, _refuse_clashes
 from .probe import probe
 
@@ -43,15 +43,5 @@ def forecast(df, model, *, by, h=None, y="y", time=None, level=None, seed=None, 
                             y=y, time=time, request=request, on_error=on_error)
     safe = df.toDF(*(f"_bridge_in{i}" for i in range(len(names))))
     keys = [f"_bridge_in{names.index(k)}" for k in by]
-    return safe.groupBy(*keys).applyInPandas(job, _schema(df, by, plan, on_error)).toDF(*out_names)
+    return safe.groupBy(*keys).applyInPandas(job, job_schema(df, by, plan, on_error)).toDF(*out_names)
 
-
-def _schema(df, by, plan, on_error):
-    from pyspark.sql import types as T
-
-    fields = {f.name: f for f in df.schema.fields}
-    out = [T.StructField(f"_bridge_k{i}", fields[c].dataType, True) for i, c in enumerate(by)]
-    out += output_fields(plan.outputs, [f"_bridge_o{i}" for i in range(len(plan.outputs))])
-    if on_error == "reject":
-        out.append(T.StructField(ERROR_COLUMN, T.StringType(), True))
-    return T.StructType(out)

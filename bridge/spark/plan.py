@@ -45,6 +45,20 @@ def output_fields(outputs, names=None):
     return [T.StructField(n, spark_type(t), True) for n, (_, t) in zip(names, outputs)]
 
 
+def job_schema(df, keys, plan, on_error):
+    """The schema a job returns: the kept (or grouping) columns under
+    `_bridge_k<i>` with their Spark types, the outputs under `_bridge_o<i>`,
+    and the error column when rows are rejected rather than stopping."""
+    from pyspark.sql import types as T
+
+    fields = {f.name: f for f in df.schema.fields}
+    out = [T.StructField(f"_bridge_k{i}", fields[c].dataType, True) for i, c in enumerate(keys)]
+    out += output_fields(plan.outputs, [f"_bridge_o{i}" for i in range(len(plan.outputs))])
+    if on_error == "reject":
+        out.append(T.StructField(ERROR_COLUMN, T.StringType(), True))
+    return T.StructType(out)
+
+
 def typed(values, json_type):
     """A column of R's values as the pandas dtype Arrow turns into the Spark
     type (None is null, never NaN)."""

@@ -15,7 +15,7 @@ from ..errors import InputError
 from ..table import Table, prepare_table
 from . import executor
 from .models import resolve
-from .plan import ERROR_COLUMN, output_fields
+from .plan import ERROR_COLUMN, job_schema
 from .probe import probe
 
 ON_ERROR = ("stop", "reject")
@@ -59,7 +59,7 @@ def run(df, bundle, plan, args, on_error, keep, key, text=False):
     """The job for a resolved bundle and its plan: what the executors do."""
     names = list(df.columns)
     out_names = keep + plan.output_names + ([ERROR_COLUMN] if on_error == "reject" else [])
-    schema = _schema(df, keep, plan, on_error)
+    schema = job_schema(df, keep, plan, on_error)
     shipped = df.sparkSession.sparkContext.broadcast(bundle)
     job = functools.partial(executor.predict_batches, shipped=shipped, plan=plan, args=args,
                             on_error=on_error, names=names, keep=[names.index(c) for c in keep],
@@ -82,13 +82,3 @@ def _refuse_clashes(keep, outputs):
         raise InputError(f"the DataFrame already has a column {clash[0]!r}, which the prediction "
                          "adds; rename it, or leave it out with columns=", column=clash[0])
 
-
-def _schema(df, keep, plan, on_error):
-    from pyspark.sql import types as T
-
-    fields = {f.name: f for f in df.schema.fields}
-    out = [T.StructField(f"_bridge_k{i}", fields[c].dataType, True) for i, c in enumerate(keep)]
-    out += output_fields(plan.outputs, [f"_bridge_o{i}" for i in range(len(plan.outputs))])
-    if on_error == "reject":
-        out.append(T.StructField(ERROR_COLUMN, T.StringType(), True))
-    return T.StructType(out)
