@@ -1,4 +1,5 @@
-"""python -m bench [--workers N] [--quick] | python -m bench profile [...] | python -m bench budget"""
+"""python -m bench [--workers N] [--quick] | python -m bench profile [...] | python -m bench budget
+| python -m bench scaling [...] | python -m bench memory [...]"""
 
 import argparse
 import os
@@ -37,6 +38,23 @@ def main(argv=None):
                                            "-> bench/out/budget.md and budget.json")
     bud.add_argument("--requests", type=int, default=1200, help="single-row requests timed")
     bud.add_argument("--bulk-runs", type=int, default=5, help="100,000-row requests timed")
+    scale = sub.add_parser("scaling", help="req/s, p50/p99 and CPU per process over --workers x "
+                                           "--threads x connections, beside waitress's hello "
+                                           "world and Plumber -> bench/out/scaling.md")
+    scale.add_argument("--workers", dest="scale_workers", type=_ints, default=None,
+                       help="worker counts, comma-separated (default 1,2,3)")
+    scale.add_argument("--threads", type=_ints, default=None,
+                       help="front thread counts (default 4,16,64)")
+    scale.add_argument("--connections", type=_ints, default=None,
+                       help="wrk connection counts (default 1,8,32)")
+    scale.add_argument("--seconds", type=int, default=None, help="seconds per wrk run (default 6)")
+    scale.add_argument("--quick", action="store_true", help="fewer points, 3 s runs (~2 min)")
+    mem = sub.add_parser("memory", help="RSS of the front and each R worker serving 1, 20, 100 "
+                                        "generated models -> bench/out/memory.md")
+    mem.add_argument("--counts", type=_ints, default=(1, 20, 100),
+                     help="model counts, comma-separated (default 1,20,100)")
+    mem.add_argument("--workers", dest="mem_workers", type=int, default=2,
+                     help="R workers (default 2)")
     args = parser.parse_args(argv)
 
     # A SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
@@ -49,6 +67,10 @@ def main(argv=None):
                            seconds=args.seconds, rate=args.rate, native=args.native)
         if args.command == "budget":
             return budget(args)
+        if args.command == "scaling":
+            return scaling(args)
+        if args.command == "memory":
+            return memory(args)
         return bench(args)
     except KeyboardInterrupt:
         print("[bench] interrupted; every server it started is stopped", file=sys.stderr)
@@ -88,5 +110,38 @@ def budget(args):
     OUT.mkdir(parents=True, exist_ok=True)
     (OUT / "budget.md").write_text(text)
     (OUT / "budget.json").write_text(json.dumps(result, indent=1))
+    print(text)
+    return 0
+
+
+def _ints(text):
+    try:
+        return tuple(int(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a comma-separated list of numbers: {text!r}")
+
+
+def scaling(args):
+    import dataclasses
+
+    from . import scaling as scale
+
+    plan = scale.QUICK if args.quick else scale.Plan()
+    chosen = {"workers": args.scale_workers, "threads": args.threads,
+              "connections": args.connections, "seconds": args.seconds}
+    plan = dataclasses.replace(plan, **{k: v for k, v in chosen.items() if v})
+    start = os.getloadavg()
+    points = scale.run(args.model, Path(args.model).parent, OUT / "scaling", plan)
+    text = scale.write(points, OUT)
+    print(f"load average at the start {start[0]:.2f} / {start[1]:.2f} / {start[2]:.2f}\n")
+    print(text)
+    return 0
+
+
+def memory(args):
+    from . import memory as mem
+
+    points = mem.run(args.counts, workers=args.mem_workers, out_dir=OUT / "memory")
+    text = mem.write(points, OUT)
     print(text)
     return 0

@@ -61,3 +61,22 @@ def snapshot(pid):
     kids = children(pid)
     workers = kids or [pid]
     return {p: rss_bytes(p) for p in workers if rss_bytes(p) is not None}
+
+
+def memory(pid):
+    """{"rss", "pss", "private"} bytes of one process, from smaps_rollup:
+    rss counts shared pages (libR, the Python and R libraries) in full in
+    every process, pss splits them between the processes that map them,
+    private is what only this process holds (what one more worker adds)."""
+    fields = {"Rss:": "rss", "Pss:": "pss", "Private_Clean:": "private",
+              "Private_Dirty:": "private"}
+    out = {"rss": 0, "pss": 0, "private": 0}
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                key, _, rest = line.partition(" ")
+                if key in fields:
+                    out[fields[key]] += int(rest.split()[0]) * 1024
+    except OSError:
+        return None
+    return out

@@ -150,12 +150,14 @@ def plumber(model, log_dir, tag="plumber"):
     return server
 
 
-def bridge(models, log_dir, workers=None, model_name="mtcars_lm"):
-    """`python -m bridge serve` with --workers N when given."""
+def bridge(models, log_dir, workers=None, model_name="mtcars_lm", threads=None):
+    """`python -m bridge serve` with --workers N and --threads T when given."""
     argv = [sys.executable, "-m", "bridge", "serve", "--models", str(Path(models).resolve()),
             "--port", "{port}"]
     if workers is not None:
         argv += ["--workers", str(workers)]
+    if threads is not None:
+        argv += ["--threads", str(threads)]
     return Server("bridge", argv, f"/models/{model_name}/predict", Path(log_dir) / "bridge.log")
 
 

@@ -12,10 +12,13 @@ import threading
 import time
 
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute  # noqa: F401  (pa.compute)
 import pyarrow.parquet as pq
 import pytest
 import requests
 
+from bridge.monitoring import union
 from bridge.monitoring.log import PredictionLog, model_folder
 from bridge.monitoring.records import event_table
 from bridge.service import Context, Event, Queued
@@ -112,7 +115,8 @@ def test_refusals_of_unknown_names_never_name_a_folder(models, tmp_path, start_s
         assert post(server, f"/models/{name}/predict", ROWS).status_code == 404
     frame = wait_rows(log / "_unresolved", 3)
     assert list(frame["status"]) == [404] * 3 and frame["model"].isna().all()
-    assert sorted(p.name for p in log.iterdir()) == ["_unresolved"]
+    # the folder's union schema (union.py) sits beside it, named by us, not by a caller
+    assert sorted(p.name for p in log.iterdir()) == ["!schema", "_unresolved"]
 
 
 def test_sample_zero_logs_nothing_and_sigterm_drains(models, tmp_path, start_server):
@@ -188,6 +192,63 @@ def test_rotation_by_size_and_files_readable_while_written(models, tmp_path, sta
     assert len(files) > 5, "2K files: many of them"
     for f in files:
         assert pq.read_table(f).num_rows > 0
+
+
+def test_the_whole_folder_reads_as_one_table_while_written(models, tmp_path, start_server):
+    """pandas.read_parquet(DIR) over several models: every model's rows with
+    every column (the others' as nulls), at every moment while the server
+    writes. `wt` is a number in mtcars_lm and a factor in wt_factor: a type
+    conflict, read over the folder as text (each model's folder keeps its type)."""
+    rscript('set.seed(2); d <- data.frame(y = rnorm(40), wt = factor(rep(c("light", "heavy"), 20))); '
+            f'saveRDS(lm(y ~ wt, data = d), "{models}/wt_factor.rds")')
+    log = tmp_path / "log"
+    server = start_server(models, "--reload-interval", "0", "--log-predictions", str(log),
+                          "--log-rotate-bytes", "2K", "--log-rotate-seconds", "0.2")
+    stop, sent = threading.Event(), {"mtcars_lm": [], "wt_factor": [], "lh_ar": []}
+    factor_rows = [{"wt": "light"}, {"wt": "heavy"}]
+
+    def load():
+        while not stop.is_set() and len(sent["mtcars_lm"]) < 60:
+            for name, path, body in (("mtcars_lm", "predict", ROWS), ("wt_factor", "predict", factor_rows),
+                                     ("lh_ar", "forecast", {"h": 2})):
+                r = post(server, f"/models/{name}/{path}", body)
+                assert r.status_code == 200, r.text
+                sent[name].append(r.headers["X-Request-ID"])
+
+    writer = threading.Thread(target=load)
+    writer.start()
+    columns = {"in.wt", "in.hp", "in.cyl", "in.h", "out.prediction", "out.mean"}
+    seen = []
+    try:
+        while writer.is_alive():
+            if any(log.rglob("*.parquet")):
+                frame = pd.read_parquet(log)  # files and the union renamed into place meanwhile
+                models_in = set(frame["model"])
+                if len(models_in) == 3:
+                    assert columns <= set(frame.columns), sorted(frame.columns)
+                seen.append(len(frame))
+    finally:
+        stop.set()
+        writer.join()
+    assert seen == sorted(seen) and len(seen) > 1
+    total = 3 * len(sent["mtcars_lm"]) + 2 * len(sent["wt_factor"]) + 2 * len(sent["lh_ar"])
+    frame = wait_rows(log, total)
+    assert len(frame) == total and columns <= set(frame.columns)
+    for name, n in (("mtcars_lm", 3), ("wt_factor", 2), ("lh_ar", 2)):
+        rows = frame[frame["model"] == name]
+        assert sorted(set(rows["id"])) == sorted(sent[name]) and len(rows) == n * len(sent[name])
+    mt, fa, ar = (frame[frame["model"] == m] for m in ("mtcars_lm", "wt_factor", "lh_ar"))
+    # a column of another model is null here
+    assert mt["in.h"].isna().all() and ar["in.wt"].isna().all() and ar["out.prediction"].isna().all()
+    assert mt["out.mean"].isna().all() and (ar["in.h"].dropna() == 2).all()
+    assert mt["in.hp"].notna().all() and fa["in.hp"].isna().all()
+    # the conflicting column, as text over the folder: the numbers and the labels as sent
+    one = mt[mt["id"] == sent["mtcars_lm"][0]].sort_values("row")
+    assert [float(v) for v in one["in.wt"]] == [x["wt"] for x in ROWS]
+    assert set(fa["in.wt"]) == {"light", "heavy"}
+    # one model's folder: its own types
+    assert pd.read_parquet(log / "mtcars_lm").dtypes["in.wt"] == "float64"
+    assert pq.read_schema(log / "!schema" / "union.parquet").field("in.wt").type == "string"
 
 
 # ---- the writer and its queue, at unit level (with real records) ----------------------
@@ -319,3 +380,108 @@ def test_shadow_answers_from_a_real_server_are_logged(model_dir, tmp_path, start
     assert sorted(primary["id"]) == sorted(shadow["id"]) and len(shadow) == 3 * len(ROWS)
     assert list(shadow.sort_values(["id", "row"])["in.wt"]) == \
         list(primary.sort_values(["id", "row"])["in.wt"])
+
+
+# ---- the folder's union schema (union.py) ------------------------------------------------
+
+def _typed_event(model, columns, status=200):
+    """An Event whose inputs are `columns` {name: (Column, values)} and one output."""
+    from bridge.convert import prepare_column
+    from bridge.prediction import Prediction
+    from bridge.service import Answer
+    from bridge.table import Request
+
+    cols = [prepare_column(col, values) for col, values in columns.values()]
+    n = len(next(iter(columns.values()))[1])
+    answer = Answer(model, "v1", Prediction("vector", {"prediction": [1.0] * n}, {}, []), 1.0)
+    return Event(Context("json", "/models/{name}/predict", request_id="r"), model, "v1", status,
+                 1.0, Request(cols, n, {}, ()), None, answer=answer)
+
+
+KINDS = {  # an input kind the log writes, with values as a caller sends them
+    "numeric": [1.5, None], "integer": [3, None], "logical": [True, None],
+    "character": ["a", None], "Date": ["2020-01-02", None],
+    "POSIXct": ["2020-01-02T03:04:05Z", None],
+}
+
+
+@pytest.mark.parametrize("first", sorted(KINDS))
+@pytest.mark.parametrize("second", sorted(KINDS))
+def test_two_models_one_column_name_any_two_types(tmp_path, first, second):
+    """Whatever two types two models give one column, the whole folder reads:
+    every row, the values as each model logged them (as text where the types
+    have no common type)."""
+    from bridge.schema import Column
+
+    writer = PredictionLog(tmp_path)
+    writer.observe(_typed_event("a", {"x": (Column("x", first), KINDS[first])}))
+    writer.close()
+    writer.observe(_typed_event("b", {"x": (Column("x", second), KINDS[second])}))
+    writer.close()
+    whole = pd.read_parquet(tmp_path)
+    assert list(whole["model"]) == ["a", "a", "b", "b"]
+    table = pq.read_table(tmp_path)
+    typed = table.schema.field("in.x").type
+    if first == second:
+        assert typed == pq.read_schema(next((tmp_path / "a").glob("*.parquet"))).field("in.x").type
+    for model in ("a", "b"):
+        own = pq.read_table(tmp_path / model).column("in.x")
+        got = table.filter(pa.compute.equal(table.column("model"), model)).column("in.x")
+        assert got.to_pylist() == own.cast(typed).to_pylist()
+        assert got.null_count == 1 and own.null_count == 1  # NA stays NA, the value stays a value
+
+
+def test_the_union_is_in_place_before_the_file_and_survives_a_restart(tmp_path):
+    """The union covers a file before the file is renamed in (a reader never
+    sees a column the union lacks); a new writer on the folder (a restart, a
+    second server) keeps the columns already there; a folder written before
+    there was a union gets one from its files' footers."""
+    from bridge.schema import Column
+
+    seen_at_admit = []
+
+    class Watching(union.UnionSchema):
+        def admit(self, schema):
+            seen_at_admit.append(sorted(p.name for p in tmp_path.glob("*/*.parquet")))
+            super().admit(schema)
+
+    writer = PredictionLog(tmp_path)
+    writer.union = Watching(tmp_path)
+    writer.observe(_typed_event("a", {"x": (Column("x", "numeric"), [1.0])}))
+    writer.close()
+    assert seen_at_admit == [[]]  # no data file yet (the union's own is not under a model)
+
+    again = PredictionLog(tmp_path)  # a restart
+    again.observe(_typed_event("b", {"y": (Column("y", "character"), ["s"])}))
+    again.close()
+    cols = set(pd.read_parquet(tmp_path).columns)
+    assert {"in.x", "in.y"} <= cols
+
+    (tmp_path / union.FOLDER / union.FILE).unlink()  # as written before this change
+    late = PredictionLog(tmp_path)
+    late.observe(_typed_event("c", {"z": (Column("z", "integer"), [2])}))
+    late.close()
+    whole = pd.read_parquet(tmp_path)
+    assert {"in.x", "in.y", "in.z"} <= set(whole.columns) and len(whole) == 3
+    assert not list(tmp_path.rglob("*.tmp"))
+
+
+def test_model_folders_are_not_hive_partitions(tmp_path):
+    """A model named like a hive partition (`year=2024`) is %-escaped: pyarrow
+    infers no partition column from its folder."""
+    from bridge.schema import Column
+
+    writer = PredictionLog(tmp_path)
+    for model in ("year=2024", "m"):
+        writer.observe(_typed_event(model, {"x": (Column("x", "numeric"), [1.0])}))
+    writer.close()
+    whole = pd.read_parquet(tmp_path)
+    assert "year" not in whole.columns and sorted(whole["model"]) == ["m", "year=2024"]
+
+
+def test_union_type_of_what_the_log_writes():
+    assert union.union_type([pa.int32(), pa.float64()]) == pa.float64()
+    assert union.union_type([pa.null(), pa.date32()]) == pa.date32()
+    assert union.union_type([pa.float64(), pa.string()]) == pa.string()
+    assert union.union_type([pa.bool_(), pa.timestamp("us", tz="UTC")]) == pa.string()
+    assert union.union_type([pa.list_(pa.float64()), pa.float64()]) is None  # no text cast

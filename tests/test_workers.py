@@ -361,3 +361,64 @@ def test_the_front_process_never_loads_r(start_server, hurt_models):
     assert "libR.so" not in front_maps
     [worker] = children(server.proc.pid)
     assert "libR.so" in open(f"/proc/{worker}/maps").read()  # the check can fail
+
+
+# ---- a model's schema crosses once: at the worker's own load of the file version ----------------
+
+def test_predict_messages_name_schema_columns_by_position():
+    import numpy as np
+
+    from bridge.convert import Prepared
+    from bridge.errors import BridgeError
+    from bridge.schema import Column, Schema
+    from bridge.workers.messages import Predict, dumps, loads
+
+    typed = (Column("wt", "numeric"), Column("cyl", "factor", ("4", "6", "8")), Column("x", "any"))
+    schema = Schema(typed, "terms")
+    per_request = Column("x", "character")  # an untyped column, typed by what was sent
+    items = [([Prepared(typed[0], np.array([2.5])), Prepared(typed[1], np.array([2], dtype=np.int32)),
+               Prepared(per_request, ["a"])], 1, {}, ())]
+    sent = loads(bytes(dumps(Predict.of("f1", "m", items, schema))))
+    assert sent.columns == (0, 1, per_request)
+    # the worker's own schema of the same file version (equal, not the same object)
+    own = loads(bytes(dumps(Schema(typed, "terms"))))
+    [(prepared, nrows, _, _)] = sent.items(own)
+    assert [p.column for p in prepared] == [typed[0], typed[1], per_request] and nrows == 1
+    assert prepared[0].column is own.columns[0]
+    assert prepared[0].data.tolist() == [2.5] and prepared[1].data.dtype == np.int32
+    other = Schema((Column("wt", "numeric"), Column("cyl", "factor", ("4", "6"))), "terms")
+    with pytest.raises(BridgeError, match="schema"):
+        sent.items(other)
+
+
+REFIT = ("m <- lm(mpg ~ qsec + factor(gear), data = mtcars); saveRDS(m, '{path}'); "
+         "cat(format(predict(m, data.frame(qsec = 18.5, gear = factor('4', levels = c('3', '4', '5')))),"
+         " digits = 17))")
+
+
+def test_a_restarted_worker_and_a_new_version_predict_with_their_own_schema(start_server, model_dir,
+                                                                            tmp_path):
+    """Requests name a column by its position in the schema the worker read
+    when it loaded the file version: a replaced worker loads it again, and
+    a new version of the file is a new schema, never the old one's."""
+    from conftest import rscript
+
+    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir)
+    server = start_server(model_dir, "--workers", "1", "--reload-interval", "0.5")
+    assert_r_answer(predict(server))
+    [worker] = children(server.proc.pid)
+    os.kill(worker, signal.SIGKILL)
+    assert wait_for(lambda: children(server.proc.pid) not in ([], [worker]) and ready(server))
+    assert wait_for(lambda: predict(server).status_code == 200)
+    assert_r_answer(predict(server))
+    # a new version: other columns, other levels
+    expected = float(rscript(REFIT.format(path=tmp_path / "new.rds")))
+    os.replace(tmp_path / "new.rds", model_dir / "mtcars_lm.rds")
+    new_row = [{"qsec": 18.5, "gear": "4"}]
+
+    def answered():
+        r = requests.post(f"{server.url}/models/mtcars_lm/predict", json=new_row, timeout=60)
+        return r if r.status_code == 200 else None
+    assert wait_for(answered)
+    assert math.isclose(answered().json()["predictions"][0], expected, rel_tol=1e-12)
+    assert predict(server).status_code == 422  # the old columns are gone with the old version

@@ -138,9 +138,8 @@ def _messages(mod):
     """pickle, send and receive on both sides of the pipe. In a worker (run
     as __main__, out of this finder's reach) the time from reading a message
     to starting to send its reply is the worker's handling of it."""
-    import pickle
-
-    mod.pickle = _Timed(pickle, {"dumps": "pickle.dumps", "loads": "pickle.loads"})
+    mod.dumps = timed("pickle.dumps", mod.dumps)
+    mod.loads = timed("pickle.loads", mod.loads)
     send, receive = mod.send, mod.receive
     in_worker = sys.argv[0].endswith(os.path.join("workers", "worker.py"))
     last = [None]

@@ -6,7 +6,9 @@ complete files `<UTC start>-<pid>-<seq>.parquet`; each file holds one model's
 calls of one rotation period, so its columns are that model's (a version
 that changes the inputs starts a new file). A file is written whole to a
 `.<name>.tmp` beside it and renamed: a reader (pandas, DuckDB, Spark) sees
-complete files only, whenever it looks.
+complete files only, whenever it looks. Before the rename, the folder's
+union schema (`DIR/!schema/union.parquet`, union.py) is widened to cover the
+file, so `pandas.read_parquet(DIR)` reads every model's columns.
 
 The writer is an observer run by `service.observers.Queued` on its own
 thread: rows wait in memory until a file's worth (`rotate_bytes`) or its age
@@ -22,10 +24,12 @@ import time
 import urllib.parse
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 
 from .. import metrics
 from .records import Rows, layout
+from .union import UnionSchema
 
 log = logging.getLogger(__name__)
 
@@ -54,6 +58,7 @@ class PredictionLog:
         self._random = rng or random.Random()
         self._pending = {}   # model -> _Pending
         self._seq = itertools.count()
+        self.union = UnionSchema(self.folder)
         self.files = 0
         self.rows = 0
 
@@ -103,6 +108,7 @@ class PredictionLog:
         table = pending.table()
         try:
             pq.write_table(table, tmp, compression=self.compression)
+            self._admit(table.schema)
             os.replace(tmp, folder / name)
         except OSError:
             tmp.unlink(missing_ok=True)
@@ -111,6 +117,16 @@ class PredictionLog:
         self.files += 1
         self.rows += table.num_rows
         metrics.prediction_log_written(table.num_rows)
+
+
+    def _admit(self, schema):
+        # Before the file is in place: a reader that sees it sees its columns
+        # in the folder's union schema too (union.py).
+        try:
+            self.union.admit(schema)
+        except (OSError, pa.ArrowException) as exc:
+            log.warning("prediction log: the folder's union schema could not be written "
+                        "(%s); pandas.read_parquet(DIR) may miss columns until it is", exc)
 
 
 def _fits(shape, have):

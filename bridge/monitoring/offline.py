@@ -13,7 +13,7 @@ from pathlib import Path
 import numpy as np
 
 from . import summary
-from .columns import INPUT, OUTPUT
+from .columns import INPUT, OUTPUT, UNION_FOLDER
 
 PERIOD = re.compile(r"^(\d+)\s*([smhdw])$")
 UNITS = {"s": "s", "m": "min", "h": "h", "d": "D", "w": "W"}
@@ -32,7 +32,7 @@ def read_log(folder):
 
     folder = Path(folder)
     out = {}
-    for sub in sorted(p for p in folder.iterdir() if p.is_dir()):
+    for sub in sorted(p for p in folder.iterdir() if p.is_dir() and p.name != UNION_FOLDER):
         if any(sub.glob("*.parquet")):
             frame = pd.read_parquet(sub)
             if len(frame):

@@ -342,7 +342,8 @@ LOADS = ("load", "first-load")
 def _message(jobs):
     first = jobs[0]
     if first.kind == "predict":
-        return Predict.of(first.model.file_id, first.model.name, [j.item for j in jobs])
+        return Predict.of(first.model.file_id, first.model.name, [j.item for j in jobs],
+                          getattr(first.model, "schema", None))
     return first.message
 
 

@@ -34,7 +34,7 @@ class Worker:
             model = self.files[msg.file_id][msg.name]
             # In run(): it holds R and first releases the R objects whose
             # wrappers died since the last call (bridge/r/session.py).
-            results = self.session.run(model.predict_many, msg.items())
+            results = self.session.run(model.predict_many, msg.items(model.schema))
             return [(None, r) if not isinstance(r, BaseException) else (error_to_wire(r), None)
                     for r in results]
         if isinstance(msg, Forecast):
