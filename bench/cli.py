@@ -141,7 +141,9 @@ def scaling(args):
 def memory(args):
     from . import memory as mem
 
-    points = mem.run(args.counts, workers=args.mem_workers, out_dir=OUT / "memory")
-    text = mem.write(points, OUT)
+    points = mem.run(args.counts, workers=args.mem_workers, out_dir=OUT / "memory",
+                     rows=args.rows)
+    name = f"memory-{args.rows}rows" if args.rows else "memory"
+    text = mem.write(points, OUT, name)
     print(text)
     return 0

@@ -156,13 +156,16 @@ def run(model, models_dir, out_dir, plan=Plan()):
         server = servers.bridge(models_dir, out_dir / f"bridge-w{workers}-t{threads}",
                                 workers, threads=threads)
         with server.start(body):
+            servers.wait_ready(server.port)
             check(server, model, body)
+            warm(server, body, connections)
             for c in connections:
                 add(measure(server, body, c, plan.seconds, label=label, workers=workers,
                             threads=threads))
 
     for threads in plan.threads if plan.hello else ():
         with hello(out_dir, threads).start(body) as server:
+            warm(server, body, plan.connections)
             for c in plan.connections:
                 add(measure(server, body, c, plan.seconds, threads=threads))
     for workers in plan.workers:
@@ -170,6 +173,7 @@ def run(model, models_dir, out_dir, plan=Plan()):
             bridge_points(workers, threads, plan.connections)
     if plan.plumber:
         with servers.plumber(model, out_dir).start(body) as server:
+            warm(server, body, plan.connections)
             for c in plan.connections:
                 for close in (True, False):
                     add(measure(server, body, c, plan.seconds, close=close, workers=1))
@@ -191,6 +195,9 @@ def two_fronts(models_dir, out_dir, body, plan):
         for i in range(2):
             server = servers.bridge(models_dir, out_dir / f"front-{i}", 1, threads=threads)
             started.append(server.start(body))
+        for server in started:
+            servers.wait_ready(server.port)
+            warm(server, body, plan.connections)
         out = []
         for c in (c for c in plan.connections if c >= 2):
             pids = {f"{i}:{role}": pid for i, s in enumerate(started)
@@ -215,6 +222,13 @@ def two_fronts(models_dir, out_dir, body, plan):
     finally:
         for server in started:
             server.stop()
+
+
+def warm(server, body, connections):
+    """2 s of load at the largest connection count, not measured: the front's
+    threads and connections, the workers' first R calls."""
+    load.wrk(server.url, body, threads=min(2, max(connections)), connections=max(connections),
+             duration=2)
 
 
 def check(server, model, body):
