@@ -55,6 +55,9 @@ def main(argv=None):
                      help="model counts, comma-separated (default 1,20,100)")
     mem.add_argument("--workers", dest="mem_workers", type=int, default=2,
                      help="R workers (default 2)")
+    mem.add_argument("--rows", type=int, default=0,
+                     help="train each model on this many rows (larger models; default: "
+                          "the data sets as they are, 32-150 rows)")
     args = parser.parse_args(argv)
 
     # A SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
