@@ -55,6 +55,9 @@ def main(argv=None):
                      help="model counts, comma-separated (default 1,20,100)")
     mem.add_argument("--workers", dest="mem_workers", type=int, default=2,
                      help="R workers (default 2)")
+    mem.add_argument("--rows", type=int, default=0,
+                     help="train each model on this many rows (larger models; default: "
+                          "the data sets as they are, 32-150 rows)")
     args = parser.parse_args(argv)
 
     # A SIGTERM unwinds like Ctrl-C, so the finally blocks stop the servers.
@@ -141,7 +144,9 @@ def scaling(args):
 def memory(args):
     from . import memory as mem
 
-    points = mem.run(args.counts, workers=args.mem_workers, out_dir=OUT / "memory")
-    text = mem.write(points, OUT)
+    points = mem.run(args.counts, workers=args.mem_workers, out_dir=OUT / "memory",
+                     rows=args.rows)
+    name = f"memory-{args.rows}rows" if args.rows else "memory"
+    text = mem.write(points, OUT, name)
     print(text)
     return 0

@@ -36,6 +36,7 @@ MB = 2**20
 class Point:
     models: int
     workers: int
+    rows: int                # training rows per model (0: the data sets as they are)
     file_bytes: int          # the model files on disk
     r_bytes: int             # R's object.size() of the models, summed
     load_seconds: float      # start to /readyz with every file loaded
@@ -49,10 +50,11 @@ def say(*parts):
     print("[bench memory]", *parts, file=sys.stderr, flush=True)
 
 
-def generate(folder, count):
-    """count models in folder/models -> {name: {kind, row, prediction, r_bytes}}."""
+def generate(folder, count, rows=0):
+    """count models in folder/models -> {name: {kind, row, prediction, r_bytes}};
+    rows > 0: each trained on that many rows (larger objects)."""
     models, expected = Path(folder) / "models", Path(folder) / "expected.json"
-    subprocess.run(["Rscript", str(MODELS_R), str(models), str(count), str(expected)],
+    subprocess.run(["Rscript", str(MODELS_R), str(models), str(count), str(expected), str(rows)],
                    check=True, capture_output=True, timeout=600)
     return models, orjson.loads(expected.read_bytes())
 
@@ -64,23 +66,23 @@ def snapshot(front_pid):
     return out
 
 
-def measure(count, workers, out_dir, keep=False):
+def measure(count, workers, out_dir, rows=0, keep=False):
     tmp = Path(tempfile.mkdtemp(prefix=f"bench-memory-{count}-"))
     try:
-        models, expected = generate(tmp, count)
+        models, expected = generate(tmp, count, rows)
         first = next(iter(expected))
         probe = orjson.dumps([expected[first]["row"]])
         server = servers.bridge(models, Path(out_dir) / f"memory-{count}", workers,
                                 model_name=first)
         t0 = time.monotonic()
         with server.start(probe):
-            wait_loaded(server.port, count)
+            servers.wait_ready(server.port, models=count)
             load_seconds = time.monotonic() - t0
             time.sleep(1)  # let the workers' catch-up settle
             after_load = snapshot(server.proc.pid)
             checked = ask_each(server.port, expected, workers)
             after_requests = snapshot(server.proc.pid)
-        return Point(models=count, workers=workers,
+        return Point(models=count, workers=workers, rows=rows,
                      file_bytes=sum(f.stat().st_size for f in models.iterdir()),
                      r_bytes=int(sum(e["r_bytes"] for e in expected.values())),
                      load_seconds=load_seconds, after_load=after_load,
@@ -88,22 +90,6 @@ def measure(count, workers, out_dir, keep=False):
     finally:
         if not keep:
             shutil.rmtree(tmp, ignore_errors=True)
-
-
-def wait_loaded(port, count, timeout=600):
-    """Until /readyz is 200 with the first scan complete, nothing loading,
-    every worker ready, and /models lists count loaded models."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        status, body = _get(port, "/readyz")
-        ready = orjson.loads(body) if status == 200 else {}
-        workers = ready.get("r_workers", {})
-        if (ready.get("scan") == "complete" and ready.get("loading") == 0
-                and workers.get("ready") == workers.get("total")
-                and ready.get("models") == count):
-            return
-        time.sleep(0.5)
-    raise load.LoadError(f"not every model loaded after {timeout} s: {body[:300]!r}")
 
 
 def ask_each(port, expected, workers):
@@ -144,23 +130,11 @@ def _same(got, want):
     return isinstance(got[0], float) and math.isclose(got[0], want, rel_tol=1e-9)
 
 
-def _get(port, path):
-    conn = http.client.HTTPConnection(servers.HOST, port, timeout=10)
-    try:
-        conn.request("GET", path)
-        response = conn.getresponse()
-        return response.status, response.read()
-    except OSError as exc:
-        return None, str(exc).encode()
-    finally:
-        conn.close()
-
-
-def run(counts=(1, 20, 100), workers=2, out_dir=ROOT / "bench" / "out"):
+def run(counts=(1, 20, 100), workers=2, out_dir=ROOT / "bench" / "out", rows=0):
     points = []
     for count in counts:
-        say(f"{count} model(s), --workers {workers}")
-        point = measure(count, workers, out_dir)
+        say(f"{count} model(s), --workers {workers}" + (f", {rows} training rows" if rows else ""))
+        point = measure(count, workers, out_dir, rows)
         say(f"  loaded in {point.load_seconds:.1f} s; " + ", ".join(
             f"{role} RSS {m['rss'] / MB:.0f} MB private {m['private'] / MB:.0f} MB"
             for role, m in point.after_requests.items()))
@@ -169,25 +143,25 @@ def run(counts=(1, 20, 100), workers=2, out_dir=ROOT / "bench" / "out"):
 
 
 def table(points):
-    lines = ["| models | files on disk | R object.size | load s | process | RSS after load MB "
+    lines = ["| models | training rows | files on disk | R object.size | load s | process | RSS after load MB "
              "| RSS after a request to each MB | PSS MB | private MB | load (1 min) |",
-             "|---|---|---|---|---|---|---|---|---|---|"]
+             "|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in points:
         for role, after in p.after_requests.items():
             before = p.after_load.get(role) or {}
             lines.append(
-                f"| {p.models} | {p.file_bytes / MB:.2f} MB | {p.r_bytes / MB:.1f} MB "
+                f"| {p.models} | {p.rows or 'as is'} | {p.file_bytes / MB:.2f} MB | {p.r_bytes / MB:.1f} MB "
                 f"| {p.load_seconds:.1f} | {role} | {before.get('rss', 0) / MB:.1f} "
                 f"| {after['rss'] / MB:.1f} | {after['pss'] / MB:.1f} "
                 f"| {after['private'] / MB:.1f} | {p.load[0]:.2f} |")
     return "\n".join(lines) + "\n"
 
 
-def write(points, out_dir):
+def write(points, out_dir, name="memory"):
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     text = table(points)
-    (out_dir / "memory.md").write_text(text)
-    (out_dir / "memory.json").write_text(
+    (out_dir / f"{name}.md").write_text(text)
+    (out_dir / f"{name}.json").write_text(
         orjson.dumps([dataclasses.asdict(p) for p in points], option=orjson.OPT_INDENT_2).decode())
     return text

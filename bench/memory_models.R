@@ -3,7 +3,11 @@
 # would read a .json in the folder as a sidecar), so the bench can check what
 # the bridge answers.
 #
-# Usage: Rscript bench/memory_models.R OUTDIR N EXPECTED
+# Usage: Rscript bench/memory_models.R OUTDIR N EXPECTED [ROWS]
+#
+# ROWS: train each model on that many rows drawn from its data set, numeric
+# columns jittered (so forests grow deep trees): larger objects, the same
+# kinds and the same probe rows.
 #
 # Four kinds in turn, each a variant (its own seed: its own weights or
 # bootstrap, its own size), so no two files are the same object:
@@ -16,9 +20,20 @@ args <- commandArgs(trailingOnly = TRUE)
 outdir <- args[[1]]
 n <- as.integer(args[[2]])
 expected_file <- args[[3]]
+rows <- if (length(args) >= 4) as.integer(args[[4]]) else 0L
 dir.create(outdir, showWarnings = FALSE, recursive = TRUE)
 
-cars <- transform(mtcars, cyl = factor(cyl))
+grow <- function(d) {
+  if (rows <= 0) return(d)
+  set.seed(0)
+  d <- d[sample(nrow(d), rows, replace = TRUE), ]
+  num <- vapply(d, is.numeric, logical(1))
+  d[num] <- lapply(d[num], function(x) x * exp(rnorm(length(x), sd = 0.05)))
+  rownames(d) <- NULL
+  d
+}
+cars <- grow(transform(mtcars, cyl = factor(cyl)))
+iris_data <- grow(iris)
 car_row <- data.frame(wt = 2.62, hp = 110, cyl = factor("6", levels = levels(cars$cyl)))
 iris_row <- iris[1, 1:4]
 kinds <- c("lm", "glm", "randomForest", "ranger")
@@ -39,11 +54,11 @@ for (i in seq_len(n)) {
     body <- list(wt = 2.62, hp = 110)
     value <- unname(predict(m, car_row))
   } else if (kind == "randomForest") {
-    m <- randomForest::randomForest(Species ~ ., data = iris, ntree = 50 + i %% 50)
+    m <- randomForest::randomForest(Species ~ ., data = iris_data, ntree = 50 + i %% 50)
     body <- as.list(iris_row)
     value <- as.character(predict(m, iris_row))
   } else {
-    m <- ranger::ranger(Sepal.Length ~ Sepal.Width + Petal.Length + Petal.Width, data = iris,
+    m <- ranger::ranger(Sepal.Length ~ Sepal.Width + Petal.Length + Petal.Width, data = iris_data,
                         num.trees = 50 + i %% 50, num.threads = 1)
     body <- as.list(iris_row[, 2:4])
     value <- predict(m, iris_row)$predictions

@@ -18,6 +18,7 @@ import concurrent.futures
 import dataclasses
 import math
 import os
+import re
 import resource
 import sys
 import time
@@ -61,6 +62,7 @@ class Point:
     cpu: dict            # role -> % of one core during the run
     cpu_ms_per_request: dict  # role -> CPU ms per answered request
     load: tuple          # os.getloadavg() at the end of the run
+    per_r_call: float = None  # the bridge's requests per R call (its /metrics), else None
 
 
 def say(*parts):
@@ -122,16 +124,37 @@ def roles(server):
 
 def measure(server, body, connections, seconds, close=False, label=None, workers=0,
             threads=0):
+    batches = batch_counts(server) if server.name == "bridge" else None
     with CpuWindow(roles(server)) as cpu:
         result = load.wrk(server.url, body, threads=min(2, connections),
                           connections=connections, duration=seconds, close=close,
                           abort=lambda: not server.alive())
+    per_r_call = None
+    if batches is not None:
+        after = batch_counts(server)
+        calls = after[1] - batches[1]
+        per_r_call = (after[0] - batches[0]) / calls if calls else None
     return Point(server=label or server.name, workers=workers, threads=threads,
                  connections=connections, setting="Connection: close" if close else "keep-alive",
                  rps=result.rps, p50_ms=result.latency_ms.get("50", math.nan),
                  p99_ms=result.latency_ms.get("99", math.nan), errors=result.errors,
                  requests=result.requests, cpu=cpu.percent(),
-                 cpu_ms_per_request=cpu.per_request_ms(result.requests), load=os.getloadavg())
+                 cpu_ms_per_request=cpu.per_request_ms(result.requests), load=os.getloadavg(),
+                 per_r_call=per_r_call)
+
+
+def batch_counts(server):
+    """(requests, R calls) so far, summed over models, from the bridge's
+    bridge_batch_requests histogram: requests per R call is how much
+    micro-batching shared each call."""
+    status, text = servers.get(server.port, "/metrics")
+    if status != 200:
+        return (0.0, 0.0)
+    found = {}
+    for kind in ("sum", "count"):
+        found[kind] = sum(float(v) for v in re.findall(
+            rf"^bridge_batch_requests_{kind}{{[^}}]*}} (\S+)$", text.decode(), re.M))
+    return found["sum"], found["count"]
 
 
 def hello(log_dir, threads):
@@ -156,13 +179,16 @@ def run(model, models_dir, out_dir, plan=Plan()):
         server = servers.bridge(models_dir, out_dir / f"bridge-w{workers}-t{threads}",
                                 workers, threads=threads)
         with server.start(body):
+            servers.wait_ready(server.port)
             check(server, model, body)
+            warm(server, body, connections)
             for c in connections:
                 add(measure(server, body, c, plan.seconds, label=label, workers=workers,
                             threads=threads))
 
     for threads in plan.threads if plan.hello else ():
         with hello(out_dir, threads).start(body) as server:
+            warm(server, body, plan.connections)
             for c in plan.connections:
                 add(measure(server, body, c, plan.seconds, threads=threads))
     for workers in plan.workers:
@@ -170,6 +196,7 @@ def run(model, models_dir, out_dir, plan=Plan()):
             bridge_points(workers, threads, plan.connections)
     if plan.plumber:
         with servers.plumber(model, out_dir).start(body) as server:
+            warm(server, body, plan.connections)
             for c in plan.connections:
                 for close in (True, False):
                     add(measure(server, body, c, plan.seconds, close=close, workers=1))
@@ -191,6 +218,9 @@ def two_fronts(models_dir, out_dir, body, plan):
         for i in range(2):
             server = servers.bridge(models_dir, out_dir / f"front-{i}", 1, threads=threads)
             started.append(server.start(body))
+        for server in started:
+            servers.wait_ready(server.port)
+            warm(server, body, plan.connections)
         out = []
         for c in (c for c in plan.connections if c >= 2):
             pids = {f"{i}:{role}": pid for i, s in enumerate(started)
@@ -217,6 +247,13 @@ def two_fronts(models_dir, out_dir, body, plan):
             server.stop()
 
 
+def warm(server, body, connections):
+    """2 s of load at the largest connection count, not measured: the front's
+    threads and connections, the workers' first R calls."""
+    load.wrk(server.url, body, threads=min(2, max(connections)), connections=max(connections),
+             duration=2)
+
+
 def check(server, model, body):
     """The bridge answers the probe row as the benchmark's model would (the
     full check against R is bench/run.py's; here: an answer, one value)."""
@@ -229,14 +266,15 @@ def check(server, model, body):
 def table(points):
     """Markdown: one row per point, CPU % of one core per process."""
     lines = ["| server | workers | threads | conns | setting | req/s | p50 ms | p99 ms | errors "
-             "| CPU % (of one core) | CPU ms per request | load (1 min) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| CPU % (of one core) | CPU ms per request | requests per R call | load (1 min) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for p in points:
         cpu = ", ".join(f"{k} {v:.0f}" for k, v in p.cpu.items())
         per = ", ".join(f"{k} {v:.3f}" for k, v in p.cpu_ms_per_request.items())
         lines.append(f"| {p.server} | {p.workers or '-'} | {p.threads or '-'} | {p.connections} "
                      f"| {p.setting} | {p.rps:,.0f} | {p.p50_ms:.2f} | {p.p99_ms:.2f} "
-                     f"| {p.errors} | {cpu} | {per} | {p.load[0]:.2f} |")
+                     f"| {p.errors} | {cpu} | {per} "
+                     f"| {'-' if p.per_r_call is None else f'{p.per_r_call:.1f}'} | {p.load[0]:.2f} |")
     return "\n".join(lines) + "\n"
 
 

@@ -126,6 +126,40 @@ def _group_alive(pgid):
         return False
 
 
+def wait_ready(port, models=None, timeout=600):
+    """Until the bridge's /readyz is 200 with the first scan complete,
+    nothing loading and every R worker ready (a worker that is still
+    catching up with the folder burns CPU a measurement would count), and
+    `models` models served when given."""
+    import orjson
+
+    deadline = time.monotonic() + timeout
+    body = b""
+    while time.monotonic() < deadline:
+        status, body = get(port, "/readyz")
+        ready = orjson.loads(body) if status == 200 else {}
+        workers = ready.get("r_workers", {})
+        if (ready.get("scan") == "complete" and ready.get("loading") == 0
+                and workers.get("ready") == workers.get("total")
+                and (models is None or ready.get("models") == models)):
+            return ready
+        time.sleep(0.5)
+    raise RuntimeError(f"the bridge is not ready after {timeout} s: {body[:300]!r}")
+
+
+def get(port, path, timeout=10):
+    """One GET on a new connection -> (status, body bytes); (None, error) if it fails."""
+    conn = http.client.HTTPConnection(HOST, port, timeout=timeout)
+    try:
+        conn.request("GET", path)
+        response = conn.getresponse()
+        return response.status, response.read()
+    except OSError as exc:
+        return None, str(exc).encode()
+    finally:
+        conn.close()
+
+
 def post(port, path, body, timeout=60, close=True):
     """One POST on a new connection -> (status, body bytes)."""
     conn = http.client.HTTPConnection(HOST, port, timeout=timeout)

@@ -24,6 +24,9 @@ def test_scaling_reads_the_cpu_of_the_front_and_each_worker(tmp_path):
     # the front did the HTTP work and some worker ran R for the answers
     assert bridge.cpu_ms_per_request["front"] > 0
     assert bridge.cpu_ms_per_request["worker 0"] + bridge.cpu_ms_per_request["worker 1"] > 0
+    # every answer came from some R call, which held at least one request
+    assert bridge.per_r_call is not None and bridge.per_r_call >= 1, bridge.per_r_call
+    assert by_server["hello"].per_r_call is None
     two = by_server["two fronts"]
     assert {"0:front", "0:worker 0", "1:front", "1:worker 0"} <= set(two.cpu), two.cpu
     assert all(p.errors == 0 for p in points), [(p.server, p.errors) for p in points]
