@@ -116,7 +116,7 @@ def _resources(mod):
 
 
 def _prediction(mod):
-    patch(mod.Prediction, "records", "front.response_records")
+    patch(mod.Prediction, "json_records", "front.response_records")
 
 
 def _service(mod):

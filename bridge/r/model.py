@@ -17,7 +17,7 @@ from rpy2.rinterface_lib.embedded import RRuntimeError
 
 from ..args import ArgSpec
 from ..convert import concat
-from .convert import FrameParts, py2rpy_value, rpy2py_vector
+from .convert import FrameParts, py2rpy_value, rpy2py_column, rpy2py_vector
 from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
 from ..modelfiles import stem as file_stem
@@ -223,7 +223,7 @@ class RModel:
                                ri.StrSexpVector(list(caller)),
                                ri.FloatSexpVector([float(self.session.max_response_bytes)]))
         if result.typeof != ri.RTYPES.VECSXP:
-            prediction = Prediction("vector", {"prediction": rpy2py_vector(result)}, {}, [])
+            prediction = Prediction("vector", {"prediction": rpy2py_column(result)}, {}, [])
         else:
             prediction = self._read_result(dict(zip(result.names, result)))
         return _one_per_row(prediction, nrows)
@@ -250,7 +250,7 @@ class RModel:
         names = list(columns.names) if columns.names is not self.session.ri.NULL else []
         if not names:
             names = ["prediction"] * len(columns)
-        values = {n: rpy2py_vector(v) for n, v in zip(names, columns)}
+        values = {n: rpy2py_column(v) for n, v in zip(names, columns)}
         info = out["info"]
         info_names = list(info.names) if len(info) else []
         info_values = {n: _scalar(rpy2py_vector(v)) for n, v in zip(info_names, info)}
@@ -365,7 +365,7 @@ def _names(source, value):
 def _one_per_row(prediction, nrows):
     """Exactly one prediction per input row, whatever R returned (R checks
     this too; this is the last gate before a caller sees rows)."""
-    lengths = {len(v) for v in prediction.columns.values()}
+    lengths = {len(v) for v in prediction.vectors.values()}
     if lengths != {nrows}:
         raise ModelError(f"predict() returned {sorted(lengths) or 'no'} values per column "
                          f"for {nrows} input row{'s' if nrows != 1 else ''}: not one prediction per row")
