@@ -148,7 +148,12 @@ class RModel:
         self.arg_spec = ArgSpec("forecast()") if self.kind == "forecaster" else _arg_spec(
             h("bridge_arg_table")(robj, self.predictor, ri.StrSexpVector(list(self.sidecar.allow_args))))
         self._frames = FrameParts()
+        # R values every call passes: made once (a reused R value is copied
+        # by R before any change, as every argument is).
         self._no_args = ri.ListSexpVector([])
+        self._no_caller = ri.StrSexpVector([])
+        self._one_row = ri.IntSexpVector([1])
+        self._max_bytes = ri.FloatSexpVector([float(self.session.max_response_bytes)])
         self.default_args = dict(self.sidecar.args)
         # Rows are predicted independently for predict() methods; a custom
         # predict_fn may look across rows (scaling), so it batches only when
@@ -219,9 +224,10 @@ class RModel:
         if args:
             r_args = ri.ListSexpVector([py2rpy_value(k, v) for k, v in args.items()])
             r_args.do_slot_assign("names", ri.StrSexpVector(list(args)))
-        result = self._predict(self.predictor, self.robj, cols, classes, ri.IntSexpVector([nrows]), r_args,
-                               ri.StrSexpVector(list(caller)),
-                               ri.FloatSexpVector([float(self.session.max_response_bytes)]))
+        result = self._predict(self.predictor, self.robj, cols, classes,
+                               self._one_row if nrows == 1 else ri.IntSexpVector([nrows]), r_args,
+                               ri.StrSexpVector(list(caller)) if caller else self._no_caller,
+                               self._max_bytes)
         if result.typeof != ri.RTYPES.VECSXP:
             prediction = Prediction("vector", {"prediction": rpy2py_column(result)}, {}, [])
         else:
