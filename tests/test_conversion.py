@@ -365,10 +365,11 @@ def test_r_na_crosses_the_pipe_with_its_payload(session):
 
     from bridge.workers.messages import dumps, loads
 
-    _, column = _both_ways(session, "c(NA_real_, NaN, 1)")
-    back = loads(bytes(dumps(column)))
-    assert back.tobytes() == column.tobytes()
-    assert column.view(np.uint64)[0] == 0x7FF00000000007A2
+    for r_code in ("c(NA_real_, NaN, 1)", "c(NA_real_, NaN, runif(100000))"):  # bytes; numpy's own
+        _, column = _both_ways(session, r_code)
+        back = loads(bytes(dumps(column)))
+        assert back.tobytes() == column.tobytes()
+        assert column.view(np.uint64)[0] == 0x7FF00000000007A2
 
 
 @settings(max_examples=60, deadline=None)
