@@ -491,3 +491,54 @@ def test_the_compact_window_gives_the_numbers_of_the_values_themselves(calls, ma
     if table is not None:  # the label table holds the window's labels only
         in_window = {r[1].get("g") for r in rows if r[0] >= now[0] - max_seconds}
         assert set(table.code) <= in_window - {None}
+
+
+# ---- the page: a folder of versions' split and shadow agreement --------------------------
+
+def test_the_page_shows_the_split_and_the_shadow_agreement(model_dir, start_server, page):  # noqa: F811
+    """Versions 1 and 2 split 90/10, version 3 (another fit) shadows: the
+    page's routing block gives the numbers of /models/mt/versions and /shadow."""
+    import json
+
+    for version in ("1", "2", "3"):
+        (model_dir / "mt" / version).mkdir(parents=True)
+    for version in ("1", "2"):
+        copy_model(EXAMPLES / "mtcars_lm.rds", model_dir / "mt" / version, "model.rds")
+    rscript('d <- mtcars; d$cyl <- factor(d$cyl); '
+            f'saveRDS(lm(mpg ~ wt + hp + cyl, data = d[1:20, ]), "{model_dir}/mt/3/model.rds")')
+    (model_dir / "mt" / "serving.json").write_text(json.dumps(
+        {"traffic": {"1": 90, "2": 10}, "shadow": 3}))
+    server = start_server(model_dir, "--reload-interval", "0", "--workers", "2")
+    rows = [{"wt": 2.62, "hp": 110, "cyl": "6"}, {"wt": 3.57, "hp": 245, "cyl": "8"}]
+    calls = 30
+    for _ in range(calls):
+        r = requests.post(f"{server.url}/models/mt/predict", json=rows, timeout=30)
+        assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while True:  # the shadow replays after the answers (bounded wait, nothing timed)
+        shadow = requests.get(f"{server.url}/models/mt/shadow", timeout=30).json()
+        done = shadow["shadowed"] + shadow["dropped"] + sum(shadow["errors"].values())
+        if done >= calls or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert shadow["shadowed"] > 0, shadow
+    listing = requests.get(f"{server.url}/models/mt/versions", timeout=30).json()
+    page.call("Page.navigate", url=server.url + "/monitor")
+    page.wait_for("document.querySelector('section.routing .shadow') !== null")
+    shown = page.js("""(() => { const s = document.querySelector('section.routing');
+        return {model: s.dataset.model,
+                split: [...s.querySelectorAll('.share')].map(e => [e.dataset.version, e.dataset.weight]),
+                shadow: s.querySelector('.shadow').dataset.version,
+                shadowed: s.querySelector('.shadowed').textContent,
+                rows: s.querySelector('.rows-compared').textContent,
+                diff: s.querySelector('.mean-diff').dataset.value,
+                agreement: s.querySelector('.agreement').dataset.value}; })()""")
+    assert shown["model"] == "mt"
+    assert {v: float(w) for v, w in shown["split"]} == {
+        str(v): float(w) for v, w in listing["traffic"].items()} == {"1": 90.0, "2": 10.0}
+    assert shown["shadow"] == "3" == str(shadow["shadow_version"])
+    assert int(shown["shadowed"]) == shadow["shadowed"]
+    assert int(shown["rows"]) == shadow["rows_compared"] == 2 * shadow["shadowed"]
+    assert float(shown["diff"]) == shadow["mean_abs_difference"] > 0  # another fit: it differs
+    assert shown["agreement"] == "" and shadow["agreement"] is None    # numbers: no class to agree on
+    assert page.js("document.querySelectorAll('section.panel').length") >= 1  # drift panels as before
