@@ -75,9 +75,11 @@ class Monitor:
                 window.answered += 1
                 values = {("in", k): v for k, v in live_inputs(event.request).items()}
                 values.update((("out", k), v) for k, v in live_outputs(event.answer).items())
-                n = max([_length(v) for v in values.values()] or [0])
-                # a column shorter than the call (never from the service) is not guessed at
-                values = {k: v for k, v in values.items() if _length(v) == n}
+                lengths = {k: len(v[1]) for k, v in values.items()}
+                n = max(lengths.values(), default=0)
+                if len(set(lengths.values())) > 1:
+                    # a column shorter than the call (never from the service) is not guessed at
+                    values = {k: v for k, v in values.items() if lengths[k] == n}
                 window.rows.append(now, n, values)
             window.trim(now - self.max_seconds)
 
@@ -190,10 +192,6 @@ def _live_summary(values, reference=None):
              and reference["type"] == "levels" else None)
     _, n, missing, counts = values
     return summary.levels_from_counts(n, missing, counts, known)
-
-
-def _length(value):
-    return len(value[1])
 
 
 def _percentiles(values):

@@ -16,7 +16,7 @@ PSI, KS and percentiles of drift.py use: the same numbers as holding the
 calls' values themselves (tests/test_monitoring.py checks it against that).
 NOTE(predlog): 20 models x 10,000 single-row calls of a 3-input model grew
 the process by 205 MiB when the window held the calls' Python values (10.3
-MiB per model version), and by 8.3 MiB (0.42 MiB) with these rings
+MiB per model version), and by 8.0 MiB (0.40 MiB) with these rings
 (`python -m bench.logsize --monitor`, docs/monitoring.md).
 """
 
@@ -26,6 +26,8 @@ from ..convert import INT_NA
 
 MISSING, ABSENT = -1, -2
 FIRST = 64   # rows allocated at first; doubled up to capacity (an idle model costs little)
+SMALL = 16   # a call of at most this many rows is coded in plain Python: numpy's per-call
+             # overhead (np.unique, np.where) dominates single-row calls
 
 
 class Labels:
@@ -58,8 +60,15 @@ class Labels:
         return codes
 
     def encode_indexed(self, index, labels):
-        """Indices into `labels` (-1: NA) -> codes, without a Python loop per row."""
-        present = np.unique(index[index >= 0])
+        """Indices into `labels` (-1: NA; a list for a small call, else an int
+        array) -> codes, without a Python loop per row for a large call."""
+        if isinstance(index, list):
+            codes = [MISSING if i < 0 else self._intern(labels[i]) for i in index]
+            for code in codes:
+                if code >= 0:
+                    self.count[code] += 1
+            return np.array(codes, dtype=np.int32)
+        present = np.flatnonzero(np.bincount(index[index >= 0], minlength=len(labels)))
         table = np.full(len(labels) + 1, MISSING, dtype=np.int32)  # [-1] stays MISSING
         for i in present.tolist():
             table[i] = self._intern(labels[i])
@@ -68,24 +77,31 @@ class Labels:
         return codes
 
     def _hold(self, codes):
-        held = codes[codes >= 0]
-        if len(held) == 1:
-            self.count[int(held[0])] += 1
-        elif len(held):
-            for code, n in zip(*np.unique(held, return_counts=True)):
-                self.count[int(code)] += int(n)
+        if len(codes) <= SMALL:
+            for code in codes.tolist():
+                if code >= 0:
+                    self.count[code] += 1
+            return
+        counts = np.bincount(codes[codes >= 0])
+        for code in np.flatnonzero(counts).tolist():
+            self.count[code] += int(counts[code])
 
     def release(self, codes):
-        held = codes[codes >= 0]
-        if not len(held):
+        if len(codes) <= SMALL:
+            for code in codes.tolist():
+                if code >= 0:
+                    self._drop(code, 1)
             return
-        for code, n in zip(*np.unique(held, return_counts=True)):
-            code = int(code)
-            self.count[code] -= int(n)
-            if self.count[code] == 0:
-                del self.code[self.label[code]]
-                self.label[code] = None
-                self.free.append(code)
+        counts = np.bincount(codes[codes >= 0])
+        for code in np.flatnonzero(counts).tolist():
+            self._drop(code, int(counts[code]))
+
+    def _drop(self, code, n):
+        self.count[code] -= n
+        if self.count[code] == 0:
+            del self.code[self.label[code]]
+            self.label[code] = None
+            self.free.append(code)
 
 
 class _Numbers:
@@ -186,7 +202,9 @@ class Ring:
         if value[0] == "number":
             return np.asarray(value[1][skip:], dtype=np.float64)
         if value[0] == "indexed":
-            return column.table.encode_indexed(np.asarray(value[1][skip:]), value[2])
+            index = value[1][skip:]
+            return column.table.encode_indexed(
+                index if isinstance(index, list) else np.asarray(index), value[2])
         return column.table.encode(value[1][skip:])
 
     def _column(self, key, kind):
@@ -298,7 +316,12 @@ class Floats:
 def as_indexed(data, kind, levels):
     """A factor's or logical's int32 data (convert.Prepared) -> ("indexed",
     indices into its labels, -1: NA, labels)."""
+    factor = kind in ("factor", "ordered")
+    labels = tuple(levels) if factor else ("FALSE", "TRUE")
+    if len(data) <= SMALL:
+        return ("indexed", [-1 if v == INT_NA else (v - 1 if factor else int(v != 0))
+                            for v in data.tolist()], labels)
     mask = data == INT_NA
-    if kind in ("factor", "ordered"):
-        return ("indexed", np.where(mask, -1, data - 1), tuple(levels))
-    return ("indexed", np.where(mask, -1, (data != 0).astype(np.int32)), ("FALSE", "TRUE"))
+    if factor:
+        return ("indexed", np.where(mask, -1, data - 1), labels)
+    return ("indexed", np.where(mask, -1, (data != 0).astype(np.int32)), labels)
