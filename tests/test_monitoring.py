@@ -390,7 +390,7 @@ def test_the_window_is_bounded_and_shadow_is_apart():
 LEVELS = ("a", "b", "c")
 
 
-def _mixed_call(rng_draw, t, n, parts):
+def _mixed_call(latency, n, parts):
     """A call of n rows: x numeric (NaN: NA), f a factor, g characters (sometimes
     absent), an output; `parts` the drawn values."""
     from bridge.convert import prepare_column
@@ -405,7 +405,7 @@ def _mixed_call(rng_draw, t, n, parts):
     if g is not None:
         cols.append(prepare_column(Column("g", "character"), g))
     answer = Answer("m", "v1", Prediction("vector", {"prediction": y}, {}, []), 1.0)
-    return Event(Context("json", "/models/{name}/predict"), "m", "v1", 200, rng_draw,
+    return Event(Context("json", "/models/{name}/predict"), "m", "v1", 200, latency,
                  Request(cols, n, {}, ()), None, answer=answer)
 
 
@@ -469,7 +469,7 @@ def test_the_compact_window_gives_the_numbers_of_the_values_themselves(calls, ma
     rows, latencies = [], []
     for n, dt_, x, f, g, y, latency in calls:
         now[0] += dt_
-        monitor.observe(_mixed_call(latency, now[0], n, (x, f, g, y)))
+        monitor.observe(_mixed_call(latency, n, (x, f, g, y)))
         latencies.append(latency)
         for i in range(n):
             values = {"x": np.nan if x[i] is None else x[i], "f": f[i]}
