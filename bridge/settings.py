@@ -58,7 +58,7 @@ class Settings:
     log_rotate_bytes: int = 64 * 2**20   # a log file is written once its rows reach this (in memory)
     log_rotate_seconds: float = 300.0    # ... or once its oldest row is this old
     log_queue: int = 10_000       # calls waiting for the log writer; more are dropped and counted
-    monitor_rows: int = 2_000     # the live window per model version: the last N rows ...
+    monitor_rows: int = 10_000    # the live window per model version: the last N rows ...
     monitor_minutes: float = 60.0  # ... of the last T minutes
     monitor_queue: int = 10_000   # calls waiting for the drift monitor; more are dropped
     drift_threshold: float = 0.2  # PSI above this is "drifting"

@@ -308,3 +308,95 @@ def test_strings_for_an_untyped_column_are_refused_when_unsafe(values):
     with pytest.raises(InputError) as err:
         prepare_column(Column("g", "any"), values, strings_unsafe=True)
     assert err.value.details["column"] == "g" and "attach_ptype" in err.value.description
+
+
+# ---- predictions back: R doubles as numpy, rendered as the lists were ---------------------------
+#
+# A column of R doubles stays a float64 vector from R to the JSON answer
+# (bridge/prediction.py). Whatever the value, the answer must be byte for
+# byte what the Python list rpy2py_vector makes (None for NA and NaN) gave,
+# in JSON and CSV, and the vector must cross the worker's pipe bit for bit.
+
+R_DOUBLE_EDGES = {"NA": "NA_real_", "NaN": "NaN", "Inf": "Inf", "-Inf": "-Inf", "-0": "-0",
+                  "subnormal": "5e-324", "largest": ".Machine$double.xmax", "1e16": "1e16",
+                  "tenth": "0.1 + 0.2", "integral": "21"}
+
+
+def _both_ways(session, r_code):
+    """The R vector `r_code` read as today's list and as the numpy column."""
+    from bridge.r.convert import rpy2py_column
+
+    def run():
+        vec = session.ri.baseenv["eval"](session.ri.parse(r_code))
+        return rpy2py_vector(vec), rpy2py_column(vec, short=0)
+
+    return session.run(run)
+
+
+def _renderings(column):
+    import orjson
+
+    from bridge.prediction import Prediction
+    from bridge.render import prediction_csv
+    from bridge.workers.messages import dumps, loads
+
+    vector = Prediction("vector", {"prediction": column}, {}, [])
+    table = Prediction("table", {"fit": column, "lwr": column}, {}, [])
+    crossed = loads(bytes(dumps(vector)))
+    return {"json": orjson.dumps({"predictions": crossed.json_records()}, option=orjson.OPT_SERIALIZE_NUMPY),
+            "json_table": orjson.dumps({"predictions": loads(bytes(dumps(table))).json_records()},
+                                       option=orjson.OPT_SERIALIZE_NUMPY),
+            "csv": prediction_csv(crossed), "columns": crossed.columns, "records": crossed.records()}
+
+
+@pytest.mark.parametrize("edge", list(R_DOUBLE_EDGES))
+def test_a_double_edge_case_renders_as_the_list_did(session, edge):
+    import numpy as np
+
+    as_list, as_numpy = _both_ways(session, f"c(1.5, {R_DOUBLE_EDGES[edge]}, 2.25)")
+    assert isinstance(as_numpy, np.ndarray) and as_numpy.dtype == np.float64
+    assert _renderings(as_numpy) == _renderings(as_list)
+
+
+def test_r_na_crosses_the_pipe_with_its_payload(session):
+    """NA_real_ and NaN are told apart in R by the NaN's payload: the
+    vector that crosses is the same bits."""
+    import numpy as np
+
+    from bridge.workers.messages import dumps, loads
+
+    for r_code in ("c(NA_real_, NaN, 1)", "c(NA_real_, NaN, runif(100000))"):  # bytes; numpy's own
+        _, column = _both_ways(session, r_code)
+        back = loads(bytes(dumps(column)))
+        assert back.tobytes() == column.tobytes()
+        assert column.view(np.uint64)[0] == 0x7FF00000000007A2
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.floats(allow_nan=True, allow_infinity=True), max_size=40))
+def test_any_doubles_render_as_the_list_did(session, values):
+    def run():
+        vec = session.ri.FloatSexpVector(values)
+        from bridge.r.convert import rpy2py_column
+        return rpy2py_vector(vec), rpy2py_column(vec, short=0)
+
+    as_list, as_numpy = session.run(run)
+    assert _renderings(as_numpy) == _renderings(as_list)
+
+
+@pytest.mark.parametrize("r_code", ["1:3", "c(TRUE, NA)", "c('a', NA)", "numeric(0)"])
+def test_other_vectors_come_back_as_lists(session, r_code):
+    as_list, column = _both_ways(session, r_code)
+    assert column == as_list and type(column) is list
+
+
+def test_short_double_answers_stay_lists_long_ones_numpy(session):
+    """The size the representation changes at: both render alike (above)."""
+    from bridge.r.convert import rpy2py_column
+
+    def run():
+        short, long = (session.ri.FloatSexpVector([1.5] * n) for n in (63, 64))
+        return rpy2py_column(short), rpy2py_column(long)
+
+    short, long = session.run(run)
+    assert type(short) is list and long.dtype.kind == "f" and len(long) == 64

@@ -375,7 +375,7 @@ def test_the_window_is_bounded_and_shadow_is_apart():
         monitor.observe(_call(rng.normal(0, 1, 100), rng.choice(labels, 100)))
     monitor.observe(_call(rng.normal(5, 1, 100), ["new"] * 100, shadow=True))
     report = monitor.report_version("m", "v1")
-    assert 3000 <= report["rows"] < 3100 and report["shadow_calls"] == 1
+    assert report["rows"] == 3000 and report["shadow_calls"] == 1  # the last 3,000 rows exactly
     assert report["drifting"] == []
     assert report["columns"]["g"]["unseen"] is None  # a capped reference cannot tell
     monitor.observe(_call(rng.normal(0, 1, 1000), ["new"] * 1000))
@@ -383,3 +383,162 @@ def test_the_window_is_bounded_and_shadow_is_apart():
     now[0] += 61  # the window's time bound passes: the old rows leave it
     monitor.observe(_call(rng.normal(0, 1, 50), rng.choice(labels, 50)))
     assert monitor.report_version("m", "v1")["rows"] == 50
+
+
+# ---- the compact window gives the numbers of holding the values themselves -------------
+
+LEVELS = ("a", "b", "c")
+
+
+def _mixed_call(latency, n, parts):
+    """A call of n rows: x numeric (NaN: NA), f a factor, g characters (sometimes
+    absent), an output; `parts` the drawn values."""
+    from bridge.convert import prepare_column
+    from bridge.prediction import Prediction
+    from bridge.schema import Column
+    from bridge.service import Answer, Context, Event
+    from bridge.table import Request
+
+    x, f, g, y = parts
+    cols = [prepare_column(Column("x", "numeric"), x),
+            prepare_column(Column("f", "factor", levels=LEVELS), f)]
+    if g is not None:
+        cols.append(prepare_column(Column("g", "character"), g))
+    answer = Answer("m", "v1", Prediction("vector", {"prediction": y}, {}, []), 1.0)
+    return Event(Context("json", "/models/{name}/predict"), "m", "v1", 200, latency,
+                 Request(cols, n, {}, ()), None, answer=answer)
+
+
+def _straight_report(rows, latencies, reference, max_rows, since):
+    """What the window should say, computed the plain way: the rows kept as
+    Python values, the last max_rows of those since `since`."""
+    kept = [r for r in rows if r[0] >= since][-max_rows:]
+    out = {}
+    for col in ("x", "f", "g"):
+        values = [r[1][col] for r in kept if col in r[1]]
+        ref = reference.get(col)
+        if not values:
+            live = None
+        elif col == "x":
+            edges = ref["edges"] if summary.has_distribution(ref) else None
+            live = summary.summarize("numeric", np.array(values, dtype=float), edges)
+        else:
+            known = set(ref["counts"]) if summary.has_distribution(ref) else None
+            live = summary.summarize("character", values, known=known)
+        ks = summary.ks(ref, np.array(values, dtype=float)) if col == "x" and values else None
+        out[col] = {"live": live, "psi": summary.psi(ref, live) if ref and live else None,
+                    "ks": ks}
+    preds = [r[2] for r in kept]
+    output = summary.summarize("numeric", np.array(preds, dtype=float)) if preds else None
+    lat = np.array(latencies[-2000:])
+    p = np.percentile(lat, [50, 90, 99]).tolist() if len(lat) else [None] * 3
+    return len(kept), out, output, p
+
+
+_maybe_float = st.one_of(st.none(), st.floats(-5, 5, allow_nan=False))
+_call_strategy = st.integers(1, 12).flatmap(lambda n: st.tuples(
+    st.just(n), st.integers(0, 40),            # rows, seconds since the last (ties: the bound)
+    st.lists(_maybe_float, min_size=n, max_size=n),
+    st.lists(st.one_of(st.none(), st.sampled_from(LEVELS)), min_size=n, max_size=n),
+    st.one_of(st.none(), st.lists(st.one_of(st.none(), st.sampled_from("pqrstu")),
+                                  min_size=n, max_size=n)),
+    st.lists(st.floats(-100, 100), min_size=n, max_size=n),
+    st.floats(0.1, 50)))                                            # latency
+
+
+@settings(max_examples=80, deadline=None)
+@given(calls=st.lists(_call_strategy, min_size=1, max_size=60), max_rows=st.integers(1, 200),
+       max_seconds=st.integers(5, 300), capped=st.booleans())
+def test_the_compact_window_gives_the_numbers_of_the_values_themselves(calls, max_rows,
+                                                                      max_seconds, capped):
+    from bridge.monitoring.drift import Monitor
+    from bridge.schema import Column, Schema
+    from bridge.service import LocalCatalog
+
+    rng = np.random.default_rng(1)
+    reference = {"x": summary.summarize("numeric", rng.normal(0, 2, 500)),
+                 "f": summary.summarize("character", list(rng.choice(["a", "b"], 200)))}
+    if capped:  # g: a reference that knows some labels; else none at all (live labels in full)
+        reference["g"] = summary.summarize("character", list(rng.choice(list("pqz"), 200)))
+    served = _Served({"source": "test", "columns": reference})
+    served.schema = Schema((Column("x", "numeric"), Column("f", "factor", levels=LEVELS),
+                            Column("g", "character")), "ptype")
+    now = [0.0]
+    monitor = Monitor(LocalCatalog([served]), max_rows=max_rows, max_seconds=max_seconds,
+                      clock=lambda: now[0])
+    rows, latencies = [], []
+    for n, dt_, x, f, g, y, latency in calls:
+        now[0] += dt_
+        monitor.observe(_mixed_call(latency, n, (x, f, g, y)))
+        latencies.append(latency)
+        for i in range(n):
+            values = {"x": np.nan if x[i] is None else x[i], "f": f[i]}
+            if g is not None:
+                values["g"] = g[i]
+            rows.append((now[0], values, y[i]))
+    got = monitor.report_version("m", "v1")
+    n, want, output, p = _straight_report(rows, latencies, reference, max_rows,
+                                          now[0] - max_seconds)
+    assert got["rows"] == n
+    for col in ("x", "f", "g"):
+        assert got["columns"][col]["live"] == want[col]["live"], col
+        assert got["columns"][col]["psi"] == want[col]["psi"], col
+        assert got["columns"][col]["ks"] == want[col]["ks"], col
+    assert got["outputs"].get("prediction") == output
+    assert [got["latency_ms"][k] for k in ("p50", "p90", "p99")] == p
+    ring = monitor._windows[("m", "v1")].rows
+    table = ring.columns[("in", "g")].table if ("in", "g") in ring.columns else None
+    if table is not None:  # the label table holds the window's labels only
+        in_window = {r[1].get("g") for r in rows if r[0] >= now[0] - max_seconds}
+        assert set(table.code) <= in_window - {None}
+
+
+# ---- the page: a folder of versions' split and shadow agreement --------------------------
+
+def test_the_page_shows_the_split_and_the_shadow_agreement(model_dir, start_server, page):  # noqa: F811
+    """Versions 1 and 2 split 90/10, version 3 (another fit) shadows: the
+    page's routing block gives the numbers of /models/mt/versions and /shadow."""
+    import json
+
+    for version in ("1", "2", "3"):
+        (model_dir / "mt" / version).mkdir(parents=True)
+    for version in ("1", "2"):
+        copy_model(EXAMPLES / "mtcars_lm.rds", model_dir / "mt" / version, "model.rds")
+    rscript('d <- mtcars; d$cyl <- factor(d$cyl); '
+            f'saveRDS(lm(mpg ~ wt + hp + cyl, data = d[1:20, ]), "{model_dir}/mt/3/model.rds")')
+    (model_dir / "mt" / "serving.json").write_text(json.dumps(
+        {"traffic": {"1": 90, "2": 10}, "shadow": 3}))
+    server = start_server(model_dir, "--reload-interval", "0", "--workers", "2")
+    rows = [{"wt": 2.62, "hp": 110, "cyl": "6"}, {"wt": 3.57, "hp": 245, "cyl": "8"}]
+    calls = 30
+    for _ in range(calls):
+        r = requests.post(f"{server.url}/models/mt/predict", json=rows, timeout=30)
+        assert r.status_code == 200, r.text
+    deadline = time.monotonic() + 60
+    while True:  # the shadow replays after the answers (bounded wait, nothing timed)
+        shadow = requests.get(f"{server.url}/models/mt/shadow", timeout=30).json()
+        done = shadow["shadowed"] + shadow["dropped"] + sum(shadow["errors"].values())
+        if done >= calls or time.monotonic() > deadline:
+            break
+        time.sleep(0.2)
+    assert shadow["shadowed"] > 0, shadow
+    listing = requests.get(f"{server.url}/models/mt/versions", timeout=30).json()
+    page.call("Page.navigate", url=server.url + "/monitor")
+    page.wait_for("document.querySelector('section.routing .shadow') !== null")
+    shown = page.js("""(() => { const s = document.querySelector('section.routing');
+        return {model: s.dataset.model,
+                split: [...s.querySelectorAll('.share')].map(e => [e.dataset.version, e.dataset.weight]),
+                shadow: s.querySelector('.shadow').dataset.version,
+                shadowed: s.querySelector('.shadowed').textContent,
+                rows: s.querySelector('.rows-compared').textContent,
+                diff: s.querySelector('.mean-diff').dataset.value,
+                agreement: s.querySelector('.agreement').dataset.value}; })()""")
+    assert shown["model"] == "mt"
+    assert {v: float(w) for v, w in shown["split"]} == {
+        str(v): float(w) for v, w in listing["traffic"].items()} == {"1": 90.0, "2": 10.0}
+    assert shown["shadow"] == "3" == str(shadow["shadow_version"])
+    assert int(shown["shadowed"]) == shadow["shadowed"]
+    assert int(shown["rows"]) == shadow["rows_compared"] == 2 * shadow["shadowed"]
+    assert float(shown["diff"]) == shadow["mean_abs_difference"] > 0  # another fit: it differs
+    assert shown["agreement"] == "" and shadow["agreement"] is None    # numbers: no class to agree on
+    assert page.js("document.querySelectorAll('section.panel').length") >= 1  # drift panels as before

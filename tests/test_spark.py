@@ -509,3 +509,36 @@ def test_bridge_predict_spark_scores_a_csv_as_r_does(fixture_models, tmp_path):
     got = pd.read_parquet(tmp_path / "scored").sort_values("id")
     want = spec["expected"]
     assert all(close(g, want[int(i) % len(want)]) for i, g in zip(got["id"], got["prediction"]))
+
+
+# ---- the prediction log read by Spark (docs/monitoring.md) -----------------------------
+
+def test_spark_reads_a_prediction_log_folder_whole(spark, tmp_path):
+    """A log of two models with different columns (one folder %-escaped):
+    recursiveFileLookup reads every row and, from the log's union schema
+    (bridge/monitoring/union.py), every column, without mergeSchema. What
+    docs/monitoring.md says Spark does not do is checked too: without that
+    option it finds nothing, and a column typed differently by two models fails."""
+    from pyspark.errors import PySparkException
+
+    from bridge.monitoring.log import PredictionLog
+    from bridge.schema import Column
+    from test_predlog import _typed_event
+
+    log = tmp_path / "log"
+    writer = PredictionLog(log)
+    writer.observe(_typed_event("a", {"x": (Column("x", "numeric"), [1.5, None])}))
+    writer.observe(_typed_event("ünï", {"y": (Column("y", "character"), ["s", None])}))
+    writer.close()
+    df = spark.read.option("recursiveFileLookup", "true").parquet(str(log))
+    assert {"model", "in.x", "in.y", "out.prediction"} <= set(df.columns)
+    got = sorted(((r["model"], r["in.x"], r["in.y"]) for r in df.collect()), key=repr)
+    assert got == sorted([("a", 1.5, None), ("a", None, None), ("ünï", None, "s"),
+                          ("ünï", None, None)], key=repr)
+    with pytest.raises(PySparkException, match="UNABLE_TO_INFER_SCHEMA"):
+        spark.read.parquet(str(log)).collect()
+
+    writer.observe(_typed_event("b", {"x": (Column("x", "character"), ["t", "u"])}))
+    writer.close()
+    with pytest.raises(Exception, match="(?i)mismatch|incompatible|convert"):
+        spark.read.option("recursiveFileLookup", "true").parquet(str(log)).collect()

@@ -116,7 +116,7 @@ def _resources(mod):
 
 
 def _prediction(mod):
-    patch(mod.Prediction, "records", "front.response_records")
+    patch(mod.Prediction, "json_records", "front.response_records")
 
 
 def _service(mod):
@@ -176,7 +176,8 @@ def _convert(mod):
 
 
 def _model(mod):
-    mod.rpy2py_vector = timed("worker.from_r", mod.rpy2py_vector)
+    mod.rpy2py_column = timed("worker.from_r", mod.rpy2py_column)   # predictions
+    mod.rpy2py_vector = timed("worker.from_r", mod.rpy2py_vector)   # warnings, info
     mod._one_per_row = timed("worker.one_per_row", mod._one_per_row)
     patch(mod.RModel, "predict_many", "worker.predict_many")
     original = mod.RModel._bind

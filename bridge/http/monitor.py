@@ -1,5 +1,7 @@
 """GET /models/{name}/monitor (JSON) and GET /monitor (the HTML page): the
-live drift reports of bridge/monitoring/drift.py. Behind the API key like
+live drift reports of bridge/monitoring/drift.py; the page also shows a
+folder of versions' split and shadow agreement (the service's listing and
+shadow report, as /models/{name}/versions and /shadow give them). Behind the API key like
 every route that shows data (bridge/http/auth.py)."""
 
 import falcon
@@ -26,8 +28,14 @@ class MonitorPage:
         monitor = self._service.monitor
         served = self._service.served()
         reports = [monitor.report(name, served[name]) for name in sorted(served)]
+        routing = {}
+        for name in sorted(served):
+            if self._service.versions(name) is not None:  # a folder of versions
+                listing = self._service.version_listing(name)
+                shadow = self._service.shadow_report(name) if listing.get("shadow") else None
+                routing[name] = (listing, shadow)
         resp.content_type = falcon.MEDIA_HTML
-        resp.text = page.render(reports, monitor.threshold)
+        resp.text = page.render(reports, monitor.threshold, routing)
 
 
 def add_routes(app, service):

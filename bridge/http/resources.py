@@ -68,11 +68,11 @@ class PredictResource:
             resp.content_type = falcon.MEDIA_CSV
             resp.data = prediction_csv(prediction)
             return
-        body = {"model": answer.model, "predictions": prediction.records()}
+        body = {"model": answer.model, "predictions": prediction.json_records()}
         if answer.version is not None:
             body["version"] = answer.version
         if prediction.info:
             body["info"] = prediction.info
         if prediction.warnings:
             body["warnings"] = prediction.warnings
-        resp.data = orjson.dumps(body)
+        resp.data = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)

@@ -3,10 +3,11 @@ the inputs it received, the outputs it answered, its refusals and latencies,
 compared with the model's reference (summary.py) on request (`report`).
 
 `Monitor` is an observer run off the request path (service.observers.Queued):
-`observe` only appends the call's typed columns to a bounded window (the
-last `max_rows` rows and the last `max_seconds`); the summaries, PSI and KS
-are computed when someone asks (GET /models/<name>/monitor, GET /monitor, a
-tick that refreshes the `bridge_input_drift_psi` gauges).
+`observe` only writes the call's typed columns into the version's window
+(window.py: numpy rings, the last `max_rows` rows of the last `max_seconds`);
+the summaries, PSI and KS are computed when someone asks (GET
+/models/<name>/monitor, GET /monitor, a tick that refreshes the
+`bridge_input_drift_psi` gauges).
 """
 
 import collections
@@ -18,26 +19,26 @@ import numpy as np
 from .. import metrics
 from ..convert import INT_NA
 from . import summary
+from .window import Floats, Ring, as_indexed
 
 LATENCIES = 2000
 MIN_ROWS = 30  # fewer live values than this: PSI is shown, but too noisy to call drift
 
 
 class _Window:
-    """One model version's recent calls: chunks of rows, oldest first."""
+    """One model version's recent calls: their rows (a Ring), latencies,
+    refusals (the last max_rows refused calls) and counts."""
 
-    def __init__(self, model):
+    def __init__(self, model, max_rows):
         self.model = model                     # the served model view (schema, reference)
-        self.chunks = collections.deque()      # (time, nrows, {column: values}, {output: values})
-        self.rows = 0
-        self.latency = collections.deque(maxlen=LATENCIES)
+        self.rows = Ring(max_rows)             # keys ("in", name) and ("out", name)
+        self.latency = Floats(LATENCIES)
         self.answered = 0
-        self.refused = collections.deque()     # (time, rows, reason)
+        self.refused = collections.deque(maxlen=max_rows)   # (time, rows, reason)
         self.shadow = 0
 
-    def trim(self, max_rows, since):
-        while self.chunks and (self.rows - self.chunks[0][1] >= max_rows or self.chunks[0][0] < since):
-            self.rows -= self.chunks.popleft()[1]
+    def trim(self, since):
+        self.rows.trim(since)
         while self.refused and self.refused[0][0] < since:
             self.refused.popleft()
 
@@ -62,7 +63,7 @@ class Monitor:
         with self._lock:
             window = self._windows.get(key)
             if window is None:
-                window = self._windows[key] = _Window(self._model(event.model))
+                window = self._windows[key] = _Window(self._model(event.model), self.max_rows)
             if event.shadow:
                 window.shadow += 1
                 return
@@ -72,17 +73,15 @@ class Monitor:
                 window.refused.append((now, rows or 1, refusal_reason(event)))
             else:
                 window.answered += 1
-                inputs = live_inputs(event.request)
-                outputs = live_outputs(event.answer)
-                n = max([len(v) for v in (*inputs.values(), *outputs.values())] or [0])
-                if n > self.max_rows:  # one huge call: its last rows stand for it
-                    inputs = {k: v[-self.max_rows:] for k, v in inputs.items()}
-                    outputs = {k: v[-self.max_rows:] for k, v in outputs.items()}
-                    n = self.max_rows
-                if n:
-                    window.chunks.append((now, n, inputs, outputs))
-                    window.rows += n
-            window.trim(self.max_rows, now - self.max_seconds)
+                values = {("in", k): v for k, v in live_inputs(event.request).items()}
+                values.update((("out", k), v) for k, v in live_outputs(event.answer).items())
+                lengths = {k: len(v[1]) for k, v in values.items()}
+                n = max(lengths.values(), default=0)
+                if len(set(lengths.values())) > 1:
+                    # a column shorter than the call (never from the service) is not guessed at
+                    values = {k: v for k, v in values.items() if lengths[k] == n}
+                window.rows.append(now, n, values)
+            window.trim(now - self.max_seconds)
 
     def tick(self):
         """Refreshes the PSI gauges (on the observer's thread, when idle)."""
@@ -97,6 +96,11 @@ class Monitor:
             return self._catalog.get(name)
         except Exception:
             return None
+
+    def nbytes(self):
+        """Bytes the windows' rows hold (numpy buffers and label tables)."""
+        with self._lock:
+            return sum(w.rows.nbytes() for w in self._windows.values())
 
     # ---- reports (any thread) ------------------------------------------------------
 
@@ -123,14 +127,17 @@ class Monitor:
         with self._lock:
             window = self._windows.get((name, version))
             if window is not None:
-                window.trim(self.max_rows, now - self.max_seconds)
-                chunks = list(window.chunks)
-                latency = list(window.latency)
+                window.trim(now - self.max_seconds)
+                ring = window.rows
+                live = {key: ring.snapshot(key) for key in ring.keys()}
+                live = {k: v for k, v in live.items() if v is not None}
+                live_rows = ring.size
+                latency = window.latency.array()
                 refused = list(window.refused)
                 answered, shadow = window.answered, window.shadow
                 model = window.model or model
             else:
-                chunks, latency, refused, answered, shadow = [], [], [], 0, 0
+                live, live_rows, latency, refused, answered, shadow = {}, 0, [], [], 0, 0
         current = self._model(name)
         if current is not None and (current.version or "") == version:
             model = current  # a reloaded file: its reference now
@@ -138,15 +145,11 @@ class Monitor:
             model = current
         reference = (getattr(model, "reference", None) or {}).get("columns", {})
         kinds = {c.name: c.kind for c in model.schema.columns} if model is not None else {}
-        live_rows = sum(c[1] for c in chunks)
         columns = {}
-        for col in dict.fromkeys([*kinds, *(k for c in chunks for k in c[2])]):
+        for col in dict.fromkeys([*kinds, *(k for side, k in live if side == "in")]):
             columns[col] = self._column(kinds.get(col, "any"), reference.get(col),
-                                        [c[2][col] for c in chunks if col in c[2]])
-        outputs = {}
-        for col in dict.fromkeys(k for c in chunks for k in c[3]):
-            values = [c[3][col] for c in chunks if col in c[3]]
-            outputs[col] = _live_summary(None, values)
+                                        live.get(("in", col)))
+        outputs = {k: _live_summary(live[(side, k)]) for side, k in live if side == "out"}
         refused_rows = sum(r[1] for r in refused)
         reasons = collections.Counter()
         for _, rows, reason in refused:
@@ -165,31 +168,34 @@ class Monitor:
             "outputs": outputs,
         }
 
-    def _column(self, kind, reference, parts):
-        live = _live_summary(kind, parts, reference)
+    def _column(self, kind, reference, values):
+        live = _live_summary(values, reference)
         numbers = live is not None and live["type"] == "number"
         psi = summary.psi(reference, live) if reference and live else None
-        ks = (summary.ks(reference, np.concatenate(parts)) if numbers and parts
+        ks = (summary.ks(reference, values[1]) if numbers
               and summary.has_distribution(reference) else None)
         return {"type": kind, "reference": reference, "live": live, "psi": psi, "ks": ks,
                 "unseen": summary.unseen(reference, live) if live else None,
                 "drifting": psi is not None and psi > self.threshold and live["n"] >= MIN_ROWS}
 
 
-def _live_summary(kind, parts, reference=None):
-    if not parts:
+def _live_summary(values, reference=None):
+    """A window's snapshot of one column (window.Ring.snapshot) -> its summary,
+    counted in the reference's bins / levels when it has them."""
+    if values is None:
         return None
-    if isinstance(parts[0], np.ndarray):
+    if values[0] == "number":
         edges = reference.get("edges") if summary.has_distribution(reference) and \
             reference["type"] == "number" else None
-        return summary.summarize("numeric", np.concatenate(parts), edges)
+        return summary.summarize("numeric", values[1], edges)
     known = (set(reference["counts"]) if summary.has_distribution(reference)
              and reference["type"] == "levels" else None)
-    return summary.summarize("character", [v for p in parts for v in p], known=known)
+    _, n, missing, counts = values
+    return summary.levels_from_counts(n, missing, counts, known)
 
 
 def _percentiles(values):
-    if not values:
+    if not len(values):
         return {"p50": None, "p90": None, "p99": None, "n": 0}
     p50, p90, p99 = np.percentile(np.asarray(values), [50, 90, 99]).tolist()
     return {"p50": p50, "p90": p90, "p99": p99, "n": len(values)}
@@ -213,22 +219,19 @@ def refusal_reason(event):
 # ---- the values a window keeps ----------------------------------------------------
 
 def live_values(prepared):
-    """A Prepared column as summaries take it: numbers as doubles (NaN: NA),
-    factor, logical and character values as labels (None: NA)."""
+    """A Prepared column as the window takes it (window.Ring.append): numbers
+    as doubles (NaN: NA); factor and logical codes as indices into their
+    labels; character values as labels (None: NA)."""
     col, data = prepared.column, prepared.data
     if isinstance(data, list):
-        return list(data)
+        return ("labels", list(data))
     if data.dtype == np.int32:
-        mask = data == INT_NA
-        if col.kind in ("factor", "ordered"):
-            labels = np.array([None, *col.levels], dtype=object)
-            return labels[np.where(mask, 0, data)].tolist()
-        if col.kind == "logical":
-            return [None if m else ("TRUE" if v else "FALSE") for v, m in zip(data.tolist(), mask)]
+        if col.kind in ("factor", "ordered", "logical"):
+            return as_indexed(data, col.kind, col.levels)
         out = data.astype(np.float64)
-        out[mask] = np.nan
-        return out
-    return np.array(data, dtype=np.float64)  # R's NA is a NaN: np.isnan sees it
+        out[data == INT_NA] = np.nan
+        return ("number", out)
+    return ("number", np.array(data, dtype=np.float64))  # R's NA is a NaN: np.isnan sees it
 
 
 def live_inputs(request):
@@ -246,7 +249,8 @@ def live_outputs(answer):
         if name in ("step", "time"):
             continue
         if all(v is None or (type(v) in (int, float)) for v in values):
-            out[name] = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+            out[name] = ("number", np.array([np.nan if v is None else v for v in values],
+                                            dtype=np.float64))
         else:
-            out[name] = [None if v is None else str(v) for v in values]
+            out[name] = ("labels", [None if v is None else str(v) for v in values])
     return out

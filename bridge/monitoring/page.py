@@ -1,14 +1,18 @@
 """The /monitor page: the drift reports (drift.py) as one HTML document,
 charts drawn as inline SVG on the server (no script, no CDN: it works
-offline and shows exactly the numbers GET /models/<name>/monitor gives).
-Every name and label is escaped: column names and levels come from models."""
+offline and shows exactly the numbers GET /models/<name>/monitor gives),
+and, for a folder of versions, its traffic split and the shadow's agreement
+as GET /models/<name>/versions and /models/<name>/shadow give them
+(bridge/versions/). Every name and label is escaped: column names and
+levels come from models."""
 
 from html import escape
 
 STYLE = """
 body{font:14px system-ui,sans-serif;margin:1.5em;color:#222;background:#fafafa}
 h1{font-size:1.4em} h2{font-size:1.15em;margin:0 0 .4em}
-.panel{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1em;margin:0 0 1.2em}
+.panel,.routing{background:#fff;border:1px solid #ddd;border-radius:6px;padding:1em;margin:0 0 1.2em}
+.routing{background:#f3f6fb}
 .facts span{margin-right:1.4em} table{border-collapse:collapse;margin-top:.6em}
 td,th{padding:.25em .7em;border-bottom:1px solid #eee;text-align:left;vertical-align:middle}
 .psi{font-weight:600;padding:.15em .5em;border-radius:4px}
@@ -18,15 +22,51 @@ td,th{padding:.25em .7em;border-bottom:1px solid #eee;text-align:left;vertical-a
 REF, LIVE = "#7a9cc6", "#e07b39"
 
 
-def render(reports, threshold):
-    """`reports`: [drift.Monitor.report(...)] for every served model."""
-    panels = [_panel(v, threshold) for r in reports for v in r["versions"]]
+def render(reports, threshold, routing=None):
+    """`reports`: [drift.Monitor.report(...)] for every served model;
+    `routing`: {name: (versions listing, shadow report or None)} for the
+    folders of versions among them."""
+    routing = routing or {}
+    panels = [(_routing(r["model"], *routing[r["model"]]) if r["model"] in routing else "")
+              + "".join(_panel(v, threshold) for v in r["versions"]) for r in reports]
     body = "".join(panels) or "<p>No model is served.</p>"
     return (f"<!doctype html><html lang=en><head><meta charset=utf-8>"
             f"<title>R Bridge monitor</title><style>{STYLE}</style></head><body>"
             f"<h1>R Bridge monitor</h1><p class=legend>PSI over {threshold:g} is drifting."
             f"<i style='background:{REF}'></i>reference<i style='background:{LIVE}'></i>live</p>"
             f"{body}</body></html>")
+
+
+def _routing(model, listing, shadow):
+    """The split between versions and the shadow's agreement, for one model."""
+    traffic = listing.get("traffic") or {}
+    split = (", ".join(f"<span class=share data-version='{escape(str(v))}' data-weight='{w!r}'>"
+                       f"{escape(str(v))}: {w:g}</span>" for v, w in traffic.items())
+             if traffic else f"none (every call to {escape(str(listing.get('default')))})")
+    aliases = ", ".join(f"{escape(str(a))} → {escape(str(v))}"
+                        for a, v in sorted((listing.get("aliases") or {}).items())) or "none"
+    out = (f"<section class=routing data-model='{escape(model)}'><h2>{escape(model)} "
+           f"<small>routing</small></h2><div class=facts><span>traffic split: {split}</span>"
+           f"<span>aliases: {aliases}</span>")
+    if shadow and shadow.get("shadow_version") is not None:
+        agreement = shadow["agreement"]
+        out += (f"<span class=shadow data-version='{escape(str(shadow['shadow_version']))}'>"
+                f"shadow {escape(str(shadow['shadow_version']))}: "
+                f"<b class=shadowed>{shadow['shadowed']}</b> calls compared, "
+                f"<b class=rows-compared>{shadow['rows_compared']}</b> rows; agreement "
+                f"<b class=agreement data-value='{'' if agreement is None else repr(agreement)}'>"
+                f"{_pct(agreement)}</b>; mean |difference| "
+                f"<b class=mean-diff data-value='{_data(shadow['mean_abs_difference'])}'>"
+                f"{_num(shadow['mean_abs_difference'])}</b>, max "
+                f"{_num(shadow['max_abs_difference'])}; dropped {shadow['dropped']}; errors "
+                f"{shadow['errors']['shadow']} shadow / {shadow['errors']['routed']} routed</span>")
+    else:
+        out += "<span>shadow: none</span>"
+    return out + "</div></section>"
+
+
+def _data(value):
+    return "" if value is None else repr(value)
 
 
 def psi_class(psi, threshold):

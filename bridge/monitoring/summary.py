@@ -60,8 +60,6 @@ def _bin(ok, edges):
 
 
 def _levels(values, known=None):
-    """`known`: count only these labels, the others as OTHER (a live summary
-    against its reference's levels, so both have the same bins)."""
     n = len(values)
     counts = {}
     missing = 0
@@ -70,6 +68,14 @@ def _levels(values, known=None):
             missing += 1
         else:
             counts[v] = counts.get(v, 0) + 1
+    return levels_from_counts(n, missing, counts, known)
+
+
+def levels_from_counts(n, missing, counts, known=None):
+    """A labels summary from `n` values, `missing` of them NA, and the others'
+    `counts` ({label: count}, in order of first appearance). `known`: count
+    only these labels, the others as OTHER (a live summary against its
+    reference's levels, so both have the same bins)."""
     if known is not None:
         kept = {k: c for k, c in counts.items() if k in known}
         other = n - missing - sum(kept.values())

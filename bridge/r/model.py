@@ -17,7 +17,7 @@ from rpy2.rinterface_lib.embedded import RRuntimeError
 
 from ..args import ArgSpec
 from ..convert import concat
-from .convert import FrameParts, py2rpy_value, rpy2py_vector
+from .convert import FrameParts, py2rpy_value, rpy2py_column, rpy2py_vector
 from ..errors import AnswerTooLarge, BridgeError, InputError, ModelError, ModelLoadError
 from ..modelfiles import SAFE_OBJECT_NAME, file_sha256
 from ..modelfiles import stem as file_stem
@@ -148,7 +148,12 @@ class RModel:
         self.arg_spec = ArgSpec("forecast()") if self.kind == "forecaster" else _arg_spec(
             h("bridge_arg_table")(robj, self.predictor, ri.StrSexpVector(list(self.sidecar.allow_args))))
         self._frames = FrameParts()
+        # R values every call passes: made once (a reused R value is copied
+        # by R before any change, as every argument is).
         self._no_args = ri.ListSexpVector([])
+        self._no_caller = ri.StrSexpVector([])
+        self._one_row = ri.IntSexpVector([1])
+        self._max_bytes = ri.FloatSexpVector([float(self.session.max_response_bytes)])
         self.default_args = dict(self.sidecar.args)
         # Rows are predicted independently for predict() methods; a custom
         # predict_fn may look across rows (scaling), so it batches only when
@@ -219,11 +224,12 @@ class RModel:
         if args:
             r_args = ri.ListSexpVector([py2rpy_value(k, v) for k, v in args.items()])
             r_args.do_slot_assign("names", ri.StrSexpVector(list(args)))
-        result = self._predict(self.predictor, self.robj, cols, classes, ri.IntSexpVector([nrows]), r_args,
-                               ri.StrSexpVector(list(caller)),
-                               ri.FloatSexpVector([float(self.session.max_response_bytes)]))
+        result = self._predict(self.predictor, self.robj, cols, classes,
+                               self._one_row if nrows == 1 else ri.IntSexpVector([nrows]), r_args,
+                               ri.StrSexpVector(list(caller)) if caller else self._no_caller,
+                               self._max_bytes)
         if result.typeof != ri.RTYPES.VECSXP:
-            prediction = Prediction("vector", {"prediction": rpy2py_vector(result)}, {}, [])
+            prediction = Prediction("vector", {"prediction": rpy2py_column(result)}, {}, [])
         else:
             prediction = self._read_result(dict(zip(result.names, result)))
         return _one_per_row(prediction, nrows)
@@ -250,7 +256,7 @@ class RModel:
         names = list(columns.names) if columns.names is not self.session.ri.NULL else []
         if not names:
             names = ["prediction"] * len(columns)
-        values = {n: rpy2py_vector(v) for n, v in zip(names, columns)}
+        values = {n: rpy2py_column(v) for n, v in zip(names, columns)}
         info = out["info"]
         info_names = list(info.names) if len(info) else []
         info_values = {n: _scalar(rpy2py_vector(v)) for n, v in zip(info_names, info)}
@@ -365,7 +371,7 @@ def _names(source, value):
 def _one_per_row(prediction, nrows):
     """Exactly one prediction per input row, whatever R returned (R checks
     this too; this is the last gate before a caller sees rows)."""
-    lengths = {len(v) for v in prediction.columns.values()}
+    lengths = {len(v) for v in prediction.vectors.values()}
     if lengths != {nrows}:
         raise ModelError(f"predict() returned {sorted(lengths) or 'no'} values per column "
                          f"for {nrows} input row{'s' if nrows != 1 else ''}: not one prediction per row")

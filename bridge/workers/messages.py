@@ -52,11 +52,14 @@ def _reduce_array(arr):
     three columns, both ways. The vector that arrives is read-only (a view
     of the message's bytes); every reader here copies or only reads.
     """
-    if arr.ndim == 1 and arr.dtype.char in _PLAIN and arr.flags.c_contiguous:
+    if arr.nbytes <= _SMALL and arr.ndim == 1 and arr.dtype.char in _PLAIN and arr.flags.c_contiguous:
         return np.frombuffer, (arr.tobytes(), arr.dtype.char)
     return arr.__reduce_ex__(pickle.HIGHEST_PROTOCOL)
 
 
+# Larger vectors: numpy's reduce, whose fixed cost is nothing beside their
+# bytes, and which writes them without the extra copy tobytes() makes.
+_SMALL = 64 * 1024
 _PLAIN = frozenset("dil?")   # float64, int32, int64, bool: what the bridge's buffers are
 _WIRE = {**copyreg.dispatch_table, np.ndarray: _reduce_array}
 

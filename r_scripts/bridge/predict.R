@@ -35,6 +35,27 @@ bridge_predictor <- function(model) {
   fn
 }
 
+# NOTE: why R's predict() times ~2x slower in a worker (issue 22's budget:
+# 1.67 ms p50 for lm(mpg ~ wt + hp + factor(cyl)), one row) than in the
+# Rscript loop of the floor (0.98 ms), measured 2026-12-03, each candidate
+# alone: it is not the embedded R, nor this wrapper. The same predict() in a
+# pure R loop takes the same time embedded through rpy2 (with the bridge's
+# session: ptr_R_ProcessEvents off, bridge/r/session.py) and in Rscript
+# (1.23 vs 1.16 ms, load ~2), and called once per Python call back to back
+# as in an R loop (1.36-1.46 vs 1.39 ms). Interleaved, in one Rscript (min
+# of 30 blocks, load ~4): predict() 0.49 ms; through .predict's built call
+# (stats::predict looked up, evaluated in this frame) 0.49; inside .run's
+# tryCatch + withCallingHandlers 0.52; all of bridge_guarded_predict (frame,
+# checks, .plain, answer size) 0.59. JIT, the model's scope (lm's formula
+# calls only base functions: bridge_scoped_model leaves it as it is) and
+# GC settings change nothing measurable. What does: the call comes after
+# the worker slept on its pipe while the front and the client ran. In a
+# plain Rscript loop, predict() after touching 32 MB (the caches flushed)
+# takes 1.64 ms against 1.04 ms hot, and after a 2 ms sleep 1.35 ms: a
+# request-at-a-time worker pays a cold start per call that a loop never
+# does. That is the floor's blind spot, not the bridge's code (a worker
+# that spun instead of sleeping would keep a core busy on 2 cores).
+#
 # predict(model, <data>, <args>) evaluated in the caller's frame, with the
 # model and the data as names in the call rather than their values: R code
 # that looks at its own call (match.call, sys.call) then handles a symbol,
