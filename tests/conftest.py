@@ -95,6 +95,22 @@ class Server:
     """`python -m bridge serve` in a subprocess, as a user starts it."""
 
     def __init__(self, models, *args, env=None, cwd=None, wait="scan", ready_timeout=90):
+        # NOTE: free_port() closes its socket before the server binds, so another
+        # process on the machine can take the port in between (seen once in a full
+        # run beside benchmarks: "Address already in use"); then start again on
+        # another port rather than fail the test on the machine's traffic.
+        for attempt in range(3):
+            self._start(models, args, env, cwd)
+            try:
+                self.wait_ready(ready_timeout, scanned=wait == "scan")
+                return
+            except BaseException as exc:
+                # Never leave a server (or its R workers) behind.
+                self.stop()
+                if attempt == 2 or "Address already in use" not in str(exc):
+                    raise
+
+    def _start(self, models, args, env, cwd):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log = open(Path(models) / f".server-{self.port}.log", "w+")
@@ -104,12 +120,6 @@ class Server:
             cwd=cwd or ROOT, stdout=self.log, stderr=subprocess.STDOUT,
             # started elsewhere than the checkout, Python still finds `bridge` here
             env={**CLEAN_ENV, "PYTHONPATH": str(ROOT), **(env or {})})
-        try:
-            self.wait_ready(ready_timeout, scanned=wait == "scan")
-        except BaseException:
-            # Never leave a server (or its R workers) behind.
-            self.stop()
-            raise
 
     def wait_ready(self, timeout=90, scanned=True):
         """Until the port answers and, with `scanned`, the first scan of the
