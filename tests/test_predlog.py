@@ -338,11 +338,15 @@ def test_hostile_names_and_values_survive(model_dir, tmp_path, start_server):
     assert frame["id"].nunique() == 1 and frame["id"].iloc[0] == r.headers["X-Request-ID"]
 
 
-@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "a\\b", "ünï", "", "%2E%2E"])
+@pytest.mark.parametrize("name", ["..", ".hidden", "a/b", "a\\b", "ünï", "", "%2E%2E",
+                                  "_unresolved", "_private", "!schema"])
 def test_model_folder_is_one_safe_name(name):
     folder = model_folder(name)
     assert "/" not in folder and "\\" not in folder and not folder.startswith(".")
     assert folder and folder not in (".", "..")
+    # a served model's folder is one the whole-folder read does not skip, and
+    # never the unresolved names' folder or the union schema's
+    assert not folder.startswith(("_", "!")) and folder != model_folder(None)
 
 
 def test_strings_that_utf8_cannot_hold_are_escaped_not_fatal(tmp_path):

@@ -39,9 +39,14 @@ UNRESOLVED = "_unresolved"
 
 def model_folder(name):
     """A folder name for a model name: nothing outside [A-Za-z0-9._-] and no
-    leading dot survives as itself (so never `..`, never a hidden folder)."""
-    text = urllib.parse.quote(str(name or "_unknown"), safe="-_.")
-    return "%2E" + text[1:] if text.startswith(".") else text
+    leading dot or underscore survives as itself (so never `..`, never a
+    hidden folder, and never one that pyarrow and Spark skip when the whole
+    log is read: a model `_x.rds` is logged to `%5Fx/`, and none can land in
+    `_unresolved/`)."""
+    if name is None:
+        return UNRESOLVED
+    text = urllib.parse.quote(str(name) or "_unknown", safe="-_.")
+    return {".": "%2E", "_": "%5F"}.get(text[:1], text[:1]) + text[1:]
 
 
 class PredictionLog:
@@ -69,7 +74,7 @@ class PredictionLog:
             return
         # A name that resolved to no served model is the caller's text: its
         # calls go to one folder, never to one named by the caller.
-        key = event.model or UNRESOLVED
+        key = event.model or None
         shape = layout(event)
         pending = self._pending.get(key)
         if pending is not None and shape != pending.layout and not _fits(shape, pending.layout):
@@ -112,7 +117,7 @@ class PredictionLog:
             os.replace(tmp, folder / name)
         except OSError:
             tmp.unlink(missing_ok=True)
-            metrics.prediction_log_lost(key, table.num_rows)
+            metrics.prediction_log_lost(key or UNRESOLVED, table.num_rows)
             raise
         self.files += 1
         self.rows += table.num_rows
