@@ -75,9 +75,13 @@ def dump(force=False, r=True):
     with _lock:
         data = {stage: list(values) for stage, values in RECORDS.items()}
     path = os.path.join(_DIR, f"{os.getpid()}.json")
-    with open(path + ".tmp", "w") as out:
+    # One temporary name per thread: two threads of one process that dump at
+    # once (the worker's main thread and its sender) raced on one name, and
+    # the loser's rename killed the R worker mid-run (a 502 in the budget).
+    tmp = f"{path}.{threading.get_ident()}.tmp"
+    with open(tmp, "w") as out:
         json.dump({"pid": os.getpid(), "argv": sys.argv, "stages": data}, out)
-    os.replace(path + ".tmp", path)
+    os.replace(tmp, path)
 
 
 # ---- the probes, per module ------------------------------------------------------------
