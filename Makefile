@@ -33,8 +33,9 @@ run: setup
 	$(PY) -m bridge serve --models $(MODELS) --plumber-dir r_scripts/api
 
 test: setup
-	@# the /docs page is tested in a real browser; bridge.spark on real Spark (Java 17)
-	@bash deploy/install-system.sh chromium openjdk-17-jre-headless
+	@# the /docs page is tested in a real browser; bridge.spark on real Spark (Java 17);
+	@# the scaling bench's harness test drives real wrk
+	@bash deploy/install-system.sh chromium openjdk-17-jre-headless wrk
 	$(PY) -m pytest -q tests
 
 # Bridge vs Plumber on this machine (issue 3): `make bench BENCH_ARGS=--quick`.
