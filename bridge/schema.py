@@ -6,6 +6,8 @@ front view, and the front checks every request against it.
 """
 
 import dataclasses
+import functools
+import hashlib
 
 KINDS = ("numeric", "integer", "logical", "character", "factor", "ordered", "Date", "POSIXct", "any")
 
@@ -71,6 +73,14 @@ class Schema:
     @property
     def complete(self):
         return all(c.kind != "any" for c in self.columns)
+
+    @functools.cached_property
+    def digest(self):
+        """A short fingerprint of the columns, the same in every process (the
+        repr of frozen dataclasses of str and tuples): the front and an R
+        worker compare it before a column crosses the pipe as its position
+        (bridge/workers/messages.py)."""
+        return hashlib.blake2b(repr(self.columns).encode(), digest_size=8).digest()
 
     @property
     def names(self):

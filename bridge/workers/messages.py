@@ -12,7 +12,6 @@ pickling): the worker knows nothing of HTTP, the front maps them.
 
 import copyreg
 import dataclasses
-import hashlib
 import io
 import pickle
 
@@ -93,7 +92,7 @@ class Predict:
     A column typed by the model's schema crosses as its position in that
     schema: the worker read the same schema when it loaded this file version
     (`file_id` names the snapshot, so a new version or a restarted worker,
-    which loads the file again, has its own), and `schema` (schema_digest)
+    which loads the file again, has its own), and `schema` (Schema.digest)
     says which one the front checked the request against. Only columns typed
     per request (kind "any" in the schema) cross as schema.Column."""
     file_id: str
@@ -114,7 +113,7 @@ class Predict:
                         for i, p in enumerate(items[0][0]))
         return cls(file_id, name, columns, args, caller,
                    [([p.data for p in prepared], nrows) for prepared, nrows, _, _ in items],
-                   schema_digest(schema) if schema is not None else b"")
+                   schema.digest if schema is not None else b"")
 
     def items(self, schema=None):
         """The requests as [(prepared, nrows, args, caller)], with the
@@ -123,23 +122,13 @@ class Predict:
 
         columns = self.columns
         if any(type(c) is int for c in columns):
-            if schema is None or schema_digest(schema) != self.schema:
+            if schema is None or schema.digest != self.schema:
                 raise errors.BridgeError(
                     "the R worker's schema of this model differs from the one the request was "
                     "checked against (the same file version read twice gave two schemas)")
             columns = tuple(schema.columns[c] if type(c) is int else c for c in columns)
         return [([Prepared(c, d) for c, d in zip(columns, data)], nrows, self.args, self.caller)
                 for data, nrows in self.requests]
-
-
-def schema_digest(schema):
-    """A short fingerprint of a schema's columns, the same in every process
-    (repr of frozen dataclasses of str and tuples), kept on the schema."""
-    digest = schema.__dict__.get("_digest")
-    if digest is None:
-        digest = hashlib.blake2b(repr(schema.columns).encode(), digest_size=8).digest()
-        object.__setattr__(schema, "_digest", digest)
-    return digest
 
 
 @dataclasses.dataclass
