@@ -150,3 +150,41 @@ def test_flag_given_as_a_string_is_the_callers_mistake(examples):
 def test_unknown_path_says_so(examples):
     resp = examples.simulate_get("/nowhere")
     assert resp.status_code == 404 and "/nowhere" in resp.json["description"]
+
+
+def _args_matrix(examples):
+    """(model, one row, argument, value) for every choice of every argument the
+    example models document, plus booleans and one number, and a refused name."""
+    rows = {"mtcars_lm": CARS[0], "infert_glm": {"age": 30, "parity": 2, "induced": 0, "spontaneous": 1},
+            "iris_rf": {"Sepal.Length": 5.1, "Sepal.Width": 3.5, "Petal.Length": 1.4, "Petal.Width": 0.2}}
+    for name, row in rows.items():
+        for arg in examples.simulate_get(f"/models/{name}").json["args"]["accepted"]:
+            values = arg.get("choices") or {"boolean": [True, False], "number": [0.9]}.get(arg["type"], [])
+            for value in values:
+                if value != "terms":      # a matrix of terms per row: another shape, not this test's
+                    yield name, row, arg["name"], value
+
+
+def test_query_string_args_are_the_bodys_args_for_every_body(examples):
+    """A JSON body's query string carries predict() arguments as a CSV body's
+    does: the same answer (or the same refusal) as the body's `args`."""
+    cases = list(_args_matrix(examples))
+    assert len(cases) > 10
+    for name, row, arg, value in cases:
+        in_body = examples.simulate_post(f"/models/{name}/predict", json={"data": [row], "args": {arg: value}})
+        query = f"{arg}={json.dumps(value) if not isinstance(value, str) else value}"
+        in_query = examples.simulate_post(f"/models/{name}/predict", json=[row], query_string=query)
+        assert (in_query.status_code, in_query.json) == (in_body.status_code, in_body.json), (name, arg, value)
+        # A name in both places is refused, whatever the two values.
+        both = examples.simulate_post(f"/models/{name}/predict", json={"data": [row], "args": {arg: value}},
+                                      query_string=query)
+        assert both.status_code == 400 and repr(arg) in both.json["description"], both.text
+
+
+@pytest.mark.parametrize("query", ["na.action=system2", "newdata=x", "type=system('id')", "object=1",
+                                   "interval=eval"])
+def test_query_string_args_are_checked_like_the_bodys(examples, query):
+    name, _, value = query.partition("=")
+    in_body = examples.simulate_post("/models/mtcars_lm/predict", json={"data": CARS, "args": {name: value}})
+    in_query = examples.simulate_post("/models/mtcars_lm/predict", json=CARS, query_string=query)
+    assert in_query.status_code == 422 and in_query.json == in_body.json, in_query.text

@@ -4,6 +4,7 @@ and render."""
 import falcon
 import orjson
 
+from ..errors import BadRequest
 from ..formats import csv_text, detect, native
 from ..render import prediction_csv
 from .calls import call_context
@@ -59,9 +60,10 @@ class PredictResource:
         fmt = detect(req.content_type, body)
         context = call_context(req, "csv" if fmt == "csv" else "json", self._route, name)
         table, args = native.parse(body, req.content_type, fmt)
-        if table.text and req.params:
-            # A CSV body has no room for predict() arguments: they come in the query string.
-            args = csv_text.query_args(req.params)
+        if req.params:
+            # predict() arguments from the query string, for any body (a CSV body has
+            # no room for them); checked like the body's own `args` by the service.
+            args = merged_args(args, csv_text.query_args(req.params))
         answer = self._service.predict(name, table, args, context, version=version)
         prediction = answer.result
         if req.client_prefers(("application/json", "text/csv")) == "text/csv":
@@ -76,3 +78,14 @@ class PredictResource:
         if prediction.warnings:
             body["warnings"] = prediction.warnings
         resp.data = orjson.dumps(body, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+def merged_args(body_args, query_args):
+    """The body's `args` and the query string's, as one set; a name given in
+    both is a 400 (neither silently wins)."""
+    both = sorted(set(body_args) & set(query_args))
+    if both:
+        raise BadRequest(f"predict() argument{'s' if len(both) > 1 else ''} "
+                         f"{', '.join(repr(n) for n in both)} given both in the query string and in "
+                         "the body's args: give each in one place")
+    return {**body_args, **query_args} if body_args else query_args
