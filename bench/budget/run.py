@@ -80,7 +80,8 @@ def run(model=ROOT / "r_models" / "mtcars_lm.rds", single=1200, warmup=200, bulk
     r = r_floor(model, rows_csv, floor_calls)
     floor = {"hello_world_ms": hello, "pipe_round_trip_ms": floors.pipe_round_trip(floor_calls),
              "empty_rpy2_call_ms": floors.empty_rpy2_call(floor_calls),
-             "r_predict_single_ms": r["single_s"] * 1000, "r_predict_bulk_ms": r["bulk_s"] * 1000}
+             "r_predict_single_ms": r["single_s"] * 1000,
+             "r_predict_single_idle_ms": r["single_idle_s"] * 1000, "r_predict_bulk_ms": r["bulk_s"] * 1000}
     return {"phases": phases, "floors": floor, "model": str(model), "load": os.getloadavg()}
 
 
@@ -186,5 +187,7 @@ def table(result):
               f"| empty pipe round trip (bridge framing, small message) | {floor['pipe_round_trip_ms']:.4f} |",
               f"| empty rpy2 call (`function() NULL`) | {floor['empty_rpy2_call_ms']:.4f} |",
               f"| R's predict() alone, one row (Rscript loop) | {floor['r_predict_single_ms']:.4f} |",
+              "| R's predict() alone, one row, each call after 2 ms asleep (a server's case) | "
+              f"{floor['r_predict_single_idle_ms']:.4f} |",
               f"| R's predict() alone, 100,000 rows | {floor['r_predict_bulk_ms']:.1f} |", ""]
     return "\n".join(lines)
