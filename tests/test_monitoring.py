@@ -162,20 +162,22 @@ def drift_server(tmp_path_factory):
     server.stop()
 
 
-def monitor(server, name, rows=2000):
-    """The model's report once the monitor has seen `rows` rows (its queue is
-    asynchronous; bounded wait)."""
+def monitor(server, name, rows=2000, refused=0):
+    """The model's report once the monitor has seen `rows` rows and `refused`
+    refused rows (its queue is asynchronous, its thread wakes every 20 ms at
+    most; bounded wait)."""
     deadline = time.monotonic() + 30
     while True:
         report = requests.get(f"{server.url}/models/{name}/monitor", timeout=30).json()
         version = report["versions"][0]
-        if version["rows"] >= rows or time.monotonic() > deadline:
+        seen = version["rows"] >= rows and version["refused"]["rows"] >= refused
+        if seen or time.monotonic() > deadline:
             return version
         time.sleep(0.1)
 
 
 def test_exactly_the_shifted_columns_drift(drift_server):
-    same = monitor(drift_server, "mtcars_same")
+    same = monitor(drift_server, "mtcars_same", refused=1)
     shifted = monitor(drift_server, "mtcars_shifted")
     infert = monitor(drift_server, "infert_glm")
     assert same["rows"] == shifted["rows"] == 2000

@@ -59,13 +59,7 @@ class Queued:
     least that often (time-based work: a log file's age); `on_drop(event)` is
     told of each dropped event, on the caller's thread (it must not block
     either: an observer's own metric); an observer's `close()` runs on its
-    thread once the queue is drained (`close`).
-
-    Once its queue is empty the thread pauses BATCH_SECONDS before it waits
-    again, so that it is woken at most that often rather than once per
-    event: each wake-up was a thread switch on the request's path."""
-
-    BATCH_SECONDS = 0.02
+    thread once the queue is drained (`close`)."""
 
     def __init__(self, observer, maxsize=10_000, name=None, tick=None, on_drop=None):
         self.observer = observer
@@ -106,9 +100,6 @@ class Queued:
             finally:
                 if event is not _TICK:
                     self._queue.task_done()
-            if event is not _TICK and self._queue.empty():
-                # The events of the next few ms are taken in one go, unwoken.
-                time.sleep(self.BATCH_SECONDS)
 
     def _call(self, method):
         function = getattr(self.observer, method, None)
