@@ -88,4 +88,4 @@ def merged_args(body_args, query_args):
         raise BadRequest(f"predict() argument{'s' if len(both) > 1 else ''} "
                          f"{', '.join(repr(n) for n in both)} given both in the query string and in "
                          "the body's args: give each in one place")
-    return {**body_args, **query_args} if body_args else query_args
+    return {**body_args, **query_args}
