@@ -164,8 +164,10 @@ def _horizon(value, max_horizon):
 
 
 def _levels(value):
-    """Levels in percent, as forecast() reads them: all below 1 are fractions
-    (0.8 is 80 %), the way forecast() itself reads them."""
+    """Levels as the caller wrote them, checked to be numbers in (0, 100).
+    They reach R unscaled: forecast() (and the bridge's R code for predict()
+    methods) read them once, all below 1 as fractions (0.8 is 80 %). Scaling
+    here as well scaled them twice (0.005, i.e. 0.5 %, answered 50 %)."""
     if value is None:
         return None
     values = value if isinstance(value, list) else [value]
@@ -175,8 +177,6 @@ def _levels(value):
         if type(v) not in (int, float) or not math.isfinite(v) or not 0 < v < 100:
             raise InputError(f"'level' values must be numbers between 0 and 100 (exclusive), "
                              f"got {v!r}", field="level", value=v if type(v) in (int, float, str) else None)
-    if max(values) < 1:
-        values = [v * 100 for v in values]
     return tuple(sorted(set(float(v) for v in values)))
 
 

@@ -180,6 +180,48 @@ def test_levels_are_named_as_asked(server):
         forecast(server, "hw_additive", {"h": 2, "level": [80, 95]}).json()
 
 
+# Levels as R reads them, including fractions of a percent (0.005 is 0.5 %:
+# forecast() scales values below 1 once; the bridge once scaled them too, so
+# R scaled them a second time and 0.005 answered a 50 % interval).
+LEVEL_CASES = [[0.005], [0.001, 0.009], [0.5], [0.25, 0.75], [0.5, 2], [50], [0.009, 0.99],
+               [99.9, 0.1], [1e-6]]
+LEVEL_MODELS = ["arima_seasonal", "arima_drift", "ets_damped", "hw_additive", "hw_multiplicative",
+                "structts", "tslm_season", "stl_periodic"]
+
+
+def test_levels_match_rs_own_forecast(server, forecasters):
+    code = f"""
+    suppressMessages(library(forecast))
+    out <- list()
+    for (name in c({", ".join(f"'{m}'" for m in LEVEL_MODELS)})) {{
+      m <- readRDS(file.path('{forecasters.as_posix()}', paste0(name, '.rds')))
+      for (i in seq_along(levels <- {levels_r()})) {{
+        fc <- forecast(m, h = 2, level = levels[[i]])
+        out[[paste(name, i)]] <- list(label = as.character(fc$level), lower = as.numeric(fc$lower),
+                                      upper = as.numeric(fc$upper))
+      }}
+    }}
+    cat(jsonlite::toJSON(out, digits = NA))
+    """
+    want = json.loads(rscript(code))
+    for name in LEVEL_MODELS:
+        for i, levels in enumerate(LEVEL_CASES, start=1):
+            r = want[f"{name} {i}"]
+            body = forecast(server, name, {"h": 2, "level": levels})
+            assert body.status_code == 200, body.text
+            rows = body.json()["forecast"]
+            for j, label in enumerate(r["label"]):
+                got_lower = [row[f"lower_{label}"] for row in rows]
+                got_upper = [row[f"upper_{label}"] for row in rows]
+                assert got_lower == pytest.approx(r["lower"][2 * j: 2 * j + 2], rel=1e-9), (name, levels)
+                assert got_upper == pytest.approx(r["upper"][2 * j: 2 * j + 2], rel=1e-9), (name, levels)
+            assert len(rows[0]) == 3 + 2 * len(r["label"]), (name, levels, sorted(rows[0]))
+
+
+def levels_r():
+    return "list(" + ", ".join("c(" + ", ".join(repr(v) for v in case) + ")" for case in LEVEL_CASES) + ")"
+
+
 def test_missing_xreg_names_the_regressors(server):
     resp = forecast(server, "arima_xreg", {"h": 6})
     assert resp.status_code == 422, resp.text
