@@ -185,6 +185,7 @@ def test_levels_are_named_as_asked(server):
 # R scaled them a second time and 0.005 answered a 50 % interval).
 LEVEL_CASES = [[0.005], [0.001, 0.009], [0.5], [0.25, 0.75], [0.5, 2], [50], [0.009, 0.99],
                [99.9, 0.1], [1e-6]]
+LEVEL_H = 2
 LEVEL_MODELS = ["arima_seasonal", "arima_drift", "ets_damped", "hw_additive", "hw_multiplicative",
                 "structts", "tslm_season", "stl_periodic"]
 
@@ -196,7 +197,7 @@ def test_levels_match_rs_own_forecast(server, forecasters):
     for (name in c({", ".join(f"'{m}'" for m in LEVEL_MODELS)})) {{
       m <- readRDS(file.path('{forecasters.as_posix()}', paste0(name, '.rds')))
       for (i in seq_along(levels <- {levels_r()})) {{
-        fc <- forecast(m, h = 2, level = levels[[i]])
+        fc <- forecast(m, h = {LEVEL_H}, level = levels[[i]])
         out[[paste(name, i)]] <- list(label = as.character(fc$level), lower = as.numeric(fc$lower),
                                       upper = as.numeric(fc$upper))
       }}
@@ -207,14 +208,14 @@ def test_levels_match_rs_own_forecast(server, forecasters):
     for name in LEVEL_MODELS:
         for i, levels in enumerate(LEVEL_CASES, start=1):
             r = want[f"{name} {i}"]
-            body = forecast(server, name, {"h": 2, "level": levels})
+            body = forecast(server, name, {"h": LEVEL_H, "level": levels})
             assert body.status_code == 200, body.text
             rows = body.json()["forecast"]
             for j, label in enumerate(r["label"]):
-                got_lower = [row[f"lower_{label}"] for row in rows]
-                got_upper = [row[f"upper_{label}"] for row in rows]
-                assert got_lower == pytest.approx(r["lower"][2 * j: 2 * j + 2], rel=1e-9), (name, levels)
-                assert got_upper == pytest.approx(r["upper"][2 * j: 2 * j + 2], rel=1e-9), (name, levels)
+                cols = slice(j * LEVEL_H, (j + 1) * LEVEL_H)  # R's lower/upper: one column per level
+                for side in ("lower", "upper"):
+                    got = [row[f"{side}_{label}"] for row in rows]
+                    assert got == pytest.approx(r[side][cols], rel=1e-9), (name, levels, side)
             assert len(rows[0]) == 3 + 2 * len(r["label"]), (name, levels, sorted(rows[0]))
 
 
