@@ -71,6 +71,9 @@ def main(argv=None):
     serve.add_argument("--shadow-queue", type=int, dest="shadow_queue",
                        help="shadow calls waiting before more are dropped (BRIDGE_SHADOW_QUEUE, "
                             "default 64; docs/versions.md)")
+    serve.add_argument("--shadow-timeout", type=float, dest="shadow_timeout",
+                       help="seconds a shadow call may hold an R worker before it is stopped and "
+                            "that shadow version rests (BRIDGE_SHADOW_TIMEOUT, default 1)")
     serve.add_argument("--max-response-bytes", type=_size, dest="max_response_bytes",
                        help="largest answer R may produce for one request, checked before it is "
                             "converted (BRIDGE_MAX_RESPONSE_BYTES, default 64 MiB)")
@@ -101,6 +104,8 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if getattr(args, "log_sample", None) is not None and not 0 <= args.log_sample <= 1:
         parser.error("--log-sample must be between 0 and 1")
+    if getattr(args, "shadow_timeout", None) is not None and not args.shadow_timeout > 0:
+        parser.error("--shadow-timeout must be a positive number of seconds")
     if args.command == "predict":
         return scoring.main(args)
     if args.command == "forecast":

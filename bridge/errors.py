@@ -89,6 +89,11 @@ class PredictTimeout(BridgeError):
     title = "Prediction timed out"
 
 
+class NoSpareWorker(Exception):
+    """Internal, never a caller's answer: no R worker could take a call that
+    must not make a caller wait (a shadow call, bridge/workers/pool.py)."""
+
+
 class Unauthorized(BridgeError):
     status = 401
     title = "Unauthorized"

@@ -96,8 +96,9 @@ class _Metrics:
             ["model", "package"], registry=r)
         self.shadow = Counter(
             "bridge_shadow_total", "Calls replayed on a model's shadow version (docs/versions.md), "
-            "by model and outcome (compared, dropped: the shadow was saturated, error: the shadow "
-            "version failed, primary_error: the routed version failed).",
+            "by model and outcome (compared, dropped: no idle R worker, the queue full or the "
+            "version resting, error: the shadow version failed, timeout: it passed "
+            "--shadow-timeout, primary_error: the routed version failed).",
             ["model", "outcome"], registry=r)
         self.shadow_latency = Histogram(
             "bridge_shadow_duration_seconds", "Time a shadow version took to answer a replayed "

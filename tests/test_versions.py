@@ -493,10 +493,23 @@ def test_a_slow_or_failing_shadow_never_changes_the_callers_answer(server, built
         assert now["shadow_version"] == shadow_version == before["shadow_version"]
         if outcome == "slow":
             # The callers did not wait for the shadow: 20 answers are out while
-            # the 2 s shadow calls are still running behind them.
-            assert now["shadowed"] - before["shadowed"] < 20, now
-            wait_for(lambda: shadow(server, "shadowed")["shadowed"] > before["shadowed"],
-                     "a slow shadow call compared")
+            # the 2 s shadow calls were still running behind them. The first one
+            # to run passed --shadow-timeout (1 s): its worker was replaced and
+            # the version rests, its calls dropped, none compared.
+            assert now["shadowed"] == before["shadowed"], now
+            after = wait_for(lambda: (s := shadow(server, "shadowed"))["timeouts"]
+                             > before["timeouts"] and s, "a slow shadow call stopped")
+            assert after["timeouts"] == before["timeouts"] + 1, after
+            assert after["suspended_seconds"] > 0 and after["shadowed"] == before["shadowed"]
+            r = predict(server, "shadowed", case["rows"])
+            assert r.status_code == 200 and close(r.json()["predictions"], case["expected"][0])
+            resting = wait_for(lambda: (s := shadow(server, "shadowed"))["dropped"]
+                               > after["dropped"] and s, "the resting shadow's call dropped")
+            assert resting["timeouts"] == after["timeouts"], resting
+            metrics = requests.get(server.url + "/metrics", timeout=TIMEOUT).text
+            assert 'bridge_shadow_total{model="shadowed",outcome="timeout"}' in metrics
+            wait_for(lambda: requests.get(server.url + "/readyz", timeout=TIMEOUT).ok,
+                     "the replaced worker back")
         else:
             after = wait_for(lambda: (s := shadow(server, "shadowed"))["errors"]["shadow"]
                              + s["dropped"] - before["errors"]["shadow"] - before["dropped"] >= 20
@@ -696,7 +709,8 @@ def test_a_saturated_shadow_drops_and_counts(built, case, tmp_path):
     folder = tmp_path / "saturated"
     shutil.copytree(built[0] / "shadowed", folder / "shadowed")
     write_serving(folder / "shadowed", {"aliases": {"champion": 1}, "shadow": 3})  # 3 sleeps 2 s
-    srv = Server(folder, "--reload-interval", "0", "--workers", "2", "--shadow-queue", "1")
+    srv = Server(folder, "--reload-interval", "0", "--workers", "2", "--shadow-queue", "1",
+                 "--shadow-timeout", "10")
     try:
         for _ in range(10):
             r = predict(srv, "shadowed", case["rows"])
@@ -707,6 +721,37 @@ def test_a_saturated_shadow_drops_and_counts(built, case, tmp_path):
         assert got["dropped"] >= 1 and got["shadowed"] + got["dropped"] == 10, got
         metrics = requests.get(srv.url + "/metrics", timeout=TIMEOUT).text
         assert 'bridge_shadow_total{model="shadowed",outcome="dropped"}' in metrics
+    finally:
+        srv.stop()
+
+
+def test_a_caller_never_waits_for_a_stuck_shadow_past_its_deadline(built, case, tmp_path):
+    """One R worker, and a shadow version stuck in Sys.sleep (no interrupt
+    reaches it). The call sent while the replay holds the only worker is
+    answered by the replaced worker inside its own deadline, where it would
+    have waited for R's 600 s (a 504 at --predict-timeout) had the shadow no
+    deadline of its own; then the shadow version rests and its calls are
+    dropped, so it cannot keep killing the worker."""
+    folder = tmp_path / "stuck"
+    shutil.copytree(built[0] / "shadowed", folder / "shadowed")
+    (folder / "shadowed" / "3" / "model.R").write_text(
+        "predict_fn <- function(model, newdata) {\n"
+        "  if (nrow(newdata) != 2) Sys.sleep(600)  # not the load's probe (two example rows)\n"
+        "  predict(model, newdata)\n}\n")
+    write_serving(folder / "shadowed", {"aliases": {"champion": 1}, "shadow": 3})
+    srv = Server(folder, "--reload-interval", "0", "--workers", "1", "--predict-timeout", "25",
+                 "--shadow-timeout", "2")
+    try:
+        assert predict(srv, "shadowed", case["rows"]).status_code == 200
+        time.sleep(0.5)  # the replay has the worker (had it not, the call below went first)
+        for _ in range(4):
+            r = predict(srv, "shadowed", case["rows"])
+            assert r.status_code == 200, r.text
+            assert close(r.json()["predictions"], case["expected"][0])
+        got = wait_for(lambda: (s := shadow(srv, "shadowed"))["timeouts"] == 1
+                       and s["dropped"] >= 3 and s, "one shadow call stopped, the rest dropped")
+        assert got["shadowed"] == 0 and got["suspended_seconds"] > 0, got
+        assert got["timeouts"] == 1 and got["errors"]["routed"] == 0, got
     finally:
         srv.stop()
 

@@ -151,9 +151,18 @@ def test_innocent_requests_never_pay_for_a_timeout(start_server, hurt_models):
                 assert_r_answer(r)
         else:
             assert r.status_code in (200, 504), r.text
-    assert any(kind == "innocent" and r.status_code == 200 for kind, r in results)
     assert server.proc.poll() is None
     assert wait_for(lambda: ready(server))  # workers killed at the end are back
+    # Whether any innocent call of the storm found a live worker within its 1 s
+    # depends on how fast R restarts on this machine (on a loaded CI runner both
+    # workers were restarting for the whole storm). What must hold is that one
+    # idle worker answers while the other is being killed:
+    with ThreadPoolExecutor(1) as pool:
+        stuck = pool.submit(predict, server, "hurt", {"spin": 600})
+        time.sleep(0.3)
+        assert_r_answer(predict(server))
+        assert stuck.result().status_code == 504
+    assert wait_for(lambda: ready(server))
     assert_r_answer(predict(server))
 
 

@@ -161,6 +161,7 @@ SHADOW_REPORT = {
     "properties": {"model": {"type": "string"}, "shadow_version": {"type": ["string", "null"]},
                    "shadowed": {"type": "integer"}, "dropped": {"type": "integer"},
                    "errors": {"type": "object"}, "rows_compared": {"type": "integer"},
+                   "timeouts": {"type": "integer"}, "suspended_seconds": {"type": "number"},
                    "agreement": {"type": ["number", "null"]},
                    "mean_abs_difference": {"type": ["number", "null"]},
                    "max_abs_difference": {"type": ["number", "null"]},

@@ -49,8 +49,8 @@ class Service:
         # model's shadow version off the request path, and tells the other
         # observers of those answers (Event.shadow). Before the log, so at
         # shutdown it stops first and the log drains what it answered.
-        service.shadow = ShadowObserver(service, registry, registry.pool,
-                                        maxsize=settings.shadow_queue)
+        service.shadow = ShadowObserver(service, registry, maxsize=settings.shadow_queue,
+                                        timeout=settings.shadow_timeout)
         service.observers.add(service.shadow)
         for observer in queued:  # the prediction log, the drift monitor
             service.observers.add(observer)

@@ -8,9 +8,17 @@ it only looks up whether the model has a shadow and enqueues the event
 counted, never waited for. On the shadow thread, `_replay` re-checks the
 caller's rows and arguments against the shadow version (its schema may
 differ), runs it in an R worker, compares the two answers and tells the
-service's other observers with an Event whose `shadow` is True. A shadow
-call is also dropped when callers are waiting for an R worker: it never
-queues ahead of them. Nothing here can change the caller's answer or status.
+service's other observers with an Event whose `shadow` is True. Nothing
+here can change the caller's answer or status, and a caller waits for a
+shadow call at most its deadline:
+- it runs only on an idle R worker while no caller waits for one
+  (pool.Pool._run_spare), on the shadow thread, never queued; with none
+  idle it is dropped and counted;
+- it has its own deadline (--shadow-timeout, at most the model's own): past
+  it the worker is killed as for any call, and that shadow version is
+  suspended (its calls dropped) for SUSPEND seconds, doubling with each
+  further timeout up to SUSPEND_MAX, so a slow shadow version cannot keep
+  killing workers.
 
 Shadow Event contract (for observers such as the prediction log):
     context     a copy of the caller's Context (same request_id, protocol,
@@ -32,13 +40,16 @@ import threading
 import time
 
 from .. import metrics
-from ..errors import BridgeError, InputError
+from ..errors import BridgeError, InputError, NoSpareWorker, PredictTimeout
 from ..forecast import ForecastRequest
 from ..service.calls import Answer, Event
 from ..service.observers import Queued
 from ..table import Request, prepare_request
 
 log = logging.getLogger(__name__)
+
+SUSPEND = 60.0        # seconds a shadow version rests after its first timeout ...
+SUSPEND_MAX = 900.0   # ... doubling with each timeout after it, up to this
 
 
 @dataclasses.dataclass
@@ -53,6 +64,9 @@ class ShadowStats:
         self.model, self.version = model, version
         self._lock = threading.Lock()
         self.shadowed = self.dropped = self.shadow_errors = self.primary_errors = 0
+        self.timeouts = 0
+        self.suspended_until = 0.0   # time.monotonic(); a timed-out shadow version rests
+        self._rest = SUSPEND
         self.rows = self.class_rows = self.agreeing = self.numbers = 0
         self.abs_sum = self.abs_max = 0.0
         self.latency_sum = self.latency_max = 0.0
@@ -61,9 +75,22 @@ class ShadowStats:
         with self._lock:
             setattr(self, field, getattr(self, field) + 1)
 
+    def suspended(self):
+        return time.monotonic() < self.suspended_until
+
+    def timed_out(self):
+        """The shadow version passed its deadline: it rests, longer each time."""
+        with self._lock:
+            self.timeouts += 1
+            self.shadow_errors += 1
+            rest, self._rest = self._rest, min(SUSPEND_MAX, self._rest * 2)
+            self.suspended_until = time.monotonic() + rest
+            return rest
+
     def compared(self, routed, shadow, latency_ms):
         rows, class_rows, agreeing, numbers, abs_sum, abs_max = compare(routed, shadow)
         with self._lock:
+            self._rest = SUSPEND
             self.shadowed += 1
             self.rows += rows
             self.class_rows += class_rows
@@ -81,6 +108,8 @@ class ShadowStats:
                 "model": self.model, "shadow_version": self.version,
                 "shadowed": done, "dropped": self.dropped,
                 "errors": {"shadow": self.shadow_errors, "routed": self.primary_errors},
+                "timeouts": self.timeouts,
+                "suspended_seconds": max(0.0, round(self.suspended_until - time.monotonic(), 1)),
                 "rows_compared": self.rows,
                 "agreement": self.agreeing / self.class_rows if self.class_rows else None,
                 "mean_abs_difference": self.abs_sum / self.numbers if self.numbers else None,
@@ -126,12 +155,12 @@ def _number(x):
 
 
 class ShadowObserver:
-    def __init__(self, service, catalog, workers=None, maxsize=64):
+    def __init__(self, service, catalog, maxsize=64, timeout=1.0):
         """`service`: whose observers hear of shadow answers; `catalog`: the
-        registry (its `versioned(name)`); `workers`: the pool (its queue depth)."""
+        registry (its `versioned(name)`); `timeout`: a shadow call's deadline."""
         self._service = service
         self._catalog = catalog
-        self._workers = workers
+        self._timeout = timeout
         self._stats = {}
         self._lock = threading.Lock()
         self.queue = Queued(ShadowReplay(self), maxsize, name="shadow", on_drop=self._dropped)
@@ -198,9 +227,8 @@ class ShadowObserver:
         if label is None or label == event.version:
             return
         stats = self.stats(event.model, label)
-        if self._workers is not None and self._workers.queue_depth() > 0:
-            stats.count("dropped")  # callers are waiting for an R worker: they go first
-            metrics.shadow_outcome(event.model, "dropped")
+        if stats.suspended():
+            self._drop(stats, event.model)
             return
         context = dataclasses.replace(event.context, started=time.perf_counter(), observed=True)
         request = model = None
@@ -211,14 +239,24 @@ class ShadowObserver:
                 if model.kind != "forecaster":
                     raise InputError(f"shadow version {label} of {event.model!r} is not a forecaster")
                 request = event.request
-                prediction = model.forecast_request(request)
+                prediction = _spare(model, "forecast_spare", "forecast_request", request, self._timeout)
             else:
                 caller_args = {k: event.request.args[k] for k in event.request.caller}
                 request = prepare_request(model, event.table, caller_args)
-                prediction = model.run(request)
+                prediction = _spare(model, "run_spare", "run", request, self._timeout)
+        except NoSpareWorker:
+            self._drop(stats, event.model)  # callers (would) wait for R: they go first
+            return
         except Exception as exc:
-            stats.count("shadow_errors")
-            metrics.shadow_outcome(event.model, "error")
+            if isinstance(exc, PredictTimeout):
+                rest = stats.timed_out()
+                metrics.shadow_outcome(event.model, "timeout")
+                log.warning("shadow version %s of %r passed its %g s deadline (--shadow-timeout); "
+                            "its R worker was replaced and its shadow calls rest for %g s",
+                            label, event.model, self._timeout, rest)
+            else:
+                stats.count("shadow_errors")
+                metrics.shadow_outcome(event.model, "error")
             error = exc if isinstance(exc, BridgeError) else None
             status = error.status if error is not None else 500
             self._tell(ShadowEvent(context, event.model, label, status, context.elapsed_ms(),
@@ -231,8 +269,21 @@ class ShadowObserver:
                                answer=Answer(event.model, label, prediction, latency),
                                shadow=True, primary=event))
 
+    def _drop(self, stats, model):
+        stats.count("dropped")
+        metrics.shadow_outcome(model, "dropped")
+
     def _tell(self, event):
         self._service.observers.notify(event)
+
+
+def _spare(model, spare, plain, request, timeout):
+    """The shadow call on a spare R worker (workers.remote.ServedModel); a
+    model in this process (no pool) runs it as any call."""
+    method = getattr(model, spare, None)
+    if method is None:
+        return getattr(model, plain)(request)
+    return method(request, timeout)
 
 
 class ShadowReplay:

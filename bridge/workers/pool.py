@@ -38,8 +38,8 @@ from concurrent.futures import Future
 from multiprocessing.connection import Connection
 
 from .. import metrics
-from ..errors import (ModelLoadError, PlumberLoadError, PredictTimeout, WorkerCrashed,
-                      WorkerOutOfMemory, WorkerStartError)
+from ..errors import (ModelLoadError, NoSpareWorker, PlumberLoadError, PredictTimeout,
+                      WorkerCrashed, WorkerOutOfMemory, WorkerStartError)
 from ..settings import ROOT
 from .dispatcher import Dispatcher, Job, claim
 from .messages import Load, Predict, Ready, Reply, Unload, error_from_wire, receive, send
@@ -459,6 +459,27 @@ class Pool:
         if not (self.dispatcher.queue_depth() == 0
                 and any(handle.run_inline(job) for handle in self.handles)):
             self.dispatcher.submit(job)
+        return self.dispatcher.wait(job)
+
+    def predict_spare(self, model, item, rows, timeout):
+        """`predict` only on a spare worker, within `timeout` (a shadow call,
+        bridge/versions/shadow.py); NoSpareWorker when there is none."""
+        job = Job("predict", None, rows=rows, model=model, item=item,
+                  deadline=time.monotonic() + timeout, file_id=model.file_id)
+        return self._run_spare(job)
+
+    def call_spare(self, message, timeout, file_id=None):
+        """`call` only on a spare worker, within `timeout`; NoSpareWorker when none."""
+        return self._run_spare(Job("call", message, deadline=time.monotonic() + timeout,
+                                   file_id=file_id))
+
+    def _run_spare(self, job):
+        """Runs `job` on this thread on an idle worker while no caller waits
+        for one; never queued: NoSpareWorker when none is idle. (Its
+        deadline bounds how long a caller arriving meanwhile can wait.)"""
+        if self.dispatcher.queue_depth() > 0 or not any(
+                handle.run_inline(job) for handle in reversed(self.handles)):
+            raise NoSpareWorker("no R worker is idle")
         return self.dispatcher.wait(job)
 
     def call(self, message, timeout, what="the call", pinned=False, file_id=None):

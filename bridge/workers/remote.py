@@ -58,6 +58,16 @@ class ServedModel:
         return self.pool.call(Forecast(self.file_id, self.name, request), self.timeout,
                               "forecast()", file_id=self.file_id)
 
+    # A shadow call (bridge/versions/shadow.py): only on a spare worker, with
+    # its own deadline; pool.NoSpareWorker when no worker is spare.
+
+    def run_spare(self, request, timeout):
+        return self.pool.predict_spare(self, request, request[1], min(timeout, self.timeout))
+
+    def forecast_spare(self, request, timeout):
+        return self.pool.call_spare(Forecast(self.file_id, self.name, request),
+                                    min(timeout, self.timeout), file_id=self.file_id)
+
 
 class RemotePlumber:
     """The Plumber files every R worker hosts, as the front's sink sees them."""
