@@ -7,7 +7,6 @@ invariant on the class of failure, not on one model.
 """
 
 import json
-import math
 
 import pytest
 import requests

@@ -3,7 +3,6 @@ real servers, with the payloads MLflow documents (`mlflow models serve`;
 pandas' to_dict(orient="split"/"records") and to_csv() as MLflow's own
 client builds them), each compared with R's own predictions."""
 
-import io
 import json
 
 import pandas as pd
@@ -11,7 +10,7 @@ import pytest
 import requests
 
 import bridge
-from conftest import EXAMPLES, ROOT, copy_model
+from conftest import EXAMPLES, copy_model
 
 CASES = ["lm_factor", "glm_binomial", "randomforest_class_prob", "ranger_class_prob", "lm_types"]
 

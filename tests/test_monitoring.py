@@ -7,7 +7,6 @@ import base64
 import io
 import math
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd

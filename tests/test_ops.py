@@ -4,7 +4,6 @@ One real server (with --require-lock) serves the HTTP tests; the rest run
 in-process or read files."""
 
 import json
-import os
 import re
 import shutil
 import subprocess

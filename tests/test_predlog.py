@@ -5,7 +5,6 @@ outputs as answered; refusals too; sampling, rotation, files readable while
 the server writes, SIGTERM drains, a full queue drops and counts without
 any caller waiting; hostile names and values survive into Parquet."""
 
-import concurrent.futures
 import json
 import random
 import threading

@@ -13,7 +13,6 @@
 """
 
 import json
-import os
 import shutil
 from pathlib import Path
 
