@@ -260,6 +260,21 @@ def test_an_r_error_caused_by_an_argument_is_a_422_naming_it(server, fixture_mod
     assert "num.trees" in resp.json()["description"]
 
 
+def test_arguments_that_fail_only_together_are_named_together(server, fixture_models):
+    """predict.glm reads dispersion only for se.fit = TRUE: R fails without
+    either one gone, so both are named (not whichever was tried first), and
+    an innocent argument beside them is not."""
+    case = load_case(fixture_models, "glm_binomial")
+    for args in ({"se.fit": True, "dispersion": "x"}, {"dispersion": "x", "se.fit": True},
+                 {"type": "response", "se.fit": True, "dispersion": "x"}):
+        resp = predict(server, "glm_binomial", case["rows"], args)
+        assert resp.status_code == 422, resp.text
+        assert sorted(resp.json()["argument"]) == ["dispersion", "se.fit"], resp.text
+        assert "together" in resp.json()["description"]
+    # alone, R ignores dispersion: R's own answer, not a refusal
+    assert predict(server, "glm_binomial", case["rows"], {"dispersion": "x"}).status_code == 200
+
+
 def test_an_r_error_caused_by_a_value_is_a_422_naming_the_column(server, fixture_models):
     case = load_case(fixture_models, "gls_mtcars")
     rows = [dict(row) for row in case["rows"]]

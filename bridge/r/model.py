@@ -240,7 +240,8 @@ class RModel:
             message = out["error"][0]
             kind = out["kind"][0]
             if kind == "input":
-                raise _input_error(message, {k: rpy2py_vector(out[k]) for k in ("argument", "column", "row", "missing")
+                raise _input_error(message, {k: rpy2py_vector(out[k]) for k in
+                                             ("argument", "together", "column", "row", "missing")
                                              if k in out})
             if kind == "argument":
                 names = rpy2py_vector(out["arguments"])
@@ -383,8 +384,15 @@ def _input_error(message, blame):
     if blame.get("argument"):
         names = blame["argument"]
         what = ", ".join(f"'{n}'" for n in names)
-        return InputError(f"R rejected the argument{'s' if len(names) > 1 else ''} {what}: {message}",
-                          r_message=message, argument=names[0] if len(names) == 1 else names)
+        if len(names) == 1:
+            why = ""
+        elif blame.get("together") == [True]:
+            why = " (together: the call succeeds only without all of them)"
+        else:
+            why = " (together: the call succeeds without any one of them)"
+        return InputError(f"R rejected the argument{'s' if len(names) > 1 else ''} {what}{why}: "
+                          f"{message}", r_message=message,
+                          argument=names[0] if len(names) == 1 else names)
     if blame.get("missing"):
         name, row = blame["column"][0], blame["row"][0]
         return InputError(f"column '{name}', row {row}: null (a missing value), which this model's "
