@@ -99,6 +99,36 @@ def test_a_reference_file_overrides(session, model_dir):
     assert ref["columns"]["cyl"]["counts"] == {"4": 2, "8": 1}
 
 
+def test_a_reference_csv_of_dates_is_read_as_dates(session, model_dir):
+    """Dates and times in a CSV are text: read as R's numbers for them (days,
+    seconds since 1970 UTC), the same scale live requests are summarised on."""
+    from bridge.r.model import read_model_file
+
+    rscript(f"""d <- data.frame(day = as.Date("2024-01-01") + 0:29,
+                                at = as.POSIXct("2024-01-01", tz = "UTC") + 3600 * (0:29), y = 1:30)
+                saveRDS(lm(y ~ day + at, d), {str(model_dir / "dated.rds")!r})""")
+    pd.DataFrame({"day": ["2024-01-01", "2024-01-11", None, "not a date"],
+                  "at": ["2024-01-01 00:00:00", "2024-01-01T02:00:00Z", "2024-01-01 04:00:00+00:00",
+                         None]}).to_csv(model_dir / "dated.reference.csv", index=False)
+    ref = read_model_file(model_dir / "dated.rds", session)["dated"].reference
+    assert ref["source"] == "file dated.reference.csv"
+    day, at = ref["columns"]["day"], ref["columns"]["at"]
+    first = (pd.Timestamp("2024-01-01") - pd.Timestamp("1970-01-01")).days
+    assert day["quantiles"][0] == first and day["quantiles"][-1] == first + 10, day
+    assert day["missing"] == 0.5  # the empty cell and the one that is no date
+    assert at["quantiles"][0] == first * 86400 and at["quantiles"][-1] == first * 86400 + 4 * 3600, at
+    assert at["missing"] == 0.25
+    # Parquet: a date32 column (Python dates to pandas) and a timestamp column
+    (model_dir / "dated.reference.csv").unlink()
+    pd.DataFrame({"day": pd.Series([pd.Timestamp("2024-01-01").date(), None], dtype=object),
+                  "at": pd.to_datetime(["2024-01-01 01:00", None]).as_unit("ms")}).to_parquet(
+        model_dir / "dated.reference.parquet")
+    ref = read_model_file(model_dir / "dated.rds", session)["dated"].reference
+    assert ref["source"] == "file dated.reference.parquet"
+    assert ref["columns"]["day"]["quantiles"][0] == first and ref["columns"]["day"]["missing"] == 0.5
+    assert ref["columns"]["at"]["quantiles"][0] == first * 86400 + 3600
+
+
 def test_a_version_folder_reference(session, model_dir):
     from bridge.r.model import read_model_file
 

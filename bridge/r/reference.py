@@ -104,19 +104,38 @@ def _read_file(path, columns):
         if col.name not in frame.columns:
             continue
         series = frame[col.name]
+        if col.kind in ("Date", "POSIXct") and not (pd.api.types.is_numeric_dtype(series)
+                                                    or pd.api.types.is_datetime64_any_dtype(series)):
+            # A CSV's dates are text ("2024-01-05", R's write.csv; a time with
+            # or without its offset), a Parquet date32 column Python dates:
+            # read as instants in UTC.
+            parsed = pd.to_datetime(series.astype(object), errors="coerce", utc=True, format="ISO8601")
+            if not parsed.notna().any() and series.notna().any():
+                continue  # no value reads as a date: the schema's summary
+            series = parsed
         if col.name in labels:
             out[col.name] = [None if v is None else _label(v)
                              for v in series.astype(object).where(series.notna(), None)]
         elif pd.api.types.is_datetime64_any_dtype(series):
+            # R's numbers for them: days (Date) or seconds (POSIXct) since 1970
+            # UTC, whatever unit pandas keeps them in.
             stamps = series.dt.tz_localize("UTC") if series.dt.tz is None else series
-            seconds = stamps.astype("int64") / (86400e9 if col.kind == "Date" else 1e9)
-            out[col.name] = seconds.where(series.notna(), np.nan).to_numpy(dtype=np.float64)
+            seconds = (stamps - _epoch()) / pd.Timedelta(seconds=1)
+            if col.kind == "Date":
+                seconds = seconds / 86400
+            out[col.name] = seconds.to_numpy(dtype=np.float64, na_value=np.nan)
         elif pd.api.types.is_numeric_dtype(series) and series.dtype != bool:
             out[col.name] = series.to_numpy(dtype=np.float64, na_value=np.nan)
         else:
             out[col.name] = [None if v is None else _label(v)
                              for v in series.astype(object).where(series.notna(), None)]
     return out
+
+
+def _epoch():
+    import pandas as pd
+
+    return pd.Timestamp(0, tz="UTC")
 
 
 def _label(value):
