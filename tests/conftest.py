@@ -130,12 +130,17 @@ class Server:
                 raise RuntimeError(f"server exited: {self.output()}")
             try:
                 r = requests.get(self.url + "/readyz", timeout=1)
-                if not scanned or r.json().get("scan") == "complete":
+                # Ours, not another process that took the port first (this one
+                # then exits with "Address already in use", and is started again).
+                if (not scanned or r.json().get("scan") == "complete") and self._listening():
                     return
             except (requests.RequestException, ValueError):
                 pass
             time.sleep(0.2)
         raise RuntimeError(f"server not up after {timeout}s: {self.output()}")
+
+    def _listening(self):
+        return f":{self.port} (" in self.output() and self.proc.poll() is None
 
     def output(self):
         self.log.flush()
