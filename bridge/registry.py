@@ -44,8 +44,10 @@ class FileState:
 
 
 class Registry:
-    def __init__(self, folder, pool, manifest=None, follow_symlinks=False, default_timeout=30.0):
+    def __init__(self, folder, pool, manifest=None, follow_symlinks=False, default_timeout=30.0,
+                 pinned_versions=None):
         self.folder = Path(folder)
+        self.pinned_versions = pinned_versions  # None: versions.store.PINNED
         self.follow_symlinks = follow_symlinks
         self.pool = pool
         self.default_timeout = default_timeout
@@ -303,7 +305,8 @@ class Registry:
                     name, path, self, manifest_signature=lambda: (
                         self.manifest.signature() if self.manifest is not None else None),
                     verify=None if self.manifest is None else (
-                        lambda p: self.manifest.verify_file(p, self.folder)))
+                        lambda p: self.manifest.verify_file(p, self.folder)),
+                    **({} if self.pinned_versions is None else {"pinned": self.pinned_versions}))
             try:
                 changed |= versioned.scan(settle)
             except Exception:

@@ -34,7 +34,8 @@ def build(settings, readiness=None):
     pool.start()
     registry = Registry(settings.models, pool, manifest=Manifest.from_settings(settings),
                         follow_symlinks=settings.follow_symlinks,
-                        default_timeout=settings.predict_timeout)
+                        default_timeout=settings.predict_timeout,
+                        pinned_versions=settings.pinned_versions)
     plumber_apis = (RemotePlumber(pool, files, settings.predict_timeout,
                                   pinned=settings.plumber_workers == 1) if files else None)
     service = Service.from_settings(registry, settings, readiness)

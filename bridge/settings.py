@@ -51,6 +51,7 @@ class Settings:
     plumber_bare: bool = False    # load plumber.R files without attaching plumber
     shadow_queue: int = 64        # shadow calls waiting to run before more are dropped (docs/versions.md)
     shadow_timeout: float = 1.0   # seconds a shadow call may take (at most the model's own timeout)
+    pinned_versions: int = 4      # versions held per name because callers pinned them (docs/versions.md)
     plumber_workers: int = 0      # 1: every Plumber request to one R worker (stateful files); 0: any
     package_check: str = "warn"   # warn | refuse | off: a package at another version than saved with
     # monitoring (docs/monitoring.md)

@@ -219,6 +219,40 @@ def test_a_version_not_held_is_loaded_when_a_caller_pins_it(server, built, case)
         write_serving(folder, {"aliases": {"champion": 1}})
 
 
+def test_versions_held_for_pinned_calls_are_bounded(built, case, tmp_path):
+    """A caller pinning every version in turn must not load them all into
+    every worker: at most BRIDGE_PINNED_VERSIONS are held for pinned calls,
+    the least recently pinned let go (and loaded again if pinned again)."""
+    folder = tmp_path / "many" / "credit"
+    for label, fit in (("1", 1), ("2", 2), ("3", 3), ("4", 1), ("5", 2)):
+        shutil.copytree(built[0] / "credit" / str(fit), folder / label)
+    write_serving(folder, {"aliases": {"champion": 1}, "load": [1]})
+    srv = Server(folder.parent, "--reload-interval", "0", env={"BRIDGE_PINNED_VERSIONS": "2"})
+    fits = {"1": 1, "2": 2, "3": 3, "4": 1, "5": 2}
+
+    def pin(label):
+        r = predict(srv, "credit", case["rows"], label)
+        assert r.status_code == 200 and r.json()["version"] == label, r.text
+        assert answered_by(case, r.json()["predictions"]) == fits[label]
+
+    def held():
+        return {v["version"] for v in versions(srv, "credit")["versions"] if v["loaded"]}
+
+    try:
+        assert held() == {"1"}
+        for label in ("2", "3", "4"):
+            pin(label)
+        assert held() == {"1", "3", "4"}     # 2 was pinned longest ago
+        pin("3")                             # 3 is now the most recent
+        pin("5")
+        assert held() == {"1", "3", "5"}
+        pin("2")                             # let go before: loaded again
+        assert held() == {"1", "5", "2"}
+        assert predict(srv, "credit", case["rows"]).json()["version"] == "1"
+    finally:
+        srv.stop()
+
+
 # ---- the traffic split ------------------------------------------------------------------
 
 def test_a_90_10_split_over_10000_requests(server, case):

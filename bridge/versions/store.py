@@ -11,9 +11,11 @@ after it. A deleted version that the routing still names keeps serving
 (listed as deleted) until the routing stops naming it.
 """
 
+import collections
 import dataclasses
 import datetime as dt
 import logging
+import threading
 import time
 
 from ..errors import ModelLoadError
@@ -24,6 +26,7 @@ from .routing import Router
 
 log = logging.getLogger(__name__)
 RETIRE_MARGIN = 5.0  # seconds past a call's timeout before its copy is unloaded
+PINNED = 4  # versions held because callers pinned them, per name (BRIDGE_PINNED_VERSIONS)
 
 
 @dataclasses.dataclass
@@ -63,9 +66,11 @@ class Versioned:
     """The versions of one name. `loader` is the registry: load_version(name,
     path) -> (ServedModel, file_id, snapshot) and release(file_id, snapshot)."""
 
-    def __init__(self, name, folder, loader, manifest_signature=lambda: None, verify=None):
+    def __init__(self, name, folder, loader, manifest_signature=lambda: None, verify=None,
+                 pinned=PINNED):
         """`verify(path)`: raises unless the manifest approves serving.json
-        (--require-lock); None: no manifest."""
+        (--require-lock); None: no manifest. `pinned`: how many versions
+        callers pinned are held at most (the least recently pinned goes)."""
         self.name = name
         self._verify = verify
         self.folder = folder
@@ -79,7 +84,12 @@ class Versioned:
         self._pending = {}
         self._after = []
         self._retiring = []   # (when, file id, snapshot): copies unloaded once no call can hold them
-        self._demanded = set()  # versions a caller pinned: held from then on
+        # Versions a caller pinned and serving.json does not hold, least
+        # recently pinned first: held while they are among the last `pinned`
+        # (a caller naming every version must not load them all into every worker).
+        self._demanded = collections.OrderedDict()
+        self._pinned = max(0, pinned)
+        self._demand_lock = threading.Lock()
         # What request threads read, replaced whole: (Router, {label: ServedModel}).
         self._view = (Router(name), {})
 
@@ -101,6 +111,8 @@ class Versioned:
                                  f"{self.name}/versions says why", model=self.name)
         model = models.get(label)
         state = self.versions.get(label)
+        if model is not None and version is not None and label in self._demanded:
+            self._touch(label)
         if model is None and version is not None and state is not None and not state.error \
                 and not state.deleted:
             # A version not held in the workers, pinned by a caller: loaded
@@ -110,6 +122,8 @@ class Versioned:
             state = self.versions.get(label)
         if model is None:
             why = state.error if state is not None and state.error else "it is not loaded"
+            if why == "it is not loaded" and version is not None and self._pinned == 0:
+                why += " (BRIDGE_PINNED_VERSIONS=0: a version is not loaded for a call that pins it)"
             raise ModelLoadError(f"version {label} of {self.name!r} cannot answer: {why}",
                                  model=self.name, version=label)
         return model
@@ -251,8 +265,21 @@ class Versioned:
             state.loaded_at = dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds")
 
     def demand(self, label):
-        """Holds `label` in the workers from the next scan on (a caller pinned it)."""
-        self._demanded.add(label)
+        """Holds `label` in the workers from the next scan on (a caller pinned
+        it); past `pinned` such versions, the least recently pinned is let go."""
+        with self._demand_lock:
+            self._demanded[label] = None
+            self._demanded.move_to_end(label)
+            while len(self._demanded) > self._pinned:
+                gone, _ = self._demanded.popitem(last=False)
+                log.info("%s version %s: no longer held for pinned calls (%d pinned versions "
+                         "at most, BRIDGE_PINNED_VERSIONS); loaded again when pinned", self.name,
+                         gone, self._pinned)
+
+    def _touch(self, label):
+        with self._demand_lock:
+            if label in self._demanded:
+                self._demanded.move_to_end(label)
 
     def _needed(self, serving, labels):
         """Versions held in the R workers: serving.json "load", plus every
@@ -267,8 +294,10 @@ class Versioned:
         out |= self._reachable(serving, labels)
         if labels and serving.load == "routed":
             out.add(labels[-1])
-        self._demanded &= set(labels)  # a deleted version is not held again if it comes back
-        return out | self._demanded
+        with self._demand_lock:
+            for label in [l for l in self._demanded if l not in labels]:
+                del self._demanded[label]  # a deleted version is not held again if it comes back
+            return out | set(self._demanded)
 
     def _signature(self, vdir):
         path = vdir.path
