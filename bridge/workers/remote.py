@@ -59,7 +59,7 @@ class ServedModel:
                               "forecast()", file_id=self.file_id)
 
     # A shadow call (bridge/versions/shadow.py): only on a spare worker, with
-    # its own deadline; pool.NoSpareWorker when no worker is spare.
+    # its own deadline; errors.NoSpareWorker when no worker is spare.
 
     def run_spare(self, request, timeout):
         return self.pool.predict_spare(self, request, request[1], min(timeout, self.timeout))
