@@ -78,7 +78,7 @@ def typed(table_and_args):
     (and a float's sign and bits: repr)."""
     table, args = table_and_args
     return ([(name, [(type(v).__name__, repr(v)) for v in values])
-             for name, values in table.columns.items()], table.nrows, table.text, args)
+             for name, values in table.columns.items()], table.nrows, table.text, repr(args))
 
 
 @pytest.fixture(autouse=True)
@@ -128,6 +128,9 @@ def test_plain_rows_take_the_fast_path(first, n, wrapped):
     b'[{"a": "}"}, {"a": 2}]', b'[{"a": {"b": 1}}, {"a": 2}]',
     b'[{"a": ' + b"[" * 3000 + b"]" * 3000 + b"}]",
     b'[{"\\u0061": 1}, {"a": 2}]', b'[{"a": 1}, {"\\u0061": 2}]',  # a key escaped
+    b'{"data": [{"a": 1}], "args": {"k": 123456789012345678901234567}}',  # orjson: a float
+    b'{"data": [{"a": 1}], "args": {"k": [1e400]}}', b'{"data": [{"a": 1}], "args": null}',
+    b'{"data": [{"a": 1}], "args": {"k": 18446744073709551615, "n": {"m": [true, null]}}}',
     b'[{"a": 1}] trailing', b'[{"a": 1}, 2]', b'[{}]', b'{"data": [{"a": 1}], "args": 3}',
 ])
 def test_edge_bodies_agree(body):

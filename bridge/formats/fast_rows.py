@@ -75,14 +75,17 @@ def columns(body):
     try:
         if wrapped:
             doc = msgspec.json.decode(body, type=doc_type)
-            rows, args = doc.data, doc.args
+            rows = doc.data
+            # The arguments as orjson reads them (msgspec keeps an integer past
+            # uint64 an int, orjson makes it a float).
+            args = {} if doc.args is None else orjson.loads(memoryview(doc.args))
             if args is None:
                 args = {}
             elif not isinstance(args, dict):
                 return None  # the general path says what is wrong with it
         else:
             rows, args = msgspec.json.decode(body, type=list[rows_type]), {}
-    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError):
+    except (msgspec.DecodeError, msgspec.ValidationError, RecursionError, orjson.JSONDecodeError):
         return None
     table = Table({name: list(map(attrgetter(f"f{i}"), rows)) for i, name in enumerate(names)},
                   len(rows))
@@ -114,7 +117,7 @@ def _types(names):
         fields = [(f"f{i}", _Scalar, None) for i in range(len(names))]
         row = msgspec.defstruct("Row", fields, rename=dict(zip((f[0] for f in fields), names)),
                                 forbid_unknown_fields=True, gc=False)
-        doc = msgspec.defstruct("Rows", [("data", list[row]), ("args", object, None)],
+        doc = msgspec.defstruct("Rows", [("data", list[row]), ("args", msgspec.Raw, None)],
                                 forbid_unknown_fields=True)
         found = _decoders[names] = (row, doc)
     return found
