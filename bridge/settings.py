@@ -42,6 +42,7 @@ class Settings:
     max_header_bytes: int = 64 * 1024
     read_timeout: float = 30.0    # seconds to receive one request's head and body
     max_connections: int = 1000   # open client connections (docs/front.md)
+    buffer_bytes: int = 8 * 2**20  # a request body or an answer kept in memory up to this, then a temp file
     require_lock: bool = False
     follow_symlinks: bool = False  # serve model files that link outside the folder
     lock_file: str = ""           # default: <models>/bridge.lock

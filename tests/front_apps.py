@@ -6,7 +6,7 @@ that tests/test_front_server.py attacks, signals and drains.
 GET  /fast                   {"ok": true}
 GET  /slow?seconds=S&id=X    sleeps S seconds, then {"id": X, "slept": S}
 GET  /inflight               {"started": n, "running": m} of /slow calls
-POST /echo                   {"bytes": length of the body read}
+POST /echo                   {"bytes": length of the body read}; ?back=true: the body
 GET  /readyz                 200 or 503 from health.Readiness, like the bridge's
 GET  /reloads                {"started": n, "finished": m} calls of on_reload
 """
@@ -75,7 +75,11 @@ class Report:
 
 class Echo:
     def on_post(self, req, resp):
-        resp.media = {"bytes": len(req.bounded_stream.read())}
+        body = req.bounded_stream.read()
+        if req.get_param_as_bool("back"):
+            resp.data = body  # the body itself, as the answer
+            return
+        resp.media = {"bytes": len(body)}
 
 
 class Ready:

@@ -112,6 +112,22 @@ def wait_for(check, timeout, what):
         time.sleep(0.05)
 
 
+# -- bodies and answers larger than what is kept in memory -----------------------
+
+@pytest.mark.parametrize("buffer_bytes", [65536, None], ids=["spilled to a file", "default"])
+def test_large_bodies_and_answers_arrive_whole(front, buffer_bytes):
+    """A body and an answer past BRIDGE_BUFFER_BYTES go through waitress's
+    temporary file, below it through memory: both arrive byte for byte."""
+    server = front(**({} if buffer_bytes is None else {"buffer_bytes": buffer_bytes}))
+    body = bytes(range(256)) * (3 * 2**20 // 256) + b"end"
+    with requests.Session() as session:  # kept alive: the buffers are reused
+        for _ in range(3):
+            r = session.post(server.url + "/echo", data=body, timeout=30)
+            assert r.json() == {"bytes": len(body)}
+            r = session.post(server.url + "/echo?back=true", data=body, timeout=30)
+            assert r.status_code == 200 and r.content == body
+
+
 # -- slow clients ----------------------------------------------------------
 
 class Trickler:

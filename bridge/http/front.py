@@ -219,6 +219,11 @@ class Front:
         # waitress counts its listening sockets and their wake-up pipes as
         # connections: allow max_connections clients on top of those.
         adj.connection_limit = settings.max_connections + 2 * len(adj.listen)
+        # waitress keeps a body it reads (512 KiB) and an answer it writes
+        # (1 MiB) in memory up to these sizes, then moves them to a temporary
+        # file: a 100,000-row request and its answer (3 MB, 2 MB) went through
+        # the disk, 9-17 ms of 45-65 ms (bench/RESULTS.md). BRIDGE_BUFFER_BYTES.
+        adj.inbuf_overflow = adj.outbuf_overflow = settings.buffer_bytes
         _raise_file_limit(settings.max_connections + SPARE_FILES)
         self.dispatcher = ThreadedTaskDispatcher()
         self.dispatcher.set_thread_count(settings.threads)
