@@ -88,7 +88,7 @@ class Settings:
 
 
 SIZE_FIELDS = ("max_body_bytes", "max_response_bytes", "max_header_bytes", "worker_memory",
-               "log_rotate_bytes")
+               "log_rotate_bytes", "buffer_bytes")
 
 
 def parse_size(text):
