@@ -104,8 +104,6 @@ def main(argv=None):
     args = parser.parse_args(argv)
     if getattr(args, "log_sample", None) is not None and not 0 <= args.log_sample <= 1:
         parser.error("--log-sample must be between 0 and 1")
-    if getattr(args, "shadow_timeout", None) is not None and not args.shadow_timeout > 0:
-        parser.error("--shadow-timeout must be a positive number of seconds")
     if args.command == "predict":
         return scoring.main(args)
     if args.command == "forecast":

@@ -84,6 +84,11 @@ class Settings:
             values["plumber"] = tuple(Path(p) for p in values["plumber"])
         if values.get("package_check", "warn") not in ("warn", "refuse", "off"):
             raise SystemExit(f"BRIDGE_PACKAGE_CHECK={values['package_check']!r}: use warn, refuse or off")
+        if not values.get("shadow_timeout", 1.0) > 0:  # NaN too
+            raise SystemExit(f"BRIDGE_SHADOW_TIMEOUT / --shadow-timeout={values['shadow_timeout']!r}: "
+                             "use a positive number of seconds")
+        if values.get("pinned_versions", 0) < 0:
+            raise SystemExit(f"BRIDGE_PINNED_VERSIONS={values['pinned_versions']!r}: use 0 or more")
         return cls(**values)
 
 

@@ -235,6 +235,29 @@ def test_bool_settings(raw, value):
     assert Settings.from_env({"BRIDGE_REQUIRE_LOCK": raw}).require_lock is value
 
 
+@pytest.mark.parametrize("env, overrides, fragment", [
+    ({"BRIDGE_SHADOW_TIMEOUT": "0"}, {}, "positive number of seconds"),
+    ({"BRIDGE_SHADOW_TIMEOUT": "nan"}, {}, "positive number of seconds"),
+    ({}, {"shadow_timeout": -1.0}, "positive number of seconds"),
+    ({"BRIDGE_PINNED_VERSIONS": "-1"}, {}, "0 or more"),
+    ({"BRIDGE_BUFFER_BYTES": "-5"}, {}, "not a size"),
+    ({"BRIDGE_BUFFER_BYTES": "lots"}, {}, "not a size"),
+])
+def test_an_operators_bad_setting_stops_the_start_saying_which(env, overrides, fragment):
+    from bridge.settings import Settings
+
+    with pytest.raises(SystemExit, match=fragment):
+        Settings.from_env(env, **overrides)
+
+
+def test_sizes_and_bounds_read_as_written():
+    from bridge.settings import Settings
+
+    got = Settings.from_env({"BRIDGE_BUFFER_BYTES": "512K", "BRIDGE_PINNED_VERSIONS": "0",
+                             "BRIDGE_SHADOW_TIMEOUT": "2.5"})
+    assert (got.buffer_bytes, got.pinned_versions, got.shadow_timeout) == (512 * 1024, 0, 2.5)
+
+
 def test_api_key_file(tmp_path):
     from bridge.http.auth import load_keys
     from bridge.settings import Settings
