@@ -254,6 +254,36 @@ def test_a_slow_observer_drops_and_counts_and_never_holds_the_caller():
     queued.close()
 
 
+def test_a_batching_observer_sees_every_call_in_order_and_ticks_meanwhile():
+    """Queued(batch=): a wake-up per batch, but every event observed, in
+    order, and the observer's tick() due while a stream never pauses."""
+    import time
+
+    from bridge.service import Context, Event, Queued
+
+    seen, ticks = [], []
+
+    class Counting:
+        def observe(self, event):
+            seen.append(event.latency_ms)
+
+        def tick(self):
+            ticks.append(len(seen))
+
+        def close(self):
+            seen.append("closed")
+
+    queued = Queued(Counting(), maxsize=1_000_000, tick=0.05, batch=0.02)
+    n, stop = 0, time.monotonic() + 0.6
+    while time.monotonic() < stop:  # no pause for the observer to catch up in
+        queued.observe(Event(Context("json"), "m", None, 200, float(n)))
+        n += 1
+    queued.join()
+    assert queued.dropped == 0 and seen == [float(i) for i in range(n)]
+    assert any(t < n for t in ticks), (ticks, n)  # ticked during the stream
+    assert queued.close(timeout=5) and seen[-1] == "closed"
+
+
 @pytest.mark.parametrize("room", ["service", "formats"])
 def test_the_data_plane_imports_neither_falcon_nor_rpy2(room):
     import ast

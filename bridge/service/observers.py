@@ -85,7 +85,7 @@ class Queued:
                 self._on_drop(event)
 
     def _run(self):
-        last = time.monotonic()
+        self._last_tick = time.monotonic()
         while True:
             try:
                 event = self._queue.get(timeout=self._tick)
@@ -106,9 +106,12 @@ class Queued:
                     if not self._handle(event):
                         return
                 time.sleep(self._batch)
-            if self._tick is not None and time.monotonic() - last >= self._tick:
-                last = time.monotonic()
-                self._call("tick")
+
+    def _ticked(self):
+        """The observer's tick() when it is due (also while a drain never ends)."""
+        if self._tick is not None and time.monotonic() - self._last_tick >= self._tick:
+            self._last_tick = time.monotonic()
+            self._call("tick")
 
     def _handle(self, event):
         """Observes one event; False once it was the stop mark (after close())."""
@@ -118,6 +121,7 @@ class Queued:
                 return False
             if event is not _TICK:
                 self._inner.notify(event)
+            self._ticked()
             return True
         finally:
             if event is not _TICK:
