@@ -120,7 +120,7 @@ def _read_file(path, columns):
             # R's numbers for them: days (Date) or seconds (POSIXct) since 1970
             # UTC, whatever unit pandas keeps them in.
             stamps = series.dt.tz_localize("UTC") if series.dt.tz is None else series
-            seconds = (stamps - _epoch()) / pd.Timedelta(seconds=1)
+            seconds = (stamps - pd.Timestamp(0, tz="UTC")) / pd.Timedelta(seconds=1)
             if col.kind == "Date":
                 seconds = seconds / 86400
             out[col.name] = seconds.to_numpy(dtype=np.float64, na_value=np.nan)
@@ -130,12 +130,6 @@ def _read_file(path, columns):
             out[col.name] = [None if v is None else _label(v)
                              for v in series.astype(object).where(series.notna(), None)]
     return out
-
-
-def _epoch():
-    import pandas as pd
-
-    return pd.Timestamp(0, tz="UTC")
 
 
 def _label(value):

@@ -239,11 +239,11 @@ class ShadowObserver:
                 if model.kind != "forecaster":
                     raise InputError(f"shadow version {label} of {event.model!r} is not a forecaster")
                 request = event.request
-                prediction = _spare(model, "forecast_spare", "forecast_request", request, self._timeout)
+                prediction = model.forecast_spare(request, self._timeout)
             else:
                 caller_args = {k: event.request.args[k] for k in event.request.caller}
                 request = prepare_request(model, event.table, caller_args)
-                prediction = _spare(model, "run_spare", "run", request, self._timeout)
+                prediction = model.run_spare(request, self._timeout)
         except NoSpareWorker:
             self._drop(stats, event.model)  # callers (would) wait for R: they go first
             return
@@ -275,15 +275,6 @@ class ShadowObserver:
 
     def _tell(self, event):
         self._service.observers.notify(event)
-
-
-def _spare(model, spare, plain, request, timeout):
-    """The shadow call on a spare R worker (workers.remote.ServedModel); a
-    model in this process (no pool) runs it as any call."""
-    method = getattr(model, spare, None)
-    if method is None:
-        return getattr(model, plain)(request)
-    return method(request, timeout)
 
 
 class ShadowReplay:

@@ -456,10 +456,14 @@ class Pool:
                   deadline=time.monotonic() + timeout, file_id=model.file_id)
         # Nobody waiting and a worker idle: run on this thread (saves two
         # thread hand-offs). Otherwise queue, where batches form.
-        if not (self.dispatcher.queue_depth() == 0
-                and any(handle.run_inline(job) for handle in self.handles)):
+        if not self._run_inline(job, self.handles):
             self.dispatcher.submit(job)
         return self.dispatcher.wait(job)
+
+    def _run_inline(self, job, handles):
+        """Runs `job` on this thread on the first of `handles` that is idle,
+        if no caller is waiting for a worker; False when it did not."""
+        return self.dispatcher.queue_depth() == 0 and any(h.run_inline(job) for h in handles)
 
     def predict_spare(self, model, item, rows, timeout):
         """`predict` only on a spare worker, within `timeout` (a shadow call,
@@ -477,8 +481,7 @@ class Pool:
         """Runs `job` on this thread on an idle worker while no caller waits
         for one; never queued: NoSpareWorker when none is idle. (Its
         deadline bounds how long a caller arriving meanwhile can wait.)"""
-        if self.dispatcher.queue_depth() > 0 or not any(
-                handle.run_inline(job) for handle in reversed(self.handles)):
+        if not self._run_inline(job, reversed(self.handles)):  # the callers' last choice first
             raise NoSpareWorker("no R worker is idle")
         return self.dispatcher.wait(job)
 
