@@ -42,6 +42,9 @@ def main(argv=None):
                        help="requests waiting for an R worker before 503 (BRIDGE_MAX_QUEUE, default 256)")
     serve.add_argument("--predict-timeout", type=float, dest="predict_timeout",
                        help="seconds before a predict() call is answered 504 (BRIDGE_PREDICT_TIMEOUT, default 30)")
+    serve.add_argument("--worker-spin", type=float, dest="worker_spin",
+                       help="seconds an idle R worker polls for the next call before it sleeps, "
+                            "0 to sleep at once (BRIDGE_WORKER_SPIN, default 0.001)")
     serve.add_argument("--grace-period", type=float, dest="grace_period",
                        help="seconds to finish in-flight requests after SIGTERM or SIGINT "
                             "(BRIDGE_GRACE_PERIOD, default 25)")

@@ -30,6 +30,7 @@ class Settings:
     batch_max_rows: int = 10_000
     max_queue: int = 256
     predict_timeout: float = 30.0
+    worker_spin: float = 0.001    # seconds an idle R worker polls its pipe before it sleeps (docs/front.md)
     grace_period: float = 25.0
     log_level: str = "INFO"
     # operations (docs/operations.md)
@@ -87,6 +88,9 @@ class Settings:
         if not values.get("shadow_timeout", 1.0) > 0:  # NaN too
             raise SystemExit(f"BRIDGE_SHADOW_TIMEOUT / --shadow-timeout={values['shadow_timeout']!r}: "
                              "use a positive number of seconds")
+        if not 0 <= values.get("worker_spin", 0.0) <= 1:  # NaN too
+            raise SystemExit(f"BRIDGE_WORKER_SPIN / --worker-spin={values['worker_spin']!r}: "
+                             "use seconds from 0 (never poll) to 1")
         if values.get("pinned_versions", 0) < 0:
             raise SystemExit(f"BRIDGE_PINNED_VERSIONS={values['pinned_versions']!r}: use 0 or more")
         return cls(**values)

@@ -241,6 +241,9 @@ def test_bool_settings(raw, value):
     ({}, {"shadow_timeout": -1.0}, "positive number of seconds"),
     ({"BRIDGE_PINNED_VERSIONS": "-1"}, {}, "0 or more"),
     ({"BRIDGE_BUFFER_BYTES": "-5"}, {}, "not a size"),
+    ({"BRIDGE_WORKER_SPIN": "-0.001"}, {}, "from 0"),
+    ({"BRIDGE_WORKER_SPIN": "nan"}, {}, "from 0"),
+    ({}, {"worker_spin": 5.0}, "from 0"),
     ({"BRIDGE_BUFFER_BYTES": "lots"}, {}, "not a size"),
 ])
 def test_an_operators_bad_setting_stops_the_start_saying_which(env, overrides, fragment):
@@ -254,8 +257,9 @@ def test_sizes_and_bounds_read_as_written():
     from bridge.settings import Settings
 
     got = Settings.from_env({"BRIDGE_BUFFER_BYTES": "512K", "BRIDGE_PINNED_VERSIONS": "0",
-                             "BRIDGE_SHADOW_TIMEOUT": "2.5"})
-    assert (got.buffer_bytes, got.pinned_versions, got.shadow_timeout) == (512 * 1024, 0, 2.5)
+                             "BRIDGE_SHADOW_TIMEOUT": "2.5", "BRIDGE_WORKER_SPIN": "0"})
+    assert (got.buffer_bytes, got.pinned_versions, got.shadow_timeout, got.worker_spin) == \
+        (512 * 1024, 0, 2.5, 0.0)
 
 
 def test_api_key_file(tmp_path):

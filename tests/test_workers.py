@@ -441,3 +441,32 @@ def test_a_restarted_worker_and_a_new_version_predict_with_their_own_schema(star
     assert wait_for(answered)
     assert math.isclose(answered().json()["predictions"][0], expected, rel_tol=1e-12)
     assert predict(server).status_code == 422  # the old columns are gone with the old version
+
+
+# ---- an idle worker polls its pipe before it sleeps (bridge/workers/worker.py Inbox) ------------
+
+def test_the_inbox_polls_while_calls_come_close_and_sleeps_once_they_do_not():
+    from multiprocessing import Pipe
+
+    from bridge.workers.messages import send
+    from bridge.workers.worker import Inbox
+
+    front, worker_end = Pipe()
+    inbox = Inbox(worker_end, spin=0.05)
+    send(front, "waiting already")
+    assert inbox.next() == "waiting already" and inbox.polling  # caught while polling
+
+    later = threading.Timer(0.5, send, (front, "late"))
+    later.start()
+    assert inbox.next() == "late" and not inbox.polling  # a miss: sleeps from now on
+    later.join()
+    send(front, "close again")
+    assert inbox.next() == "close again" and inbox.polling  # came within spin: polls again
+
+    off = Inbox(worker_end, spin=0)
+    assert not off.polling
+    send(front, "x")
+    assert off.next() == "x" and not off.polling
+    front.close()
+    with pytest.raises(EOFError):
+        inbox.next()  # the front gone, seen by the poll as by a sleeping read

@@ -388,6 +388,7 @@ class Pool:
             "log_level": settings.log_level,
             "plumber_files": [str(p) for p in plumber_files],
             "plumber_bare": settings.plumber_bare,
+            "spin": settings.worker_spin,
         }
         self.handles = [WorkerHandle(self, i) for i in range(max(1, settings.workers))]
         self.stopping = False

@@ -13,8 +13,10 @@ call has run too long or grown too large, and kills this process.
 import json
 import logging
 import os
+import select
 import sys
 import tempfile
+import time
 from multiprocessing.connection import Connection
 
 from .messages import (Forecast, Load, PlumberCall, PlumberInfo, Predict, Ready, Reply, Unload,
@@ -82,9 +84,10 @@ def main(argv=None):
         return 1
     send(conn, Ready(os.getpid(), session.r_version))
     worker = Worker(session, plumber)
+    inbox = Inbox(conn, config.get("spin", 0.0))
     while True:
         try:
-            msg = receive(conn)
+            msg = inbox.next()
         except (EOFError, OSError):
             return 0  # the front is gone
         try:
@@ -94,6 +97,44 @@ def main(argv=None):
                 log.exception("unexpected error handling %s", type(msg).__name__)
             reply = Reply(error=error_to_wire(exc))
         send(conn, reply)
+
+
+class Inbox:
+    """The front's next message. After an answer it polls the pipe for up to
+    `spin` seconds before it sleeps on it, as long as the last wait was that
+    short: a worker answering a steady stream never goes to sleep between
+    calls; one whose calls come further apart stops polling after one miss
+    (at most `spin` of CPU spent per change of pace) and starts again once a
+    call comes within `spin` of the last answer.
+
+    NOTE: on this 2-core VM, spin 1 ms: one keep-alive client, p50 1.16 ->
+    0.90 ms (wrk -c1), 1.52 -> 1.36 ms (http.client); 4 connections +18 %
+    req/s; 32 connections unchanged (the worker never waits there). Waking a
+    sleeping process costs the call its scheduler wake-up, and R's predict()
+    runs on a core gone cold."""
+
+    def __init__(self, conn, spin):
+        self.conn = conn
+        self.spin = spin
+        self.polling = spin > 0
+        self._poller = select.poll()
+        self._poller.register(conn.fileno(), select.POLLIN | select.POLLERR | select.POLLHUP)
+
+    def next(self):
+        if self.polling:
+            end = time.perf_counter() + self.spin
+            while not self._poller.poll(0):
+                if time.perf_counter() >= end:
+                    self.polling = False  # a miss: sleep on the pipe from now on
+                    break
+            else:
+                return receive(self.conn)
+        elif self.spin > 0:
+            started = time.perf_counter()
+            msg = receive(self.conn)
+            self.polling = time.perf_counter() - started < self.spin
+            return msg
+        return receive(self.conn)
 
 
 def _die_with_the_front():
