@@ -62,12 +62,12 @@ def verdict_rows(res):
     """[(case, plumber, bridge, ratio, target, ok)]; a case where the bridge
     died has no ratio and fails."""
     rows = []
-    setting, p = _best(res.sequential, "plumber", lambda r: r.rps)
+    setting, p = _best(res.sequential, "plumber", lambda r: r.rps if r.errors == 0 else 0)
     b = res.sequential[("bridge", "keep-alive")]
     ratio = b.rps / p.rps if b else None
-    rows.append(("1. single-row, 1 sequential client", f"{_rps(p.rps)} ({setting})",
-                 f"{_rps(b.rps)} (keep-alive)" if b else DIED, ratio, ">= 2.5x",
-                 bool(b) and ratio >= 2.5))
+    rows.append(("1. single-row, 1 sequential client (wrk, 1 connection)", f"{_rps(p.rps)} ({setting})",
+                 f"{_rps(b.rps)} (keep-alive)" + (f", {b.errors:,} errors" if b.errors else "")
+                 if b else DIED, ratio, ">= 2.5x", bool(b) and ratio >= 2.5 and b.errors == 0))
     # Issue 22: the client's latency per request against R's own predict()
     # for that row, measured in the same run (a ratio that holds on any machine).
     r_ms = res.floor["single_s"] * 1e3
@@ -77,7 +77,7 @@ def verdict_rows(res):
     rows.append(("1b. single-row client latency / R's own predict() (same run)",
                  f"R: {r_ms:.3f} ms per call in a loop ({idle_ms:.3f} after 2 ms idle)",
                  f"{client_ms:.3f} ms per request" if b else DIED,
-                 over_r, "<= 3x", bool(b) and over_r <= 3))
+                 over_r, "<= 3x", bool(b) and over_r <= 3 and b.errors == 0))
 
     setting, p = _best(res.concurrent, "plumber", lambda r: r.rps if r.errors == 0 else 0)
     b = res.concurrent[("bridge", "keep-alive")]
@@ -119,8 +119,9 @@ def verdict_rows(res):
     return rows
 
 
-def _latency(r):
-    return f"p50 {r.latency_ms.get('50', math.nan):.1f} ms, p99 {r.latency_ms.get('99', math.nan):.1f} ms"
+def _latency(r, digits=1):
+    return (f"p50 {r.latency_ms.get('50', math.nan):.{digits}f} ms, "
+            f"p99 {r.latency_ms.get('99', math.nan):.{digits}f} ms")
 
 
 def markdown(res, info):
@@ -144,8 +145,13 @@ def markdown(res, info):
     out += ["## Every measurement", "",
             "| case | server | setting | figure |", "|---|---|---|---|"]
     for (server, setting), r in res.sequential.items():
-        out.append(f"| 1 sequential | {server} | {setting} | " + (
-            f"{_rps(r.rps)} ({r.requests:,} requests in {r.seconds:.1f} s) |" if r else DIED + " |"))
+        out.append(f"| 1 sequential (wrk -t1 -c1) | {server} | {setting} | " + (
+            f"{_rps(r.rps)} ({r.requests:,} requests in {r.seconds:.1f} s; {1e3 / r.rps:.3f} ms "
+            f"per request, {_latency(r, 3)}) |" if r else DIED + " |"))
+    for (server, setting), r in res.sequential_python.items():
+        out.append(f"| 1 sequential (Python http.client, information) | {server} | {setting} | " + (
+            f"{_rps(r.rps)} ({r.requests:,} requests in {r.seconds:.1f} s; {1e3 / r.rps:.3f} ms "
+            "per request) |" if r else DIED + " |"))
     for (server, setting), r in res.concurrent.items():
         if r is None:
             out.append(f"| 2 wrk -t2 -c32 | {server} | {setting} | {DIED} |")
@@ -215,11 +221,13 @@ def markdown(res, info):
             f"{bulk('plumber', 'column JSON')}.", ""]
 
     out += ["## How it was measured", "",
-            f"1. One Python `http.client` connection, one request at a time, "
-            f"up to {sizes.seq_requests:,} requests or {sizes.seq_seconds:g} s after a warm-up; "
-            f"Plumber both keep-alive (httpuv stalls ~40 ms per request on a kept-alive "
-            f"connection, so it is capped at {sizes.stall_seconds:g} s) and a new connection "
-            "with `Connection: close` per request; its best is in the table.",
+            f"1. `wrk -t1 -c1 -d{sizes.seq_seconds:g}s` with `bench/wrk_post.lua`: one connection, "
+            f"one request at a time; Plumber both keep-alive (httpuv stalls ~40 ms per request on "
+            f"a kept-alive connection, so it is capped at {sizes.stall_seconds:g} s) and a new "
+            "connection with `Connection: close` per request (wrk reconnects); its best is in the "
+            "table. For information, the same with one Python `http.client` connection (the "
+            f"client of runs before 2026-12-04; up to {sizes.seq_requests:,} requests or "
+            f"{sizes.seq_seconds:g} s): its own time per request is in both servers' figures.",
             f"2. `wrk -t2 -c32 -d{sizes.wrk_seconds}s --latency` with `bench/wrk_post.lua`; "
             "Plumber keep-alive and `Connection: close` (wrk reconnects); its best by requests/s. "
             "Plumber is single-threaded, and one `pr_run()` process is how Plumber serves a port, "
@@ -249,7 +257,7 @@ def markdown(res, info):
     out += ["## Rerun", "",
             "```",
             "make bench                                  # installs wrk + bench/requirements.txt, "
-            "full run (~5 min), rewrites bench/RESULTS.md",
+            "full run (~5 min), rewrites the top of bench/RESULTS.md (what is below its mark is kept)",
             ".venv/bin/python -m bench --workers 2       # the same without make",
             ".venv/bin/python -m bench --quick           # ~1.5 min, fewer requests, "
             "writes bench/out/RESULTS-quick.md",
@@ -272,8 +280,18 @@ def verdict_table(res):
     return out
 
 
+# What follows this line in a report was written by hand (before/after
+# tables, the budget, scaling): a new run replaces only what is above it.
+KEPT = "<!-- python -m bench replaces only what is above this line; the sections below are kept -->"
+
+
 def write(path, text):
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(text)
+    kept = ""
+    if path.exists():
+        old = path.read_text()
+        if KEPT in old:
+            kept = old[old.index(KEPT) + len(KEPT):]
+    path.write_text(text.rstrip("\n") + "\n\n" + KEPT + (kept or "\n"))
     print(f"[bench] wrote {path.relative_to(ROOT) if path.is_relative_to(ROOT) else path}",
           file=sys.stderr)

@@ -44,7 +44,8 @@ class Results:
     bridge_command: str = ""
     notes: list = dataclasses.field(default_factory=list)
     # A bridge measurement is None where the bridge died during it (see notes).
-    sequential: dict = dataclasses.field(default_factory=dict)   # (server, setting) -> Sequential
+    sequential: dict = dataclasses.field(default_factory=dict)   # (server, setting) -> WrkResult, 1 connection
+    sequential_python: dict = dataclasses.field(default_factory=dict)  # the same -> Sequential (http.client)
     concurrent: dict = dataclasses.field(default_factory=dict)   # (server, setting) -> WrkResult
     bulk: dict = dataclasses.field(default_factory=dict)         # (server, format) -> Bulk
     memory: dict = dataclasses.field(default_factory=dict)
@@ -147,23 +148,33 @@ class Bench:
         res.memory = self.on_bridge("case 4 (memory)", lambda b: memory(b, single, sizes)) or {}
         res.memory["plumber_rss_start"] = procs.snapshot(plumber.proc.pid)
 
-        say("case 1: sequential single-row requests, one client")
-        for who, setting, keep_alive in (("plumber", "Connection: close", False),
-                                         ("bridge", "keep-alive", True),
-                                         ("plumber", "keep-alive", True)):
-            stall = who == "plumber" and keep_alive
+        say("case 1: sequential single-row requests, one connection (wrk -t1 -c1)")
+        for who, setting, close in (("plumber", "Connection: close", True),
+                                    ("bridge", "keep-alive", False),
+                                    ("plumber", "keep-alive", False)):
+            stall = who == "plumber" and not close
 
-            def measure(server, keep_alive=keep_alive, stall=stall):
-                return load.sequential(
-                    server.port, server.predict_path, single, keep_alive=keep_alive,
-                    max_requests=sizes.seq_requests,
-                    max_seconds=sizes.stall_seconds if stall else sizes.seq_seconds,
-                    warmup=3 if stall else 20)
+            def measure(server, close=close, stall=stall):
+                return load.wrk(server.url, single, threads=1, connections=1, close=close,
+                                duration=sizes.stall_seconds if stall else sizes.seq_seconds,
+                                abort=lambda: not server.alive())
 
             result = measure(plumber) if who == "plumber" else \
                 self.on_bridge("case 1 (sequential)", measure)
             res.sequential[(who, setting)] = result
             say(f"  {who} {setting}: " + (f"{result.rps:,.0f} req/s" if result else "died"))
+        # For information: the same with Python's http.client, the client of
+        # earlier runs (its own ~0.3 ms per request is in every figure).
+        for who, setting, keep_alive in (("plumber", "Connection: close", False),
+                                         ("bridge", "keep-alive", True)):
+            def measure(server, keep_alive=keep_alive):
+                return load.sequential(server.port, server.predict_path, single,
+                                       keep_alive=keep_alive, max_requests=sizes.seq_requests,
+                                       max_seconds=sizes.seq_seconds)
+
+            result = measure(plumber) if who == "plumber" else \
+                self.on_bridge("case 1 (Python client)", measure)
+            res.sequential_python[(who, setting)] = result
 
         say(f"case 2: 32 concurrent connections, wrk -t2 -c32 -d{sizes.wrk_seconds}s")
         for who, setting, close in (("plumber", "keep-alive", False),

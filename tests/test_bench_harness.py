@@ -74,3 +74,18 @@ def test_latency_budget_times_every_stage_in_its_process(tmp_path):
                 <= stages[("worker.r_wrapper_call", "worker")]["per_request_ms"])
     assert all(v > 0 for v in result["floors"].values()), result["floors"]
     assert "R's predict() itself" in budget.table(result)
+
+
+def test_a_new_report_keeps_the_hand_written_sections_below_the_mark(tmp_path):
+    from bench.report import KEPT, write
+
+    path = tmp_path / "RESULTS.md"
+    write(path, "# first run\n")
+    assert path.read_text() == f"# first run\n\n{KEPT}\n"
+    path.write_text(path.read_text() + "## By hand\n\nkept text\n")
+    write(path, "# second run\n| a | b |\n")
+    assert path.read_text() == f"# second run\n| a | b |\n\n{KEPT}\n## By hand\n\nkept text\n"
+    legacy = tmp_path / "old.md"
+    legacy.write_text("no mark: a report from before the mark\n")
+    write(legacy, "# new\n")
+    assert legacy.read_text() == f"# new\n\n{KEPT}\n"
