@@ -573,3 +573,31 @@ def test_the_page_shows_the_split_and_the_shadow_agreement(model_dir, start_serv
     assert float(shown["diff"]) == shadow["mean_abs_difference"] > 0  # another fit: it differs
     assert shown["agreement"] == "" and shadow["agreement"] is None    # numbers: no class to agree on
     assert page.js("document.querySelectorAll('section.panel').length") >= 1  # drift panels as before
+
+
+# ---- an answer's doubles are watched as the vectors they came as ---------------------------
+
+@settings(max_examples=60, deadline=None)
+@given(values=st.lists(st.one_of(st.none(), st.floats(allow_nan=False, width=64)), min_size=1,
+                       max_size=300),
+       labels=st.lists(st.one_of(st.none(), st.text(max_size=3)), min_size=1, max_size=1))
+def test_answer_vectors_are_watched_as_their_lists_would_be(values, labels):
+    from types import SimpleNamespace
+
+    from bridge.monitoring.drift import live_outputs
+    from bridge.prediction import Prediction
+
+    vector = np.array([np.nan if v is None else v for v in values], dtype=np.float64)
+    as_vector = Prediction("table", {"p": vector, "class": labels * len(values)}, {}, [])
+    as_lists = Prediction("table", {"p": list(values), "class": labels * len(values)}, {}, [])
+    got = live_outputs(SimpleNamespace(result=as_vector))
+    want = live_outputs(SimpleNamespace(result=as_lists))
+    assert got.keys() == want.keys() == {"p", "class"}
+    assert got["p"][0] == "number"
+    for key in want:
+        assert got[key][0] == want[key][0]
+        if want[key][0] == "number":
+            np.testing.assert_array_equal(got[key][1], want[key][1])  # NaN where None
+        else:
+            assert got[key] == want[key]
+    assert as_vector._lists is None  # the lists were never made for the monitor
