@@ -470,3 +470,23 @@ def test_the_inbox_polls_while_calls_come_close_and_sleeps_once_they_do_not():
     front.close()
     with pytest.raises(EOFError):
         inbox.next()  # the front gone, seen by the poll as by a sleeping read
+
+
+def test_the_worker_pipe_holds_a_large_call_in_one_buffer():
+    """A 100,000-row call (~2.4 MB) crosses without its reader waking per
+    208 KiB: the buffers are as wide as the kernel allows, up to 4 MiB."""
+    import socket
+
+    from bridge.workers.pool import PIPE_BUFFER_BYTES, _widen
+
+    allowed = {socket.SO_SNDBUF: "/proc/sys/net/core/wmem_max",
+               socket.SO_RCVBUF: "/proc/sys/net/core/rmem_max"}
+    a, b = socket.socketpair()
+    with a, b:
+        before = a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF)
+        _widen(a)
+        for option, cap in allowed.items():
+            want = min(PIPE_BUFFER_BYTES, int(open(cap).read()))
+            assert a.getsockopt(socket.SOL_SOCKET, option) >= want  # Linux reports twice what was set
+        if int(open(allowed[socket.SO_SNDBUF]).read()) > before:
+            assert a.getsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF) > before
