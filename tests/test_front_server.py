@@ -257,6 +257,49 @@ def test_a_thousand_connections_are_served_at_once(front, connections, settings)
             sock.close()
 
 
+def _next_response(reader):
+    """(status, body) of the next response read from a buffered reader."""
+    status = int(reader.readline().split()[1])
+    length = 0
+    while (line := reader.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    return status, reader.read(length)
+
+
+def test_pipelined_requests_reused_sockets_and_idle_neighbours_are_all_answered(front):
+    """The event loop asks a connection whether it reads or writes only when
+    that may have changed (bridge/http/poller.py): requests pipelined on one
+    connection (each finished on a request thread, the next read after it),
+    a slow answer's neighbours, and connections closed and opened over and
+    over (their file descriptors reused) are each answered, in order."""
+    server = front()
+    idle = [connect(server) for _ in range(40)]
+    for sock in idle:
+        assert ask(sock, "/fast")[0] == 200
+    slow = connect(server, timeout=30)
+    get(slow, "/slow?seconds=1&id=s")
+    with connect(server) as sock:
+        bodies = [f"request {i}".encode() * (1 + i * 50) for i in range(12)]
+        sock.sendall(b"".join(
+            b"POST /echo?back=true HTTP/1.1\r\nHost: test\r\nContent-Length: %d\r\n\r\n%s"
+            % (len(body), body) for body in bodies))
+        reader = sock.makefile("rb")  # one reader: each response's bytes, then the next one's
+        for body in bodies:
+            assert _next_response(reader) == (200, body)
+    for round in range(150):
+        with connect(server) as sock:
+            status, headers, body = ask(sock, "/fast")
+            assert status == 200 and orjson.loads(body) == {"ok": True}, round
+    status, _, body = read_response(slow)
+    assert status == 200 and orjson.loads(body)["id"] == "s"
+    slow.close()
+    for sock in idle:  # still open, still served
+        assert ask(sock, "/fast")[0] == 200
+        sock.close()
+
+
 # -- signals ---------------------------------------------------------------
 
 def wait_running(server, count):

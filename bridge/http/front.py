@@ -37,9 +37,12 @@ from waitress.channel import ClientDisconnected, HTTPChannel
 from waitress.server import TcpWSGIServer
 from waitress.task import ErrorTask, ThreadedTaskDispatcher, WSGITask
 
+from .poller import Poller
+
 log = logging.getLogger(__name__)
 
 STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
+_serving = threading.local()  # .channel: the connection a request thread serves
 # Idle kept-alive connections close after this long. Longer than the 60 s
 # idle timeout of common load balancers, so the balancer closes first and
 # never reuses a connection we are closing.
@@ -101,12 +104,14 @@ class FrontChannel(HTTPChannel):
     error_task_class = FrontErrorTask
     responding = False  # the current request's response has begun
     cut = False         # answered by the event loop; its task writes nothing
+    touches = True      # tells the Poller when to ask it readable()/writable() again
 
     def __init__(self, server, sock, addr, adj, map=None):
         super().__init__(server, sock, addr, adj, map=map)
         # The first request's clock starts at accept: a client that connects
         # and sends nothing is as slow as one that sends a byte a minute.
         self.read_started = time.monotonic()
+        server.poller.touch(self)
 
     def received(self, data):
         before = self.request
@@ -119,11 +124,14 @@ class FrontChannel(HTTPChannel):
         return result
 
     def service(self):
+        # A request thread: the loop wakes for this connection (pull_trigger).
+        _serving.channel = self
         self.responding = False
         try:
             super().service()
         finally:
             self.responding = False
+            _serving.channel = None
         if self.request is not None:
             # A pipelined request waited, unread, while this one was served.
             self.read_started = time.monotonic()
@@ -148,6 +156,7 @@ class FrontChannel(HTTPChannel):
 
     def answer_and_close(self, response):
         """Event loop only: sends `response` in place of the app's, then closes."""
+        self.server.poller.touch(self)
         with self.outbuf_lock:
             self.cut = True
             self.outbufs[-1].append(response)
@@ -171,9 +180,18 @@ class FrontServer(TcpWSGIServer):
 
     channel_class = FrontChannel
 
-    def __init__(self, *args, draining, **kwargs):
+    def __init__(self, *args, draining, poller, **kwargs):
         self.draining = draining
+        self.poller = poller
         super().__init__(*args, **kwargs)
+
+    def pull_trigger(self):
+        # On a request thread: the connection it serves may read or write
+        # now; told to the Poller before the loop wakes to ask it.
+        channel = getattr(_serving, "channel", None)
+        if channel is not None:
+            self.poller.touch(channel)
+        super().pull_trigger()
 
     def take_backlog(self):
         """Accepts every connection the kernel has queued, so that closing
@@ -208,6 +226,7 @@ class Front:
         self.readiness = readiness
         self.on_reload = on_reload
         self.map = {}
+        self.poller = Poller(self.map, full_every=LOOP_TIMEOUT)
         self.draining = threading.Event()
         self.signals = []  # appended by signal handlers, consumed by the loop
         self.reload_wanted = threading.Event()
@@ -228,7 +247,8 @@ class Front:
         self.dispatcher = ThreadedTaskDispatcher()
         self.dispatcher.set_thread_count(settings.threads)
         self.listeners = [FrontServer(app, self.map, dispatcher=self.dispatcher, adj=adj,
-                                      sockinfo=info, draining=self.draining)
+                                      sockinfo=info, draining=self.draining,
+                                      poller=self.poller)
                           for info in adj.listen]
 
     @property
@@ -266,7 +286,7 @@ class Front:
         next_expiry = 0.0
         while True:
             # poll(), not select(): select() cannot watch fd 1024 and above.
-            wasyncore.poll2(LOOP_TIMEOUT, self.map)
+            self.poller.turn(LOOP_TIMEOUT)
             while self.signals:
                 signum = self.signals.pop(0)
                 if signum == signal.SIGHUP:
