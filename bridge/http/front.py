@@ -299,6 +299,7 @@ class Front:
             if now >= next_expiry:  # once per LOOP_TIMEOUT, not on every event
                 self._expire_slow_reads(now)
                 next_expiry = now + LOOP_TIMEOUT
+                self.poller.everything()  # what the clocks (or a drain) changed
             if deadline is not None:
                 if self._drained():
                     log.info("drained; exiting")
