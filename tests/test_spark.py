@@ -542,3 +542,28 @@ def test_spark_reads_a_prediction_log_folder_whole(spark, tmp_path):
     writer.close()
     with pytest.raises(Exception, match="(?i)mismatch|incompatible|convert"):
         spark.read.option("recursiveFileLookup", "true").parquet(str(log)).collect()
+
+    # bridge.spark.read_log reads it all the same: the column two models type
+    # differently as text, the rest with their types
+    from bridge.spark import read_log
+
+    whole = read_log(spark, log)
+    assert dict(whole.dtypes)["in.x"] == "string" and dict(whole.dtypes)["in.y"] == "string"
+    got = sorted(((r["model"], r["in.x"], r["in.y"]) for r in whole.collect()), key=repr)
+    assert got == sorted([("a", "1.5", None), ("a", None, None), ("ünï", None, "s"),
+                          ("ünï", None, None), ("b", "t", None), ("b", "u", None)], key=repr)
+    writer.observe(_typed_event("c", {"x": (Column("x", "integer"), [7])}))
+    writer.close()
+    again = read_log(spark, str(log))
+    assert sorted(r["in.x"] for r in again.where("model = 'c'").collect()) == ["7"]
+    assert again.count() == 7
+    numbers = PredictionLog(tmp_path / "numbers")  # int32 in one model, double in another
+    numbers.observe(_typed_event("i", {"x": (Column("x", "integer"), [3, None])}))
+    numbers.observe(_typed_event("d", {"x": (Column("x", "numeric"), [2.5])}))
+    numbers.close()
+    both = read_log(spark, tmp_path / "numbers")
+    assert dict(both.dtypes)["in.x"] == "double"
+    assert sorted(((r["model"], r["in.x"]) for r in both.collect()), key=repr) == \
+        sorted([("i", 3.0), ("i", None), ("d", 2.5)], key=repr)
+    with pytest.raises(FileNotFoundError, match="no prediction log"):
+        read_log(spark, tmp_path / "nothing")
