@@ -565,5 +565,12 @@ def test_spark_reads_a_prediction_log_folder_whole(spark, tmp_path):
     assert dict(both.dtypes)["in.x"] == "double"
     assert sorted(((r["model"], r["in.x"]) for r in both.collect()), key=repr) == \
         sorted([("i", 3.0), ("i", None), ("d", 2.5)], key=repr)
+    changed = PredictionLog(tmp_path / "changed")  # one model whose new version types x as text
+    changed.observe(_typed_event("m", {"x": (Column("x", "numeric"), [1.25])}))
+    changed.observe(_typed_event("m", {"x": (Column("x", "character"), ["v2"])}))
+    changed.close()
+    assert len(list((tmp_path / "changed" / "m").glob("*.parquet"))) == 2
+    assert sorted(r["in.x"] for r in read_log(spark, tmp_path / "changed").collect()) == \
+        ["1.25", "v2"]
     with pytest.raises(FileNotFoundError, match="no prediction log"):
         read_log(spark, tmp_path / "nothing")
