@@ -69,6 +69,17 @@ class Schema:
     # Said after a missing-column error when the model's inputs are not the
     # columns a caller has (glmnet on a model.matrix: its columns, cyl6, ...).
     missing_note: str = ""
+    # (columns, argument, value): with that predict() argument at that value
+    # R answers a level of these factors it never saw as it answers NA (the
+    # population level of a random effect: lme4's allow.new.levels = TRUE,
+    # nlme's level = 0), so such a level is sent as NA, not refused.
+    new_levels: tuple = ()
+
+    def open_factors(self, args):
+        """The factor columns whose unseen levels go to R as NA for these args."""
+        return frozenset(name for columns, argument, value in self.new_levels
+                         if argument in args and _same_value(args[argument], value)
+                         for name in columns)
 
     @property
     def complete(self):
@@ -95,6 +106,18 @@ class Schema:
                 "'any' take plain JSON typing. Attach a prototype with "
                 "r_scripts/ptype.R (attach_ptype) to have them checked."),
             "columns": [{**c.describe(), **({"note": "a factor whose levels the model does not record"}
-                                            if c.name in self.untyped_factors else {})}
+                                            if c.name in self.untyped_factors else {}),
+                         **self._new_levels_of(c.name)}
                         for c in self.columns],
         }
+
+    def _new_levels_of(self, name):
+        rules = {argument: value for columns, argument, value in self.new_levels if name in columns}
+        return {"new_levels_with": rules} if rules else {}
+
+
+def _same_value(sent, value):
+    """A JSON argument equal to a rule's R value: true is not 1, nor 0 false."""
+    if isinstance(value, bool) or isinstance(sent, bool):
+        return sent is value
+    return isinstance(sent, (int, float)) and sent == value

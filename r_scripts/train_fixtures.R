@@ -994,3 +994,81 @@ nd$cyl <- as.character(nd$cyl)
 nd$cyl[c(2, 5)] <- c("5", "12")
 case_from_predict("caret_recipe_novel", fit, nd, fitted = "caret, recipes",
                   covers = "step_novel: a label the recipe never saw is its new level")
+
+# ---- 77. caret through a recipe with step_other: labels it never saw ---------
+# step_other pools the levels it does not keep, and any label it never saw,
+# into "other": R answers for such a label, so the bridge does too.
+set.seed(77)
+d <- transform(mt, carb = factor(carb))
+rec <- recipes::recipe(mpg ~ wt + hp + carb, data = d)
+rec <- recipes::step_other(rec, carb, threshold = 0.15)
+rec <- recipes::step_dummy(rec, carb)
+fit <- caret::train(rec, data = d, method = "lm", trControl = caret::trainControl(method = "none"))
+save_model(fit, "caret_recipe_other")
+nd <- newdata_of(d, c(1, 3, 4, 7, 15, 30, 31), c("wt", "hp", "carb"))
+nd$carb <- as.character(nd$carb)
+nd$carb[c(2, 5)] <- c("5", "12")
+case_from_predict("caret_recipe_other", fit, nd, fitted = "caret, recipes",
+                  covers = "step_other: a label the recipe never saw is pooled into \"other\"")
+
+# ---- 78. coxph / 79. survreg: strata() of a factor, a number, two variables ---
+# survival labels a stratum of one factor by its level and otherwise
+# "v=value": the factor's levels are read back from those labels.
+set.seed(78)
+library(survival)
+fit <- coxph(Surv(time, status) ~ age + ph.ecog + strata(sex), data = lung, model = TRUE)
+save_model(fit, "coxph_strata_factor")
+nd <- newdata_of(cc, c(1, 2, 3, 5, 7, 8, 13), c("age", "ph.ecog", "sex"))
+case_from_predict("coxph_strata_factor", fit, nd, list(type = "lp"), fitted = "survival",
+                  covers = "strata() of a factor: its levels from the strata")
+fit <- survreg(Surv(time, status) ~ age + strata(sex, ph.ecog), data = lung, dist = "weibull")
+save_model(fit, "survreg_strata_two")
+case_from_predict("survreg_strata_two", fit, nd, list(type = "lp"), fitted = "survival",
+                  covers = "strata() of a factor and a number: a scale per pair")
+fit <- survreg(Surv(time, status) ~ age + sex + strata(ph.ecog), data = lung, dist = "weibull")
+save_model(fit, "survreg_strata_num")
+case_from_predict("survreg_strata_num", fit, nd, list(type = "response"), fitted = "survival",
+                  covers = "strata() of a number")
+detach("package:survival")
+
+# ---- 80. party's cforest probabilities: a one-row matrix per row --------------
+set.seed(80)
+fit <- party::cforest(Species ~ ., data = iris_f,
+                      controls = party::cforest_unbiased(ntree = 30, mtry = 2))
+save_model(fit, "party_cforest_prob")
+nd <- newdata_of(iris_f, c(1, 2, 51, 53, 101, 102), setdiff(names(iris_f), "Species"))
+# R answers list(`1` = 1 x 3 matrix, ...): one row each, its matrix's columns.
+write_case("party_cforest_prob.case.json", "party_cforest_prob", nd,
+           function(nd) do.call(rbind, predict(fit, newdata = nd, type = "prob")), list(type = "prob"),
+           fit = fit, fitted = "party", covers = "a one-row matrix of probabilities per row")
+
+# ---- 81. clm with scale and nominal formulas ------------------------------------
+set.seed(81)
+fit <- ordinal::clm(rating ~ temp, scale = ~ contact, data = wine)
+save_model(fit, "clm_scale")
+nd <- newdata_of(wine, c(1, 3, 5, 7, 9, 11), c("temp", "contact"))
+case_from_predict("clm_scale", fit, nd, list(type = "prob"), fitted = "ordinal",
+                  covers = "scale = ~ contact: an input only its scale formula reads")
+fit <- ordinal::clm(rating ~ temp, nominal = ~ contact, data = wine)
+save_model(fit, "clm_nominal")
+case_from_predict("clm_nominal", fit, nd, list(type = "prob"), fitted = "ordinal",
+                  covers = "nominal = ~ contact")
+
+# ---- 82. lmer with allow.new.levels / 83. lme at level 0: groups never seen ----
+# With these arguments R answers a group it never saw with the fixed effects
+# alone (as for NA); without them such a group is refused before R.
+set.seed(82)
+fit <- lme4::lmer(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy)
+save_model(fit, "lmer_new_levels")
+nd <- newdata_of(lme4::sleepstudy, c(1, 12, 25, 40, 77), c("Days", "Subject"))
+nd$Subject <- as.character(nd$Subject)
+nd$Subject[c(2, 4)] <- c("999", "new")
+case_from_predict("lmer_new_levels", fit, nd, list(allow.new.levels = TRUE), fitted = "lme4",
+                  covers = "allow.new.levels = TRUE: a group never seen")
+fit <- nlme::lme(distance ~ age + Sex, random = ~ age | Subject, data = nlme::Orthodont)
+save_model(fit, "lme_level0")
+nd <- newdata_of(nlme::Orthodont, c(1, 20, 40, 70, 90), c("age", "Sex", "Subject"))
+nd$Subject <- as.character(nd$Subject)
+nd$Subject[c(2, 5)] <- c("X99", "F77")
+case_from_predict("lme_level0", fit, nd, list(level = 0), fitted = "nlme",
+                  covers = "level = 0: a group never seen")

@@ -23,6 +23,9 @@ NEW = """
     party_ctree_reg fda_mars mars_matrix mclustda_iris gam_hastie brglm_infert brmultinom_wine
     stan_glm_opt prophet_promo survreg_strata coxph_strata_lp gbm_bernoulli nnet_reg svm_with_data
     party_ctree_prob mclust_iris glmnet_multinomial caret_recipe_novel
+""".split() + """
+    caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
+    clm_scale clm_nominal lmer_new_levels lme_level0
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -114,6 +117,8 @@ def test_packages_a_model_needs_are_found_without_being_named(server, name, pack
     ("lm_transforms", "x", "any"),               # only inside splines::ns(x, 3) and log(x)
     ("gls_mtcars", "cyl", "factor"),             # factor(cyl), levels from nlme's contrasts
     ("gam_te_by", "g", "factor"),                # s(x, by = g)
+    ("clm_scale", "contact", "factor"),          # only in scale = ~ contact
+    ("clm_nominal", "contact", "factor"),        # only in nominal = ~ contact
 ])
 def test_every_variable_the_model_reads_is_a_typed_input(server, name, column, kind):
     inputs = requests.get(f"{server.url}/models/{name}", timeout=TIMEOUT).json()["inputs"]["columns"]
@@ -347,6 +352,11 @@ def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
     ("survreg_strata", "sex", "factor", ["male", "female"]),          # names of its scales
     ("mclustda_iris", "Petal.Width", "numeric", None),                # its training matrix
     ("mars_matrix", "disp", "numeric", None),
+    # strata() of a factor: its levels are the strata's labels (coxph's
+    # xlevels, survreg's scale names: "male", or "sex=male, ph.ecog=1")
+    ("coxph_strata_factor", "sex", "factor", ["male", "female"]),
+    ("survreg_strata_two", "sex", "factor", ["male", "female"]),
+    ("clm_scale", "contact", "factor", ["no", "yes"]),
 ])
 def test_types_the_object_or_its_file_records_are_found(server, name, column, kind, levels):
     inputs = inputs_of(server, name)
@@ -378,12 +388,15 @@ def test_a_model_fitted_on_a_model_matrix_says_its_inputs_are_the_matrix_columns
 # ---- issue 23, class 5: the refusal names what is wrong --------------------------
 
 def factor_cases(server, fixture_models):
-    """(case, factor column) for every fixture case with a factor input."""
+    """(case, factor column) for every fixture case with a factor input
+    whose unseen levels R refuses too (not a random effect's groups under
+    allow.new.levels = TRUE or level = 0: new_levels_with)."""
     out = []
     for name in MATRIX:
         case = load_case(fixture_models, name)
         cols = inputs_of(server, case["model"])["columns"]
-        factors = [c["name"] for c in cols if c["type"] in ("factor", "ordered") and c.get("levels")]
+        factors = [c["name"] for c in cols if c["type"] in ("factor", "ordered") and c.get("levels")
+                   and not c.get("new_levels_with")]
         if factors and len(cols) > 1:
             out.append((case, factors[0], [c["name"] for c in cols]))
     return out
@@ -445,3 +458,56 @@ def test_a_recipe_with_step_novel_takes_labels_it_never_saw_as_r_does(server, fi
     assert col["type"] == "character"
     case = load_case(fixture_models, "caret_recipe_novel")
     assert {"5", "12"} <= {row["cyl"] for row in case["rows"]}
+
+
+# ---- issue 7: the models people write today, beyond the fixtures' first set ----
+
+def test_a_recipe_that_pools_unseen_labels_takes_them_as_r_does(server, fixture_models):
+    """step_other turns a label outside the levels it keeps, one it never
+    saw included, into "other": R answers for it (rows 2 and 5 carry "5",
+    "12"), so the column takes labels, not only the training levels."""
+    col = next(c for c in inputs_of(server, "caret_recipe_other")["columns"] if c["name"] == "carb")
+    assert col["type"] == "character"
+    case = load_case(fixture_models, "caret_recipe_other")
+    assert {"5", "12"} <= {row["carb"] for row in case["rows"]}
+
+
+def test_a_stratum_never_seen_is_refused_naming_it(server, fixture_models):
+    case = load_case(fixture_models, "coxph_strata_factor")
+    rows = [dict(row) for row in case["rows"]]
+    rows[2]["sex"] = "other"
+    resp = predict(server, "coxph_strata_factor", rows, case["args"])
+    assert resp.status_code == 422, resp.text
+    assert (resp.json()["column"], resp.json()["row"], resp.json()["value"]) == ("sex", 3, "other")
+
+
+@pytest.mark.parametrize("name", ["survreg_strata_num", "coxph_strata_lp", "survreg_strata_two"])
+def test_strata_of_a_number_take_numbers(server, name):
+    """strata(ph.ecog) of a numeric column: labels "ph.ecog=1" are not its
+    levels (survreg refused 1 for want of "ph.ecog=1"); it is numeric."""
+    col = next(c for c in inputs_of(server, name)["columns"] if c["name"] == "ph.ecog")
+    assert col["type"] == "numeric", col
+
+
+@pytest.mark.parametrize("name, column, args", [
+    ("lmer_new_levels", "Subject", {"allow.new.levels": True}),
+    ("lme_level0", "Subject", {"level": 0}),
+])
+def test_groups_never_seen_are_taken_only_where_the_arguments_let_r_take_them(
+        server, fixture_models, name, column, args):
+    """The case's rows hold groups the model never saw, answered by R with
+    the fixed effects alone under these arguments (test_many_rows_equal_r).
+    Without them (lme4 refuses; nlme answers NA silently at level 1), or
+    with a value that only looks like it (false, 1), the group is refused
+    before R, naming it."""
+    col = next(c for c in inputs_of(server, name)["columns"] if c["name"] == column)
+    assert col["new_levels_with"] == args
+    case = load_case(fixture_models, name)
+    assert case["args"] == args
+    unseen = next(i for i, row in enumerate(case["rows"]) if row[column] not in col["levels"])
+    (arg, value), = args.items()
+    for other in ({}, {arg: False if value is True else 1}):
+        resp = predict(server, name, case["rows"], other)
+        assert resp.status_code == 422, (other, resp.text)
+        body = resp.json()
+        assert (body["column"], body["row"]) == (column, unseen + 1), body

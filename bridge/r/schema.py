@@ -47,4 +47,14 @@ def schema_from_r(inputs):
     # No inputs found at all: the request's columns are passed through as sent.
     source = str(fields["source"][0]) if columns else "none"
     note = str(fields["missing_note"][0]) if "missing_note" in fields else ""
-    return Schema(columns, source, unsafe, untyped, note)
+    rules = tuple(_new_level_rule(r) for r in fields["new_levels"]) if "new_levels" in fields else ()
+    return Schema(columns, source, unsafe, untyped, note, rules)
+
+
+def _new_level_rule(rule):
+    """(columns, argument, value) from inputs.R's list(columns, argument, value)."""
+    part = dict(zip(rule.names, rule))
+    value = part["value"][0]
+    if part["value"].typeof == ri.RTYPES.LGLSXP:
+        value = bool(value)
+    return tuple(part["columns"]), str(part["argument"][0]), value

@@ -60,13 +60,14 @@
   # recipes refuses to bake without every column of a role it requires at
   # bake time (an "ID", say) though no step reads it for predictions: those
   # are filled with missing values of their training type (inputs.R never
-  # asks a caller for them). A step_novel factor arrives as labels: it goes
-  # to recipes as the factor of its training levels, then the labels it
-  # never saw, which step_novel turns into its new level.
+  # asks a caller for them). A factor whose unseen labels a step handles
+  # (step_novel, step_other: inputs.R's .recipe_open) arrives as labels: it
+  # goes to recipes as the factor of its training levels, then the labels
+  # it never saw, which the step turns into its new or "other" level.
   list(class = "train.recipe", arg = "newdata", shape = "frame",
        fill = function(model) .recipe_fill(model$recipe),
        prepare = function(model) {
-         novel <- .recipe_novel(model$recipe)
+         novel <- .recipe_open(model$recipe)
          function(newdata) {
            for (v in intersect(names(novel), names(newdata))) {
              x <- as.character(newdata[[v]])

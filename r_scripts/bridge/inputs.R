@@ -17,10 +17,16 @@
 #   missing_note     said after a missing-column refusal: for a model fitted
 #                    on a numeric matrix, that its inputs are the matrix's
 #                    columns and where to turn raw columns into them.
+#   new_levels       list(columns, argument, value) rules: with that
+#                    argument at that value, the model's predict() answers
+#                    a level of these factors it never saw as it answers NA
+#                    (the population level), so the front sends NA for one
+#                    instead of refusing it.
 bridge_inputs <- function(model) {
   found <- .inputs_found(model)
   found$strings_unsafe <- TRUE
   if (is.null(found$untyped_factors)) found$untyped_factors <- character(0)
+  found$new_levels <- .new_level_rules(model, names(found$columns))
   entry <- bridge_data_adapter(model)
   if (identical(entry$shape, "matrix") && is.null(attr(model, "ptype", exact = TRUE))) {
     found$missing_note <- paste0(
@@ -31,6 +37,35 @@ bridge_inputs <- function(model) {
       "\"Sidecars\") that builds them from the raw ones")
   }
   found
+}
+
+# Grouping factors of random effects whose levels R takes unseen for one
+# argument value, answering the fixed effects alone for such a row, as for
+# an NA: lme4's allow.new.levels = TRUE ("the unconditional
+# (population-level) values for data with previously unobserved levels (or
+# NAs)", ?predict.merMod) and nlme's level = 0 (the fixed effects only: the
+# groups are not read). A variable the model also reads elsewhere (a fixed
+# effect, a random slope) is left out: there NA is not a new level.
+.new_level_rules <- function(model, inputs) {
+  rule <- function(groups, other, argument, value) {
+    cols <- intersect(setdiff(groups, other), inputs)
+    if (!length(cols)) return(list())
+    list(list(columns = cols, argument = argument, value = value))
+  }
+  if (inherits(model, "merMod")) {
+    f <- tryCatch(stats::formula(model), error = function(e) NULL)
+    if (!inherits(f, "formula") || length(f) != 3) return(list())
+    bars <- lme4::findbars(f)
+    groups <- unique(unlist(lapply(bars, function(b) all.vars(b[[3]]))))
+    other <- c(all.vars(lme4::nobars(f)[[3]]), unlist(lapply(bars, function(b) all.vars(b[[2]]))))
+    return(rule(groups, other, "allow.new.levels", TRUE))
+  }
+  if (inherits(model, "lme") && is.data.frame(model$groups)) {
+    f <- tryCatch(stats::formula(model), error = function(e) NULL)
+    if (!inherits(f, "formula") || length(f) != 3) return(list())
+    return(rule(names(model$groups), all.vars(f[[3]]), "level", 0))
+  }
+  list()
 }
 
 .inputs_found <- function(model) {
@@ -156,20 +191,33 @@ bridge_inputs <- function(model) {
     NULL
   })
   names(cols) <- vars
-  # A factor a trained step_novel covers takes any label, as in R: a label
-  # the recipe never saw becomes its new level (the adapter turns the
-  # strings back into the factor recipes expects).
-  for (v in intersect(names(.recipe_novel(rec)), vars)) cols[[v]] <- character(0)
+  # A factor whose unseen labels a trained step handles takes any label, as
+  # in R: step_novel makes such a label its new level, step_other pools it
+  # into its "other" level (the adapter turns the strings back into the
+  # factor recipes expects).
+  for (v in intersect(names(.recipe_open(rec)), vars)) cols[[v]] <- character(0)
   list(columns = cols, source = "recipe predictors")
 }
 
-# Training levels of the factors a trained step_novel covers, by variable.
-.recipe_novel <- function(rec) {
+# Training levels, by variable, of the factors a trained, not skipped step
+# gives any label a level of its own: step_novel (its new level) and
+# step_other pooling (a label outside the ones it keeps becomes "other";
+# with collapse FALSE it kept every level and pools nothing).
+.recipe_open <- function(rec) {
   out <- list()
+  orig <- rec$orig_lvls
   for (step in rec$steps) {
-    if (inherits(step, "step_novel") && isTRUE(step$trained) && is.list(step$objects) &&
-        !isTRUE(step$skip)) {
-      for (v in names(step$objects)) if (is.character(step$objects[[v]])) out[[v]] <- step$objects[[v]]
+    if (!isTRUE(step$trained) || !is.list(step$objects) || isTRUE(step$skip)) next
+    for (v in names(step$objects)) {
+      obj <- step$objects[[v]]
+      if (!is.null(out[[v]])) next
+      if (inherits(step, "step_novel") && is.character(obj)) {
+        out[[v]] <- obj
+      } else if (inherits(step, "step_other") && is.list(obj) && isTRUE(obj$collapse)) {
+        # (A character column takes any string already.)
+        lev <- if (is.list(orig) && is.list(orig[[v]]) && isTRUE(orig[[v]]$factor)) orig[[v]] else NULL
+        if (!is.null(lev)) out[[v]] <- structure(lev$values, is_ordered = isTRUE(lev$ordered))
+      }
     }
   }
   out
@@ -258,11 +306,19 @@ bridge_inputs <- function(model) {
     for (part in c("random", "offset")) {
       if (is.language(call[[part]])) vars <- union(vars, all.vars(call[[part]]))
     }
+    # Formulas of further linear predictors the model's predict() reads
+    # from newdata: ordinal::clm's scale = ~ x and nominal = ~ z.
+    for (part in .formula_parts) {
+      f <- call[[part]]
+      if (is.call(f) && identical(f[[1]], as.name("~"))) vars <- union(vars, all.vars(f[[length(f)]]))
+    }
   }
   groups <- .part(model, "groups")
   if (is.data.frame(groups)) vars <- union(vars, names(groups))
   setdiff(vars, c(response, "pi", "T", "F"))
 }
+
+.formula_parts <- c("scale", "nominal")
 
 # Factor levels the model keeps, by term: xlevels (most classes), a named
 # list of levels (pscl), rows of stored contrast matrices (nlme), and a
@@ -279,31 +335,77 @@ bridge_inputs <- function(model) {
   }
   add(.part(model, "xlevels"))
   add(attr(model, "xlevels", exact = TRUE))
+  # ordinal::clm: the levels of its scale and nominal formulas' factors
+  add(.part(model, "S.xlevels"))
+  add(.part(model, "nom.xlevels"))
   add(.part(model, "levels"))
   add(.part(model, "contrasts"))
   if (inherits(model, "randomForest")) add(model$forest$xlevels)
   out
 }
 
-# survreg keeps the levels of a one-variable strata(g) (of a factor g) only
-# as the names of its scales: those levels, under the term's label. (coxph's
-# are in xlevels as "g=level", which strata() of a factor would not make:
-# those stay as R reads them.)
-.strata_levels <- function(model) {
-  scale <- .part(model, "scale")
+# The levels of the variables inside strata() terms, by variable, where the
+# model keeps them only as its strata's labels: coxph in xlevels (under the
+# term's label), survreg as the names of its scales. survival labels a
+# stratum of one factor or character variable by its level ("male"), and
+# otherwise "v=value" ("ph.ecog=1"; of several variables "sex=male,
+# ph.ecog=1"). Both methods find a row's stratum by that label, so a
+# variable whose values are numbers is numeric, TRUE/FALSE logical (R
+# labels such a value the same way, whatever its type was in training),
+# any other a factor of those levels. Labels that do not parse give nothing.
+.strata_protos <- function(model) {
   tt <- .model_terms(model)
-  if (!inherits(model, "survreg") || length(scale) < 2 || is.null(names(scale)) || is.null(tt)) {
-    return(NULL)
-  }
+  if (is.null(tt) || !inherits(model, c("coxph", "survreg"))) return(list())
+  xlev <- .part(model, "xlevels")
+  scale <- .part(model, "scale")
+  out <- list()
   for (term in attr(tt, "term.labels")) {
     expr <- tryCatch(str2lang(term), error = function(e) NULL)
-    if (!is.call(expr) || !identical(expr[[1]], as.name("strata")) || length(expr) != 2 ||
-        !is.name(expr[[2]])) next
-    return(stats::setNames(list(names(scale)), term))
+    if (!is.call(expr) || !identical(expr[[1]], as.name("strata")) || length(expr) < 2) next
+    args <- as.list(expr)[-1]
+    if (!all(vapply(args, is.name, TRUE)) || !is.null(names(args)) && any(nzchar(names(args)))) next
+    vars <- vapply(args, as.character, "")
+    labels <- if (is.list(xlev) && is.character(xlev[[term]])) xlev[[term]] else
+      if (inherits(model, "survreg") && length(scale) > 1) names(scale) else NULL
+    if (!is.character(labels) || !length(labels)) next
+    values <- .strata_values(labels, vars)
+    for (v in setdiff(names(values), names(out))) {
+      x <- values[[v]]
+      out[[v]] <- if (all(x %in% c("TRUE", "FALSE"))) logical(0) else
+        if (!anyNA(suppressWarnings(as.numeric(x)))) numeric(0) else factor(character(0), levels = unique(x))
+    }
   }
-  NULL
+  out
 }
 
+# Each variable's values in strata labels, or list() where they do not parse.
+.strata_values <- function(labels, vars) {
+  if (length(vars) == 1) {
+    prefix <- paste0(vars, "=")
+    # A factor's own levels, unless every one is "v=..." (then it was not one).
+    if (!all(startsWith(labels, prefix))) return(stats::setNames(list(labels), vars))
+    return(stats::setNames(list(substring(labels, nchar(prefix) + 1L)), vars))
+  }
+  out <- rep(list(character(0)), length(vars))
+  names(out) <- vars
+  for (label in labels) {
+    rest <- label
+    for (i in seq_along(vars)) {
+      prefix <- paste0(vars[i], "=")
+      if (!startsWith(rest, prefix)) return(list())
+      rest <- substring(rest, nchar(prefix) + 1L)
+      if (i < length(vars)) {
+        at <- regexpr(paste0(", ", vars[i + 1L], "="), rest, fixed = TRUE)
+        if (at < 0) return(list())
+        out[[i]] <- c(out[[i]], substring(rest, 1L, at - 1L))
+        rest <- substring(rest, at + 2L)
+      } else {
+        out[[i]] <- c(out[[i]], rest)
+      }
+    }
+  }
+  out
+}
 
 # Data the model was fitted on, raw or as a model frame: the components
 # where classes keep it, the data its call names when the file holds it
@@ -354,6 +456,7 @@ bridge_with_file_data <- function(model, objects) {
   classes <- if (!is.null(tt)) attr(tt, "dataClasses") else .part(model, "dataClasses")
   levels <- .model_levels(model)
   frames <- .model_frames(model, vars)
+  strata <- .strata_protos(model)
   untyped <- character(0)
   proto <- function(v) {
     lev <- levels[[v]]
@@ -370,10 +473,7 @@ bridge_with_file_data <- function(model, objects) {
       if (is.null(found) && classes[[v]] %in% c("factor", "ordered")) untyped <<- c(untyped, v)
       return(found)
     }
-    strata <- .strata_levels(model)
-    if (paste0("strata(", v, ")") %in% names(strata)) {
-      return(factor(character(0), levels = strata[[paste0("strata(", v, ")")]]))
-    }
+    if (!is.null(strata[[v]])) return(strata[[v]])
     term <- .wrapped(v, union(names(levels), names(classes)))
     if (!is.null(term)) {
       if (!is.null(levels[[term]])) return(factor(character(0), levels = levels[[term]]))
