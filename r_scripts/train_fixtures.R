@@ -1072,3 +1072,37 @@ nd$Subject <- as.character(nd$Subject)
 nd$Subject[c(2, 5)] <- c("X99", "F77")
 case_from_predict("lme_level0", fit, nd, list(level = 0), fitted = "nlme",
                   covers = "level = 0: a group never seen")
+
+# ---- 84. nlme: nonlinear parameters are not inputs ------------------------------
+set.seed(84)
+lob <- as.data.frame(Loblolly)
+fit <- nlme::nlme(height ~ SSasymp(age, Asym, R0, lrc), data = lob, fixed = Asym + R0 + lrc ~ 1,
+                  random = Asym ~ 1 | Seed, start = c(Asym = 103, R0 = -8.5, lrc = -3.3))
+save_model(fit, "nlme_loblolly")
+case_from_predict("nlme_loblolly", fit, newdata_of(lob, c(1, 10, 20, 33, 50), c("age", "Seed")),
+                  fitted = "nlme", covers = "SSasymp(): its parameters are not inputs; a grouping factor")
+
+# ---- 85. quantreg rqss: an additive quantile smooth --------------------------------
+# Its terms keep the qss() terms as text, which stats cannot read: inputs
+# come from its formula.
+set.seed(85)
+library(quantreg)
+fit <- rqss(mpg ~ qss(wt, lambda = 1) + hp, tau = 0.5, data = mtcars)
+detach("package:quantreg")
+save_model(fit, "rqss_mtcars")
+nd <- newdata_of(mtcars, c(1, 3, 5, 8, 13), c("wt", "hp"))
+write_case("rqss_mtcars.case.json", "rqss_mtcars", nd, function(nd) predict(fit, nd), fit = fit,
+           fitted = "quantreg", covers = "qss() smooth")
+
+# ---- 86. kernlab kpca: predict(object, x) ------------------------------------------
+# The rows go as x = (its method has no newdata), found from its formals.
+set.seed(86)
+fit <- kernlab::kpca(~ ., data = iris[, 1:4], kernel = "rbfdot", kpar = list(sigma = 0.2), features = 2)
+save_model(fit, "kpca_iris")
+nd <- newdata_of(iris, iris_rows, names(iris)[1:4])
+unnamed <- function(m) {
+  colnames(m) <- as.character(seq_len(ncol(m)))
+  m
+}
+write_case("kpca_iris.case.json", "kpca_iris", nd, function(nd) unnamed(kernlab::predict(fit, nd)),
+           fit = fit, fitted = "kernlab", covers = "x = argument, found from the method's formals")

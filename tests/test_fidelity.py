@@ -25,7 +25,7 @@ NEW = """
     party_ctree_prob mclust_iris glmnet_multinomial caret_recipe_novel
 """.split() + """
     caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
-    clm_scale clm_nominal lmer_new_levels lme_level0
+    clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -338,6 +338,9 @@ def inputs_of(server, name):
     ("caret_train", {"wt", "hp", "cyl"}),
     ("lm_transforms", {"x", "z", "g"}),
     ("survreg_strata", {"age", "ph.ecog", "sex"}),
+    # nlme's nonlinear parameters (Asym, R0, lrc) are the model's, not inputs
+    ("nlme_loblolly", {"age", "Seed"}),
+    ("rqss_mtcars", {"wt", "hp"}),
 ])
 def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
     assert {c["name"] for c in inputs_of(server, name)["columns"]} == inputs
@@ -511,3 +514,21 @@ def test_groups_never_seen_are_taken_only_where_the_arguments_let_r_take_them(
         assert resp.status_code == 422, (other, resp.text)
         body = resp.json()
         assert (body["column"], body["row"]) == (column, unseen + 1), body
+
+
+def test_the_rows_go_where_the_predict_method_takes_them():
+    """In R itself: a class outside adapters.R's table whose predict() has no
+    newdata takes the rows under the name its method gives them (kpca's x is
+    the fixture kpca_iris; tidymodels' new_data has no Debian package, so a
+    toy class here); a method with newdata, or whose second formal is not
+    such a name, keeps newdata."""
+    out = rscript("""
+        env <- new.env()
+        for (f in sort(Sys.glob("r_scripts/bridge/*.R"))) sys.source(f, envir = env)
+        registerS3method("predict", "toy_new_data", function(object, new_data, type = "numeric", ...) 1)
+        registerS3method("predict", "toy_horizon", function(object, n.ahead = 1, ...) 1)
+        arg <- function(m) { a <- env$bridge_data_adapter(m); if (is.null(a)) "newdata" else a$arg }
+        cat("RESULT", arg(structure(list(), class = "toy_new_data")),
+            arg(structure(list(), class = "toy_horizon")), arg(lm(mpg ~ wt, mtcars)), "\\n")
+    """, cwd=str(ROOT))
+    assert out[out.index("RESULT"):].split()[1:] == ["new_data", "newdata", "newdata"]

@@ -57,4 +57,6 @@ def _new_level_rule(rule):
     value = part["value"][0]
     if part["value"].typeof == ri.RTYPES.LGLSXP:
         value = bool(value)
+    elif float(value).is_integer():
+        value = int(value)  # level = 0, shown as JSON's 0
     return tuple(part["columns"]), str(part["argument"][0]), value

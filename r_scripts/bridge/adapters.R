@@ -83,8 +83,23 @@
 # The adapter of a model, or NULL (newdata = the data frame).
 bridge_data_adapter <- function(model) {
   for (entry in .data_adapters) if (inherits(model, entry$class)) return(entry)
-  NULL
+  .formals_adapter(model)
 }
+
+# A class outside the table whose predict() method says where the rows go:
+# it has no `newdata`, and its argument after the model is one of the names
+# methods give the rows (tidymodels' new_data, ranger's data, kernlab's
+# kpca x, glmnet's newx) and args.R never lets a caller set. Passed as
+# newdata, the rows would fall into `...` unread or be an unused argument.
+.formals_adapter <- function(model) {
+  method <- tryCatch(bridge_predict_method(model), error = function(e) NULL)
+  if (is.null(method) || !is.function(method$fn)) return(NULL)
+  f <- names(formals(method$fn))
+  if (length(f) < 2 || "newdata" %in% f || !(f[2] %in% names(.rows_arguments))) return(NULL)
+  list(class = class(model)[1], arg = f[2], shape = .rows_arguments[[f[2]]])
+}
+
+.rows_arguments <- c(new_data = "frame", data = "frame", x = "frame", newx = "matrix")
 
 .numeric_inputs <- function(vars, source) {
   if (!is.character(vars) || !length(vars)) return(list(columns = list(), source = source))

@@ -289,7 +289,10 @@ bridge_inputs <- function(model) {
   vars <- character(0)
   tt <- .model_terms(model)
   if (!is.null(tt)) {
-    vars <- all.vars(stats::delete.response(tt))
+    # (quantreg's rqss keeps its qss() terms as text in "specials", where
+    # delete.response() fails: the right-hand side is the same variables.)
+    vars <- tryCatch(all.vars(stats::delete.response(tt)),
+                     error = function(e) all.vars(tt[[length(tt)]]))
     if (attr(tt, "response") > 0 && length(tt) == 3) response <- all.vars(tt[[2]])
   }
   f <- tryCatch(stats::formula(model), error = function(e) NULL)
@@ -303,7 +306,7 @@ bridge_inputs <- function(model) {
   }
   call <- .model_call(model)
   if (is.call(call)) {
-    for (part in c("random", "offset")) {
+    for (part in c("random", "offset", if (inherits(model, "nlme")) "fixed")) {
       if (is.language(call[[part]])) vars <- union(vars, all.vars(call[[part]]))
     }
     # Formulas of further linear predictors the model's predict() reads
@@ -315,7 +318,10 @@ bridge_inputs <- function(model) {
   }
   groups <- .part(model, "groups")
   if (is.data.frame(groups)) vars <- union(vars, names(groups))
-  setdiff(vars, c(response, "pi", "T", "F"))
+  # nlme's nonlinear parameters (Asym in fixed = Asym ~ 1) are the model's
+  # own, not inputs: its covariates (fixed = Asym ~ Trt) are.
+  params <- if (inherits(model, "nlme") && is.list(.part(model, "plist"))) names(model$plist) else NULL
+  setdiff(vars, c(response, params, "pi", "T", "F"))
 }
 
 .formula_parts <- c("scale", "nominal")
