@@ -1106,3 +1106,14 @@ unnamed <- function(m) {
 }
 write_case("kpca_iris.case.json", "kpca_iris", nd, function(nd) unnamed(kernlab::predict(fit, nd)),
            fit = fit, fitted = "kernlab", covers = "x = argument, found from the method's formals")
+
+# ---- 87. e1071 svm probabilities: attributes of its labels -------------------------
+set.seed(87)
+fit <- attach_ptype(e1071::svm(Species ~ ., data = iris, probability = TRUE), iris[, 1:4])
+save_model(fit, "svm_probabilities")
+nd <- newdata_of(iris, c(1, 2, 51, 53, 71, 101, 134), names(iris)[1:4])
+# R answers the labels with an n x classes "probabilities" attribute.
+svm_rows <- function(p) list(prediction = as.character(p), probabilities = attr(p, "probabilities"))
+write_case("svm_probabilities.case.json", "svm_probabilities", nd,
+           function(nd) svm_rows(predict(fit, nd, probability = TRUE)), list(probability = TRUE),
+           fit = fit, fitted = "e1071", covers = "probability = TRUE: the labels and their probabilities attribute")

@@ -26,6 +26,7 @@ NEW = """
 """.split() + """
     caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
     clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
+    svm_probabilities
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -532,3 +533,17 @@ def test_the_rows_go_where_the_predict_method_takes_them():
             arg(structure(list(), class = "toy_horizon")), arg(lm(mpg ~ wt, mtcars)), "\\n")
     """, cwd=str(ROOT))
     assert out[out.index("RESULT"):].split()[1:] == ["new_data", "newdata", "newdata"]
+
+
+def test_per_row_attributes_stay_on_their_rows_when_r_drops_a_row(server, fixture_models):
+    """svm drops a row with a missing value from its labels and from its
+    probabilities attribute alike: that row is null in every field, the
+    others R's own."""
+    case = load_case(fixture_models, "svm_probabilities")
+    rows = [dict(row) for row in case["rows"][:3]]
+    rows[1]["Petal.Width"] = None
+    resp = predict(server, "svm_probabilities", rows, case["args"])
+    assert resp.status_code == 200, resp.text
+    got = resp.json()["predictions"]
+    assert set(got[1]) == set(case["expected"][1]) and all(v is None for v in got[1].values())
+    assert close(got[0], case["expected"][0]) and close(got[2], case["expected"][2])

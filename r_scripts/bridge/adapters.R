@@ -52,6 +52,12 @@
          rownames(out) <- NULL
          out
        }),
+  # e1071's svm answers probability = TRUE and decision.values = TRUE as
+  # attributes of its labels, which a plain vector would drop: the labels
+  # and those matrices, each put back on its row (it drops rows with NAs).
+  list(class = "svm", arg = "newdata", shape = "frame",
+       post = function(out, newdata) .attached_rows(out, nrow(newdata),
+                                                    c("probabilities", "decision.values"))),
   list(class = "gbm", arg = "newdata", shape = "frame",
        defaults = function(model, args) {
          if (is.null(args$n.trees)) args$n.trees <- model$n.trees
@@ -133,4 +139,19 @@ bridge_data_adapter <- function(model) {
     if (!is.null(entry$post)) out <- entry$post(out, newdata)
     out
   }
+}
+
+# A result whose per-row matrices hang off it as attributes, as a list of
+# the result itself ("prediction") and those matrices (flatten.R makes them
+# fields "probabilities.setosa", ...); the result as it is without any.
+.attached_rows <- function(out, n, parts) {
+  found <- Filter(function(p) is.matrix(attr(out, p, exact = TRUE)), parts)
+  if (!is.atomic(out) || !length(found)) return(out)
+  value <- out
+  attributes(value) <- NULL
+  if (is.factor(out)) value <- factor(levels(out)[value], levels = levels(out))
+  names(value) <- names(out)
+  res <- list(prediction = .align_rows(value, n))
+  for (p in found) res[[p]] <- .align_rows(attr(out, p, exact = TRUE), n)
+  res
 }
