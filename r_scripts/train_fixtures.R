@@ -1117,3 +1117,23 @@ svm_rows <- function(p) list(prediction = as.character(p), probabilities = attr(
 write_case("svm_probabilities.case.json", "svm_probabilities", nd,
            function(nd) svm_rows(predict(fit, nd, probability = TRUE)), list(probability = TRUE),
            fit = fit, fitted = "e1071", covers = "probability = TRUE: the labels and their probabilities attribute")
+
+# ---- 88. pls on spectra: a matrix column of the training data --------------------
+# plsr(octane ~ NIR): NIR is a 401-column matrix inside the data frame. A
+# caller sends one number per wavelength, named as write.csv() names them
+# ("NIR.900 nm"); R's answer is for the data frame holding the matrix.
+set.seed(88)
+data(gasoline, package = "pls")
+fit <- pls::plsr(octane ~ NIR, ncomp = 3, data = gasoline[1:50, ])
+save_model(fit, "pls_gasoline")
+flat <- as.data.frame(unclass(gasoline$NIR[51:56, ]))
+names(flat) <- paste("NIR", colnames(gasoline$NIR), sep = ".")
+rownames(flat) <- NULL
+with_matrix <- function(nd) {
+  out <- data.frame(row.names = seq_len(nrow(nd)))
+  out$NIR <- I(as.matrix(nd))
+  out
+}
+write_case("pls_gasoline.case.json", "pls_gasoline", flat,
+           function(nd) predict(fit, newdata = with_matrix(nd), ncomp = 2), list(ncomp = 2),
+           fit = fit, fitted = "pls", covers = "a matrix column (spectra): one input per matrix column")

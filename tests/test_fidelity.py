@@ -26,7 +26,7 @@ NEW = """
 """.split() + """
     caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
     clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
-    svm_probabilities
+    svm_probabilities pls_gasoline
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -547,3 +547,16 @@ def test_per_row_attributes_stay_on_their_rows_when_r_drops_a_row(server, fixtur
     got = resp.json()["predictions"]
     assert set(got[1]) == set(case["expected"][1]) and all(v is None for v in got[1].values())
     assert close(got[0], case["expected"][0]) and close(got[2], case["expected"][2])
+
+
+def test_a_matrix_column_is_one_input_per_matrix_column(server, fixture_models):
+    """plsr(octane ~ NIR) on spectra: NIR was a 401-column matrix. The
+    inputs are its columns, named as write.csv() names them (R refused the
+    one column the bridge asked for: "fitted with type nmatrix.401", a 500);
+    one left out is named."""
+    cols = inputs_of(server, "pls_gasoline")["columns"]
+    assert len(cols) == 401 and cols[0] == {"name": "NIR.900 nm", "type": "numeric", "required": True}
+    case = load_case(fixture_models, "pls_gasoline")
+    rows = [{k: v for k, v in row.items() if k != "NIR.902 nm"} for row in case["rows"]]
+    resp = predict(server, "pls_gasoline", rows, case["args"])
+    assert resp.status_code == 422 and resp.json()["missing_columns"] == ["NIR.902 nm"], resp.text

@@ -155,3 +155,24 @@ bridge_data_adapter <- function(model) {
   for (p in found) res[[p]] <- .align_rows(attr(out, p, exact = TRUE), n)
   res
 }
+
+# A predictor for a model with matrix inputs (inputs.R's .matrix_inputs):
+# the flat columns bound back into each matrix before the call; `fn` as it
+# is for any other model.
+.binding_matrices <- function(fn, model) {
+  wide <- tryCatch(bridge_inputs(model)$matrix_inputs, error = function(e) NULL)
+  if (!length(wide)) return(fn)
+  function(model, newdata, args) fn(model, .bind_matrices(newdata, wide), args)
+}
+
+.bind_matrices <- function(newdata, wide) {
+  for (v in names(wide)) {
+    flat <- wide[[v]]
+    if (!all(flat %in% names(newdata))) next
+    m <- matrix(as.numeric(unlist(newdata[flat], use.names = FALSE)), nrow = nrow(newdata),
+                dimnames = list(NULL, substring(flat, nchar(v) + 2L)))
+    newdata[flat] <- NULL
+    newdata[[v]] <- I(m)
+  }
+  newdata
+}

@@ -489,7 +489,41 @@ bridge_with_file_data <- function(model, objects) {
   }
   cols <- lapply(vars, proto)
   names(cols) <- vars
-  list(columns = cols, source = "model terms", untyped_factors = untyped)
+  wide <- .matrix_inputs(vars, frames, classes)
+  if (length(wide)) {
+    cols <- do.call(c, lapply(vars, function(v) {
+      if (is.null(wide[[v]])) return(cols[v])
+      stats::setNames(rep(list(numeric(0)), length(wide[[v]])), wide[[v]])
+    }))
+  }
+  list(columns = cols, source = "model terms", untyped_factors = untyped, matrix_inputs = wide)
+}
+
+# A numeric matrix column of the training data (pls's spectra: plsr(octane
+# ~ NIR), NIR a 401-column matrix) cannot be one JSON value: it is one
+# numeric input per matrix column, named as write.csv() and data.frame()
+# name them ("NIR.900 nm"; "NIR.1" where the matrix has no column names),
+# and the predictor binds them back into the matrix (.binding_matrices).
+# By variable, the flat names; none where they would collide.
+.matrix_inputs <- function(vars, frames, classes) {
+  out <- list()
+  for (v in vars) {
+    flat <- NULL
+    for (fr in frames) {
+      if (!(v %in% names(fr))) next
+      x <- fr[[v]]
+      if (is.matrix(x) && is.numeric(x) && ncol(x) > 0) {
+        flat <- paste(v, if (is.null(colnames(x))) seq_len(ncol(x)) else colnames(x), sep = ".")
+      }
+      break
+    }
+    cls <- if (!is.null(classes) && v %in% names(classes)) classes[[v]] else ""
+    if (is.null(flat) && grepl("^nmatrix\\.[0-9]+$", cls)) {
+      flat <- paste(v, seq_len(as.integer(sub("nmatrix.", "", cls, fixed = TRUE))), sep = ".")
+    }
+    if (!is.null(flat) && !anyDuplicated(flat) && !any(flat %in% vars)) out[[v]] <- flat
+  }
+  out
 }
 
 # Rows of the training data, typed as the inputs are: predicting on them
