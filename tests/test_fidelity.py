@@ -560,3 +560,28 @@ def test_a_matrix_column_is_one_input_per_matrix_column(server, fixture_models):
     rows = [{k: v for k, v in row.items() if k != "NIR.902 nm"} for row in case["rows"]]
     resp = predict(server, "pls_gasoline", rows, case["args"])
     assert resp.status_code == 422 and resp.json()["missing_columns"] == ["NIR.902 nm"], resp.text
+
+
+def test_an_unseen_level_is_sent_as_na_only_for_the_exact_argument_value():
+    """The front's half of new_levels: with the rule's argument at its value
+    (true is not 1, 0 is not false) an unseen level of that column is NA;
+    any other column, or other arguments, still refuse it."""
+    from bridge.convert import INT_NA
+    from bridge.errors import InputError
+    from bridge.schema import Column, Schema
+    from bridge.table import Table, prepare_table
+
+    schema = Schema((Column("g", "factor", ("a", "b")), Column("h", "factor", ("x",))), "test",
+                    new_levels=((("g",), "allow.new.levels", True),))
+    table = Table({"g": ["a", "new", 7], "h": ["x", "x", "x"]}, 3)
+    got = prepare_table(schema, table, {"allow.new.levels": True})
+    assert list(got[0].data) == [1, INT_NA, INT_NA]
+    for args in (None, {}, {"allow.new.levels": 1}, {"allow.new.levels": False}, {"other": True}):
+        with pytest.raises(InputError):
+            prepare_table(schema, table, args)
+    with pytest.raises(InputError):
+        prepare_table(schema, Table({"g": ["a"] * 3, "h": ["x", "new", "x"]}, 3), {"allow.new.levels": True})
+    level0 = Schema(schema.columns, "test", new_levels=((("g",), "level", 0),))
+    assert list(prepare_table(level0, table, {"level": 0.0})[0].data)[1] == INT_NA
+    with pytest.raises(InputError):
+        prepare_table(level0, table, {"level": False})
