@@ -1137,3 +1137,15 @@ with_matrix <- function(nd) {
 write_case("pls_gasoline.case.json", "pls_gasoline", flat,
            function(nd) predict(fit, newdata = with_matrix(nd), ncomp = 2), list(ncomp = 2),
            fit = fit, fitted = "pls", covers = "a matrix column (spectra): one input per matrix column")
+
+# ---- 89. spline arguments from variables: read once, at fit ----------------------
+# knots = k and df = dfree are in the formula, but the terms' predvars hold
+# their values: they are not inputs (nor in the file: R never needs them).
+set.seed(89)
+k <- c(2.5, 3.5)
+dfree <- 4
+fit <- lm(mpg ~ splines::ns(wt, knots = k) + splines::bs(hp, df = dfree) + qsec, data = mtcars)
+rm(k, dfree)
+save_model(fit, "lm_spline_args")
+case_from_predict("lm_spline_args", fit, newdata_of(mtcars, c(1, 3, 5, 8, 13), c("wt", "hp", "qsec")),
+                  fitted = "stats", covers = "ns(wt, knots = k), bs(hp, df = dfree): k and dfree are not inputs")

@@ -26,7 +26,7 @@ NEW = """
 """.split() + """
     caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
     clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
-    svm_probabilities pls_gasoline
+    svm_probabilities pls_gasoline lm_spline_args
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -342,6 +342,8 @@ def inputs_of(server, name):
     # nlme's nonlinear parameters (Asym, R0, lrc) are the model's, not inputs
     ("nlme_loblolly", {"age", "Seed"}),
     ("rqss_mtcars", {"wt", "hp"}),
+    # ns(wt, knots = k), bs(hp, df = dfree): k and dfree are baked into predvars
+    ("lm_spline_args", {"wt", "hp", "qsec"}),
 ])
 def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
     assert {c["name"] for c in inputs_of(server, name)["columns"]} == inputs

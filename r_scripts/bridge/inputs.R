@@ -295,6 +295,11 @@ bridge_inputs <- function(model) {
                      error = function(e) all.vars(tt[[length(tt)]]))
     if (attr(tt, "response") > 0 && length(tt) == 3) response <- all.vars(tt[[2]])
   }
+  # Variables the terms name only as arguments that their predvars hold as
+  # values (ns(wt, knots = k), poly(hp, deg): k and deg were read once, at
+  # fit) are not read from newdata.
+  pv <- if (is.null(tt)) NULL else attr(tt, "predvars")
+  baked <- if (is.call(pv)) setdiff(all.vars(tt), all.vars(pv)) else character(0)
   f <- tryCatch(stats::formula(model), error = function(e) NULL)
   if (inherits(f, "formula")) {
     if (length(f) == 3) {
@@ -321,7 +326,7 @@ bridge_inputs <- function(model) {
   # nlme's nonlinear parameters (Asym in fixed = Asym ~ 1) are the model's
   # own, not inputs: its covariates (fixed = Asym ~ Trt) are.
   params <- if (inherits(model, "nlme") && is.list(.part(model, "plist"))) names(model$plist) else NULL
-  setdiff(vars, c(response, params, "pi", "T", "F"))
+  setdiff(vars, c(response, params, baked, "pi", "T", "F"))
 }
 
 .formula_parts <- c("scale", "nominal")
