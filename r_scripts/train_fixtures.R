@@ -1149,3 +1149,13 @@ rm(k, dfree)
 save_model(fit, "lm_spline_args")
 case_from_predict("lm_spline_args", fit, newdata_of(mtcars, c(1, 3, 5, 8, 13), c("wt", "hp", "qsec")),
                   fitted = "stats", covers = "ns(wt, knots = k), bs(hp, df = dfree): k and dfree are not inputs")
+
+# ---- 90. ranger standard errors: type = "se" --------------------------------------
+set.seed(90)
+fit <- ranger::ranger(mpg ~ wt + hp + qsec, data = mtcars, keep.inbag = TRUE, num.trees = 60, seed = 90)
+save_model(fit, "ranger_se")
+nd <- newdata_of(mtcars, c(1, 3, 5, 8, 13, 20), c("wt", "hp", "qsec"))
+write_case("ranger_se.case.json", "ranger_se", nd, function(nd) {
+  p <- suppressWarnings(predict(fit, data = nd, type = "se"))
+  list(predictions = p$predictions, se = p$se)
+}, list(type = "se"), fit = fit, fitted = "ranger", covers = "type = \"se\": predictions and their standard errors")

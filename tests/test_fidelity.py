@@ -26,7 +26,7 @@ NEW = """
 """.split() + """
     caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
     clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
-    svm_probabilities pls_gasoline lm_spline_args
+    svm_probabilities pls_gasoline lm_spline_args ranger_se
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this

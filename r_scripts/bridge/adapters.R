@@ -38,7 +38,13 @@
        inputs = function(model) .numeric_inputs(colnames(model$factor), "mars term factor columns")),
   list(class = c("MclustDA", "Mclust"), arg = "newdata", shape = "frame",
        inputs = function(model) .numeric_inputs(colnames(model$data), "mclust training data")),
-  list(class = "ranger", arg = "data", shape = "frame", part = "predictions"),
+  # ranger answers an object whose predictions are the rows' answer; with
+  # type = "se" its standard errors are another part, kept beside them.
+  list(class = "ranger", arg = "data", shape = "frame",
+       post = function(out, newdata) {
+         if (is.null(out$se)) return(out$predictions)
+         list(predictions = out$predictions, se = out$se)
+       }),
   # The older party's predict(object, ...) hands `...` to a function kept in
   # a package object (conditionalTree@predict), out of args.R's sight.
   list(class = c("BinaryTree", "RandomForest"), arg = "newdata", shape = "frame", args = "type"),
