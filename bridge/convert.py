@@ -155,6 +155,10 @@ def prepare_logical(col, values, text=False):
 def prepare_character(col, values, text=False):
     if text:
         values = [None if v in TEXT_NA else v for v in values]
+    if col.levels and not set(map(type, values)) <= {str, NoneType}:
+        # Labels of a factor that takes any label (Schema: a character column
+        # with levels): 4 names level "4", true "TRUE", as for a factor.
+        values = [v if type(v) in (str, NoneType) or _label(v) is None else _label(v) for v in values]
     if not set(map(type, values)) <= {str, NoneType}:
         i, v = _first_bad(values, lambda v: type(v) in (str, NoneType))
         _fail(col, i, v, "a string")

@@ -42,6 +42,10 @@ class Column:
         out = {"name": self.name, "type": self.kind, "required": True}
         if self.kind in ("factor", "ordered"):
             out["levels"] = list(self.levels)
+        elif self.levels:
+            # A factor the model takes any label for: its training levels, and the others.
+            out["levels"] = list(self.levels)
+            out["other_labels"] = True
         if self.kind == "POSIXct":
             out["tz"] = self.tz or "UTC"
         return out

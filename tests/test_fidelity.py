@@ -473,9 +473,20 @@ def test_a_recipe_that_pools_unseen_labels_takes_them_as_r_does(server, fixture_
     saw included, into "other": R answers for it (rows 2 and 5 carry "5",
     "12"), so the column takes labels, not only the training levels."""
     col = next(c for c in inputs_of(server, "caret_recipe_other")["columns"] if c["name"] == "carb")
-    assert col["type"] == "character"
+    assert col["type"] == "character" and col["levels"] == ["1", "2", "3", "4", "6", "8"]
     case = load_case(fixture_models, "caret_recipe_other")
     assert {"5", "12"} <= {row["carb"] for row in case["rows"]}
+
+
+@pytest.mark.parametrize("name, column", [("caret_recipe_other", "carb"), ("caret_recipe_novel", "cyl")])
+def test_a_recipe_factor_taking_any_label_takes_numbers_naming_them(server, fixture_models, name, column):
+    """As for any factor, 4 (or 4.0) names label "4", seen or not: R's answer
+    for the labels (it was "expected a string, got 4")."""
+    case = load_case(fixture_models, name)
+    rows = [{**row, column: float(row[column])} for row in case["rows"]]
+    resp = predict(server, name, rows, case["args"])
+    assert resp.status_code == 200, resp.text
+    assert all(close(g, w) for g, w in zip(resp.json()["predictions"], case["expected"]))
 
 
 def test_a_stratum_never_seen_is_refused_naming_it(server, fixture_models):

@@ -33,6 +33,13 @@ def column_from_prototype(name, proto):
         ri.RTYPES.STRSXP: "character",
     }
     plain = set(classes) <= {"numeric", "integer", "logical", "character", "AsIs"}
+    if plain and proto.typeof == ri.RTYPES.STRSXP:
+        # Labels a model takes beyond its training levels (a recipe's
+        # step_novel/step_other): those levels, which numbers may name.
+        try:
+            return Column(name, "character", tuple(proto.do_slot("levels")))
+        except LookupError:
+            pass
     return Column(name, by_type.get(proto.typeof, "any") if plain else "any")
 
 

@@ -195,7 +195,10 @@ bridge_inputs <- function(model) {
   # in R: step_novel makes such a label its new level, step_other pools it
   # into its "other" level (the adapter turns the strings back into the
   # factor recipes expects).
-  for (v in intersect(names(.recipe_open(rec)), vars)) cols[[v]] <- character(0)
+  # (The training levels ride along: a number or boolean sent names one of
+  # them as for a factor, 4 for "4".)
+  open <- .recipe_open(rec)
+  for (v in intersect(names(open), vars)) cols[[v]] <- structure(character(0), levels = as.character(open[[v]]))
   list(columns = cols, source = "recipe predictors")
 }
 
