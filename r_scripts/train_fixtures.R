@@ -1021,6 +1021,13 @@ save_model(fit, "coxph_strata_factor")
 nd <- newdata_of(cc, c(1, 2, 3, 5, 7, 8, 13), c("age", "ph.ecog", "sex"))
 case_from_predict("coxph_strata_factor", fit, nd, list(type = "lp"), fitted = "survival",
                   covers = "strata() of a factor: its levels from the strata")
+# A factor whose levels are numbers: its strata are labelled "0", "1", not
+# "ecog=0", so it is that factor, not a number.
+lung_f <- transform(lung, ecog = factor(ph.ecog))
+fit <- coxph(Surv(time, status) ~ age + sex + strata(ecog), data = lung_f, model = TRUE)
+save_model(fit, "coxph_strata_numlevels")
+case_from_predict("coxph_strata_numlevels", fit, transform(nd, ecog = factor(ph.ecog, levels = 0:3))[c("age", "sex", "ecog")],
+                  list(type = "lp"), fitted = "survival", covers = "strata() of a factor with levels \"0\", \"1\", ...")
 fit <- survreg(Surv(time, status) ~ age + strata(sex, ph.ecog), data = lung, dist = "weibull")
 save_model(fit, "survreg_strata_two")
 case_from_predict("survreg_strata_two", fit, nd, list(type = "lp"), fitted = "survival",

@@ -26,7 +26,7 @@ NEW = """
 """.split() + """
     caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
     clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
-    svm_probabilities pls_gasoline lm_spline_args ranger_se
+    svm_probabilities pls_gasoline lm_spline_args ranger_se coxph_strata_numlevels
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -362,6 +362,7 @@ def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
     # xlevels, survreg's scale names: "male", or "sex=male, ph.ecog=1")
     ("coxph_strata_factor", "sex", "factor", ["male", "female"]),
     ("survreg_strata_two", "sex", "factor", ["male", "female"]),
+    ("coxph_strata_numlevels", "ecog", "factor", ["0", "1", "2", "3"]),   # "0", not "ecog=0"
     ("clm_scale", "contact", "factor", ["no", "yes"]),
 ])
 def test_types_the_object_or_its_file_records_are_found(server, name, column, kind, levels):

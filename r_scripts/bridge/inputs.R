@@ -385,19 +385,22 @@ bridge_inputs <- function(model) {
     values <- .strata_values(labels, vars)
     for (v in setdiff(names(values), names(out))) {
       x <- values[[v]]
-      out[[v]] <- if (all(x %in% c("TRUE", "FALSE"))) logical(0) else
+      # Bare labels are one factor's levels, numbers or not ("4", "6", "8").
+      out[[v]] <- if (isTRUE(attr(values, "bare"))) factor(character(0), levels = x) else
+        if (all(x %in% c("TRUE", "FALSE"))) logical(0) else
         if (!anyNA(suppressWarnings(as.numeric(x)))) numeric(0) else factor(character(0), levels = unique(x))
     }
   }
   out
 }
 
-# Each variable's values in strata labels, or list() where they do not parse.
+# Each variable's values in strata labels, or list() where they do not parse;
+# attr "bare": the labels are one factor's (or character's) own levels.
 .strata_values <- function(labels, vars) {
   if (length(vars) == 1) {
     prefix <- paste0(vars, "=")
     # A factor's own levels, unless every one is "v=..." (then it was not one).
-    if (!all(startsWith(labels, prefix))) return(stats::setNames(list(labels), vars))
+    if (!all(startsWith(labels, prefix))) return(structure(stats::setNames(list(labels), vars), bare = TRUE))
     return(stats::setNames(list(substring(labels, nchar(prefix) + 1L)), vars))
   }
   out <- rep(list(character(0)), length(vars))
