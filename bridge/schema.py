@@ -78,6 +78,9 @@ class Schema:
     # population level of a random effect: lme4's allow.new.levels = TRUE,
     # nlme's level = 0), so such a level is sent as NA, not refused.
     new_levels: tuple = ()
+    # Columns passed on to R when a request has them, not asked for
+    # otherwise (coxph's time and status, read for type = "expected").
+    optional: tuple = ()
 
     def open_factors(self, args):
         """The factor columns whose unseen levels go to R as NA for these args."""
@@ -112,7 +115,10 @@ class Schema:
             "columns": [{**c.describe(), **({"note": "a factor whose levels the model does not record"}
                                             if c.name in self.untyped_factors else {}),
                          **self._new_levels_of(c.name)}
-                        for c in self.columns],
+                        for c in self.columns] + [
+                {**c.describe(), "required": False,
+                 "note": "read by predict() for some arguments only; passed on when sent"}
+                for c in self.optional],
         }
 
     def _new_levels_of(self, name):

@@ -56,7 +56,7 @@ def prepare_table(schema, table, args=None):
                                       c.name in schema.untyped_factors, c.name in open_factors)
                for c in columns if c.levels and c.name in table.columns}
     missing = [c.name for c in columns if c.name not in table.columns]
-    known = {c.name for c in columns}
+    known = {c.name for c in columns} | {c.name for c in schema.optional}
     unknown = [name for name in table.columns if name not in known]
     if missing:
         raise InputError(
@@ -66,10 +66,13 @@ def prepare_table(schema, table, args=None):
             missing_columns=missing)
     if unknown and schema.source != "none":
         _refuse_stray_keys(columns, unknown, table)
+    # Optional columns sent go last, after the schema's own positions.
     return [factors[c.name] if c.name in factors else
             prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
                            c.name in schema.untyped_factors)
-            for c in columns]
+            for c in columns] + [
+        prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe)
+        for c in schema.optional if c.name in table.columns]
 
 
 def _missing(name, unknown):

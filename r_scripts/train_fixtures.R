@@ -1166,3 +1166,17 @@ write_case("ranger_se.case.json", "ranger_se", nd, function(nd) {
   p <- suppressWarnings(predict(fit, data = nd, type = "se"))
   list(predictions = p$predictions, se = p$se)
 }, list(type = "se"), fit = fit, fitted = "ranger", covers = "type = \"se\": predictions and their standard errors")
+
+# ---- 91. coxph type = "expected": predict() reads the response too -------------
+# time and status are optional inputs: sent, they are passed on (R needs
+# them for type = "expected" and "survival"); type = "lp" does without.
+set.seed(91)
+library(survival)
+# model = TRUE: type = "expected" needs the training frame, which it would
+# otherwise rebuild from a `lung` found wherever it is predicted.
+fit <- coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lung, model = TRUE)
+save_model(fit, "coxph_expected")
+nd <- newdata_of(cc, c(1, 2, 3, 5, 7, 8, 13), c("time", "status", "age", "sex", "ph.ecog"))
+case_from_predict("coxph_expected", fit, nd, list(type = "expected"), fitted = "survival",
+                  covers = "type = \"expected\": the response's time and status, optional inputs")
+detach("package:survival")

@@ -26,7 +26,7 @@ NEW = """
 """.split() + """
     caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
     clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
-    svm_probabilities pls_gasoline lm_spline_args ranger_se coxph_strata_numlevels
+    svm_probabilities pls_gasoline lm_spline_args ranger_se coxph_strata_numlevels coxph_expected
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -599,3 +599,17 @@ def test_an_unseen_level_is_sent_as_na_only_for_the_exact_argument_value():
     assert list(prepare_table(level0, table, {"level": 0.0})[0].data)[1] == INT_NA
     with pytest.raises(InputError):
         prepare_table(level0, table, {"level": False})
+
+
+def test_a_response_predict_reads_for_some_arguments_is_an_optional_input(server, fixture_models):
+    """coxph's type = "expected" reads time and status from newdata (the
+    case; they were dropped as unknown keys and R failed: 'status' not
+    found); they are not asked for otherwise: type = "lp" predicts without."""
+    cols = {c["name"]: c for c in inputs_of(server, "coxph_expected")["columns"]}
+    assert (cols["time"]["required"], cols["status"]["required"], cols["age"]["required"]) == (False, False, True)
+    case = load_case(fixture_models, "coxph_expected")
+    rows = [{k: v for k, v in row.items() if k not in ("time", "status")} for row in case["rows"]]
+    resp = predict(server, "coxph_expected", rows, {"type": "lp"})
+    assert resp.status_code == 200 and len(resp.json()["predictions"]) == len(rows), resp.text
+    resp = predict(server, "coxph_expected", rows, case["args"])
+    assert resp.status_code == 422 and "status" in resp.json()["description"], resp.text

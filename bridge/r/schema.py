@@ -55,7 +55,10 @@ def schema_from_r(inputs):
     source = str(fields["source"][0]) if columns else "none"
     note = str(fields["missing_note"][0]) if "missing_note" in fields else ""
     rules = tuple(_new_level_rule(r) for r in fields["new_levels"]) if "new_levels" in fields else ()
-    return Schema(columns, source, unsafe, untyped, note, rules)
+    optional = ()
+    if "optional" in fields and fields["optional"].names is not ri.NULL:
+        optional = tuple(column_from_prototype(n, p) for n, p in zip(fields["optional"].names, fields["optional"]))
+    return Schema(columns, source, unsafe, untyped, note, rules, optional)
 
 
 def _new_level_rule(rule):

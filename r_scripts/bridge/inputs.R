@@ -22,11 +22,16 @@
 #                    a level of these factors it never saw as it answers NA
 #                    (the population level), so the front sends NA for one
 #                    instead of refusing it.
+#   optional         prototypes of columns passed on when a request has them
+#                    and not asked for otherwise: coxph's response (time,
+#                    status), which predict() reads for type = "expected" or
+#                    "survival" only.
 bridge_inputs <- function(model) {
   found <- .inputs_found(model)
   found$strings_unsafe <- TRUE
   if (is.null(found$untyped_factors)) found$untyped_factors <- character(0)
   found$new_levels <- .new_level_rules(model, names(found$columns))
+  found$optional <- .optional_inputs(model, names(found$columns))
   entry <- bridge_data_adapter(model)
   if (identical(entry$shape, "matrix") && is.null(attr(model, "ptype", exact = TRUE))) {
     found$missing_note <- paste0(
@@ -66,6 +71,21 @@ bridge_inputs <- function(model) {
     return(rule(names(model$groups), all.vars(f[[3]]), "level", 0))
   }
   list()
+}
+
+# coxph's predict() reads the response's variables from newdata for type =
+# "expected" and "survival" (the time each row's prediction is at): they are
+# optional inputs, untyped where the model keeps no raw copy of them.
+.optional_inputs <- function(model, inputs) {
+  tt <- if (inherits(model, "coxph")) .model_terms(model) else NULL
+  if (is.null(tt) || !isTRUE(attr(tt, "response") > 0) || length(tt) != 3) return(list())
+  vars <- setdiff(all.vars(tt[[2]]), inputs)
+  frames <- .model_frames(model)
+  cols <- lapply(vars, function(v) {
+    for (fr in frames) if (v %in% names(fr) && is.atomic(fr[[v]]) && is.null(dim(fr[[v]]))) return(.zero_like(fr[[v]]))
+    NULL
+  })
+  stats::setNames(cols, vars)
 }
 
 .inputs_found <- function(model) {
