@@ -1072,6 +1072,9 @@ nd$Subject <- as.character(nd$Subject)
 nd$Subject[c(2, 4)] <- c("999", "new")
 case_from_predict("lmer_new_levels", fit, nd, list(allow.new.levels = TRUE), fitted = "lme4",
                   covers = "allow.new.levels = TRUE: a group never seen")
+# docs/models.md: that answer (and a null group's) is re.form = NA's.
+stopifnot(isTRUE(all.equal(unname(predict(fit, nd, allow.new.levels = TRUE)[c(2, 4)]),
+                           unname(predict(fit, nd, re.form = NA)[c(2, 4)]), tolerance = 1e-12)))
 fit <- nlme::lme(distance ~ age + Sex, random = ~ age | Subject, data = nlme::Orthodont)
 save_model(fit, "lme_level0")
 nd <- newdata_of(nlme::Orthodont, c(1, 20, 40, 70, 90), c("age", "Sex", "Subject"))

@@ -613,3 +613,16 @@ def test_a_response_predict_reads_for_some_arguments_is_an_optional_input(server
     assert resp.status_code == 200 and len(resp.json()["predictions"]) == len(rows), resp.text
     resp = predict(server, "coxph_expected", rows, case["args"])
     assert resp.status_code == 422 and "status" in resp.json()["description"], resp.text
+
+
+def test_a_null_group_with_allow_new_levels_is_the_population_answer(server, fixture_models):
+    """What docs/models.md says stands in for re.form = NA: a null group
+    under allow.new.levels = true answers as R does for a group it never
+    saw (rows 2 and 4 of the case: "999", "new"), the fixed effects alone."""
+    case = load_case(fixture_models, "lmer_new_levels")
+    rows = [dict(row) for row in case["rows"]]
+    for i in (1, 3):
+        rows[i]["Subject"] = None
+    resp = predict(server, "lmer_new_levels", rows, case["args"])
+    assert resp.status_code == 200, resp.text
+    assert all(close(g, w) for g, w in zip(resp.json()["predictions"], case["expected"]))
