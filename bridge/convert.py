@@ -155,6 +155,10 @@ def prepare_logical(col, values, text=False):
 def prepare_character(col, values, text=False):
     if text:
         values = [None if v in TEXT_NA else v for v in values]
+    if col.levels and not set(map(type, values)) <= {str, NoneType}:
+        # Labels of a factor that takes any label (Schema: a character column
+        # with levels): 4 names level "4", true "TRUE", as for a factor.
+        values = [v if type(v) in (str, NoneType) or _label(v) is None else _label(v) for v in values]
     if not set(map(type, values)) <= {str, NoneType}:
         i, v = _first_bad(values, lambda v: type(v) in (str, NoneType))
         _fail(col, i, v, "a string")
@@ -165,7 +169,7 @@ def prepare_character(col, values, text=False):
     return Prepared(col, list(values))
 
 
-def prepare_factor(col, values, text=False):
+def prepare_factor(col, values, text=False, new_levels_na=False):
     codes = col.codes if col.levels else {}
     get = codes.get
     try:
@@ -192,6 +196,11 @@ def prepare_factor(col, values, text=False):
             label = _label(v)
             if label is not None and label in codes:
                 out[i] = codes[label]
+                continue
+            if new_levels_na and (type(v) is str or label is not None):
+                # R answers a level it never saw here as it answers NA
+                # (Schema.new_levels): the population level.
+                out[i] = INT_NA
                 continue
             allowed = list(col.levels)
             listed = ", ".join(shown(x) for x in allowed[:20]) + (", ..." if len(allowed) > 20 else "")
@@ -335,9 +344,12 @@ PREPARERS = {
 }
 
 
-def prepare_column(col, values, text=False, strings_unsafe=False, untyped_factor=False):
+def prepare_column(col, values, text=False, strings_unsafe=False, untyped_factor=False,
+                   new_levels_na=False):
     if col.kind == "any":
         return prepare_any(col, values, text, strings_unsafe, untyped_factor)
+    if new_levels_na:
+        return prepare_factor(col, values, text, new_levels_na=True)
     return PREPARERS[col.kind](col, values, text)
 
 

@@ -42,6 +42,10 @@ class Column:
         out = {"name": self.name, "type": self.kind, "required": True}
         if self.kind in ("factor", "ordered"):
             out["levels"] = list(self.levels)
+        elif self.levels:
+            # A factor the model takes any label for: its training levels, and the others.
+            out["levels"] = list(self.levels)
+            out["other_labels"] = True
         if self.kind == "POSIXct":
             out["tz"] = self.tz or "UTC"
         return out
@@ -69,6 +73,20 @@ class Schema:
     # Said after a missing-column error when the model's inputs are not the
     # columns a caller has (glmnet on a model.matrix: its columns, cyl6, ...).
     missing_note: str = ""
+    # (columns, argument, value): with that predict() argument at that value
+    # R answers a level of these factors it never saw as it answers NA (the
+    # population level of a random effect: lme4's allow.new.levels = TRUE,
+    # nlme's level = 0), so such a level is sent as NA, not refused.
+    new_levels: tuple = ()
+    # Columns passed on to R when a request has them, not asked for
+    # otherwise (coxph's time and status, read for type = "expected").
+    optional: tuple = ()
+
+    def open_factors(self, args):
+        """The factor columns whose unseen levels go to R as NA for these args."""
+        return frozenset(name for columns, argument, value in self.new_levels
+                         if argument in args and _same_value(args[argument], value)
+                         for name in columns)
 
     @property
     def complete(self):
@@ -95,6 +113,21 @@ class Schema:
                 "'any' take plain JSON typing. Attach a prototype with "
                 "r_scripts/ptype.R (attach_ptype) to have them checked."),
             "columns": [{**c.describe(), **({"note": "a factor whose levels the model does not record"}
-                                            if c.name in self.untyped_factors else {})}
-                        for c in self.columns],
+                                            if c.name in self.untyped_factors else {}),
+                         **self._new_levels_of(c.name)}
+                        for c in self.columns] + [
+                {**c.describe(), "required": False,
+                 "note": "read by predict() for some arguments only; passed on when sent"}
+                for c in self.optional],
         }
+
+    def _new_levels_of(self, name):
+        rules = {argument: value for columns, argument, value in self.new_levels if name in columns}
+        return {"new_levels_with": rules} if rules else {}
+
+
+def _same_value(sent, value):
+    """A JSON argument equal to a rule's R value: true is not 1, nor 0 false."""
+    if isinstance(value, bool) or isinstance(sent, bool):
+        return sent is value
+    return isinstance(sent, (int, float)) and sent == value

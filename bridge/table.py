@@ -37,23 +37,26 @@ class Request(typing.NamedTuple):
     caller: tuple    # the argument names the caller set
 
 
-def prepare_table(schema, table):
+def prepare_table(schema, table, args=None):
     """Checks a table against a model's schema: one Prepared per input column.
 
     Missing columns are an error; extra columns are ignored. A model that
-    records no inputs at all gets every column with plain JSON typing.
+    records no inputs at all gets every column with plain JSON typing. With
+    `args` that make R take unseen levels of a factor (schema.new_levels),
+    such a level goes to R as NA rather than being refused.
     """
     columns = schema.columns
+    open_factors = schema.open_factors(args) if args and schema.new_levels else frozenset()
     if not columns and schema.source == "none":
         columns = tuple(Column(name, "any") for name in table.columns)
     # A factor value the model never saw is the caller's most specific
     # mistake: it is named first, before a missing column or anything R
     # would say (issue 23), so the factor columns sent are checked first.
     factors = {c.name: prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
-                                      c.name in schema.untyped_factors)
+                                      c.name in schema.untyped_factors, c.name in open_factors)
                for c in columns if c.levels and c.name in table.columns}
     missing = [c.name for c in columns if c.name not in table.columns]
-    known = {c.name for c in columns}
+    known = {c.name for c in columns} | {c.name for c in schema.optional}
     unknown = [name for name in table.columns if name not in known]
     if missing:
         raise InputError(
@@ -63,10 +66,13 @@ def prepare_table(schema, table):
             missing_columns=missing)
     if unknown and schema.source != "none":
         _refuse_stray_keys(columns, unknown, table)
+    # Optional columns sent go last, after the schema's own positions.
     return [factors[c.name] if c.name in factors else
             prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe,
                            c.name in schema.untyped_factors)
-            for c in columns]
+            for c in columns] + [
+        prepare_column(c, table.columns[c.name], table.text, schema.strings_unsafe)
+        for c in schema.optional if c.name in table.columns]
 
 
 def _missing(name, unknown):
@@ -121,7 +127,7 @@ def prepare_request(model, table, args):
     merged, caller = {**model.default_args, **args}, tuple(args)
     if table.nrows == 0 and not table.columns:
         return None  # an empty row list has no columns to check either
-    prepared = prepare_table(model.schema, table)
+    prepared = prepare_table(model.schema, table, merged)
     if table.nrows == 0:
         return None
     return Request(prepared, nrows_of(prepared, table), merged, caller)

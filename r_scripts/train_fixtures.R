@@ -994,3 +994,192 @@ nd$cyl <- as.character(nd$cyl)
 nd$cyl[c(2, 5)] <- c("5", "12")
 case_from_predict("caret_recipe_novel", fit, nd, fitted = "caret, recipes",
                   covers = "step_novel: a label the recipe never saw is its new level")
+
+# ---- 77. caret through a recipe with step_other: labels it never saw ---------
+# step_other pools the levels it does not keep, and any label it never saw,
+# into "other": R answers for such a label, so the bridge does too.
+set.seed(77)
+d <- transform(mt, carb = factor(carb))
+rec <- recipes::recipe(mpg ~ wt + hp + carb, data = d)
+rec <- recipes::step_other(rec, carb, threshold = 0.15)
+rec <- recipes::step_dummy(rec, carb)
+fit <- caret::train(rec, data = d, method = "lm", trControl = caret::trainControl(method = "none"))
+save_model(fit, "caret_recipe_other")
+nd <- newdata_of(d, c(1, 3, 4, 7, 15, 30, 31), c("wt", "hp", "carb"))
+nd$carb <- as.character(nd$carb)
+nd$carb[c(2, 5)] <- c("5", "12")
+case_from_predict("caret_recipe_other", fit, nd, fitted = "caret, recipes",
+                  covers = "step_other: a label the recipe never saw is pooled into \"other\"")
+
+# ---- 78. coxph / 79. survreg: strata() of a factor, a number, two variables ---
+# survival labels a stratum of one factor by its level and otherwise
+# "v=value": the factor's levels are read back from those labels.
+set.seed(78)
+library(survival)
+fit <- coxph(Surv(time, status) ~ age + ph.ecog + strata(sex), data = lung, model = TRUE)
+save_model(fit, "coxph_strata_factor")
+nd <- newdata_of(cc, c(1, 2, 3, 5, 7, 8, 13), c("age", "ph.ecog", "sex"))
+case_from_predict("coxph_strata_factor", fit, nd, list(type = "lp"), fitted = "survival",
+                  covers = "strata() of a factor: its levels from the strata")
+# A factor whose levels are numbers: its strata are labelled "0", "1", not
+# "ecog=0", so it is that factor, not a number.
+lung_f <- transform(lung, ecog = factor(ph.ecog))
+fit <- coxph(Surv(time, status) ~ age + sex + strata(ecog), data = lung_f, model = TRUE)
+save_model(fit, "coxph_strata_numlevels")
+case_from_predict("coxph_strata_numlevels", fit, transform(nd, ecog = factor(ph.ecog, levels = 0:3))[c("age", "sex", "ecog")],
+                  list(type = "lp"), fitted = "survival", covers = "strata() of a factor with levels \"0\", \"1\", ...")
+fit <- survreg(Surv(time, status) ~ age + strata(sex, ph.ecog), data = lung, dist = "weibull")
+save_model(fit, "survreg_strata_two")
+case_from_predict("survreg_strata_two", fit, nd, list(type = "lp"), fitted = "survival",
+                  covers = "strata() of a factor and a number: a scale per pair")
+fit <- survreg(Surv(time, status) ~ age + sex + strata(ph.ecog), data = lung, dist = "weibull")
+save_model(fit, "survreg_strata_num")
+case_from_predict("survreg_strata_num", fit, nd, list(type = "response"), fitted = "survival",
+                  covers = "strata() of a number")
+detach("package:survival")
+
+# ---- 80. party's cforest probabilities: a one-row matrix per row --------------
+set.seed(80)
+fit <- party::cforest(Species ~ ., data = iris_f,
+                      controls = party::cforest_unbiased(ntree = 30, mtry = 2))
+save_model(fit, "party_cforest_prob")
+nd <- newdata_of(iris_f, c(1, 2, 51, 53, 101, 102), setdiff(names(iris_f), "Species"))
+# R answers list(`1` = 1 x 3 matrix, ...): one row each, its matrix's columns.
+write_case("party_cforest_prob.case.json", "party_cforest_prob", nd,
+           function(nd) do.call(rbind, predict(fit, newdata = nd, type = "prob")), list(type = "prob"),
+           fit = fit, fitted = "party", covers = "a one-row matrix of probabilities per row")
+
+# ---- 81. clm with scale and nominal formulas ------------------------------------
+set.seed(81)
+fit <- ordinal::clm(rating ~ temp, scale = ~ contact, data = wine)
+save_model(fit, "clm_scale")
+nd <- newdata_of(wine, c(1, 3, 5, 7, 9, 11), c("temp", "contact"))
+case_from_predict("clm_scale", fit, nd, list(type = "prob"), fitted = "ordinal",
+                  covers = "scale = ~ contact: an input only its scale formula reads")
+fit <- ordinal::clm(rating ~ temp, nominal = ~ contact, data = wine)
+save_model(fit, "clm_nominal")
+case_from_predict("clm_nominal", fit, nd, list(type = "prob"), fitted = "ordinal",
+                  covers = "nominal = ~ contact")
+
+# ---- 82. lmer with allow.new.levels / 83. lme at level 0: groups never seen ----
+# With these arguments R answers a group it never saw with the fixed effects
+# alone (as for NA); without them such a group is refused before R.
+set.seed(82)
+fit <- lme4::lmer(Reaction ~ Days + (Days | Subject), data = lme4::sleepstudy)
+save_model(fit, "lmer_new_levels")
+nd <- newdata_of(lme4::sleepstudy, c(1, 12, 25, 40, 77), c("Days", "Subject"))
+nd$Subject <- as.character(nd$Subject)
+nd$Subject[c(2, 4)] <- c("999", "new")
+case_from_predict("lmer_new_levels", fit, nd, list(allow.new.levels = TRUE), fitted = "lme4",
+                  covers = "allow.new.levels = TRUE: a group never seen")
+# docs/models.md: that answer (and a null group's) is re.form = NA's.
+stopifnot(isTRUE(all.equal(unname(predict(fit, nd, allow.new.levels = TRUE)[c(2, 4)]),
+                           unname(predict(fit, nd, re.form = NA)[c(2, 4)]), tolerance = 1e-12)))
+fit <- nlme::lme(distance ~ age + Sex, random = ~ age | Subject, data = nlme::Orthodont)
+save_model(fit, "lme_level0")
+nd <- newdata_of(nlme::Orthodont, c(1, 20, 40, 70, 90), c("age", "Sex", "Subject"))
+nd$Subject <- as.character(nd$Subject)
+nd$Subject[c(2, 5)] <- c("X99", "F77")
+case_from_predict("lme_level0", fit, nd, list(level = 0), fitted = "nlme",
+                  covers = "level = 0: a group never seen")
+
+# ---- 84. nlme: nonlinear parameters are not inputs ------------------------------
+set.seed(84)
+lob <- as.data.frame(Loblolly)
+fit <- nlme::nlme(height ~ SSasymp(age, Asym, R0, lrc), data = lob, fixed = Asym + R0 + lrc ~ 1,
+                  random = Asym ~ 1 | Seed, start = c(Asym = 103, R0 = -8.5, lrc = -3.3))
+save_model(fit, "nlme_loblolly")
+case_from_predict("nlme_loblolly", fit, newdata_of(lob, c(1, 10, 20, 33, 50), c("age", "Seed")),
+                  fitted = "nlme", covers = "SSasymp(): its parameters are not inputs; a grouping factor")
+
+# ---- 85. quantreg rqss: an additive quantile smooth --------------------------------
+# Its terms keep the qss() terms as text, which stats cannot read: inputs
+# come from its formula.
+set.seed(85)
+library(quantreg)
+fit <- rqss(mpg ~ qss(wt, lambda = 1) + hp, tau = 0.5, data = mtcars)
+detach("package:quantreg")
+save_model(fit, "rqss_mtcars")
+nd <- newdata_of(mtcars, c(1, 3, 5, 8, 13), c("wt", "hp"))
+write_case("rqss_mtcars.case.json", "rqss_mtcars", nd, function(nd) predict(fit, nd), fit = fit,
+           fitted = "quantreg", covers = "qss() smooth")
+
+# ---- 86. kernlab kpca: predict(object, x) ------------------------------------------
+# The rows go as x = (its method has no newdata), found from its formals.
+set.seed(86)
+fit <- kernlab::kpca(~ ., data = iris[, 1:4], kernel = "rbfdot", kpar = list(sigma = 0.2), features = 2)
+save_model(fit, "kpca_iris")
+nd <- newdata_of(iris, iris_rows, names(iris)[1:4])
+unnamed <- function(m) {
+  colnames(m) <- as.character(seq_len(ncol(m)))
+  m
+}
+write_case("kpca_iris.case.json", "kpca_iris", nd, function(nd) unnamed(kernlab::predict(fit, nd)),
+           fit = fit, fitted = "kernlab", covers = "x = argument, found from the method's formals")
+
+# ---- 87. e1071 svm probabilities: attributes of its labels -------------------------
+set.seed(87)
+fit <- attach_ptype(e1071::svm(Species ~ ., data = iris, probability = TRUE), iris[, 1:4])
+save_model(fit, "svm_probabilities")
+nd <- newdata_of(iris, c(1, 2, 51, 53, 71, 101, 134), names(iris)[1:4])
+# R answers the labels with an n x classes "probabilities" attribute.
+svm_rows <- function(p) list(prediction = as.character(p), probabilities = attr(p, "probabilities"))
+write_case("svm_probabilities.case.json", "svm_probabilities", nd,
+           function(nd) svm_rows(predict(fit, nd, probability = TRUE)), list(probability = TRUE),
+           fit = fit, fitted = "e1071", covers = "probability = TRUE: the labels and their probabilities attribute")
+
+# ---- 88. pls on spectra: a matrix column of the training data --------------------
+# plsr(octane ~ NIR): NIR is a 401-column matrix inside the data frame. A
+# caller sends one number per wavelength, named as write.csv() names them
+# ("NIR.900 nm"); R's answer is for the data frame holding the matrix.
+set.seed(88)
+data(gasoline, package = "pls")
+fit <- pls::plsr(octane ~ NIR, ncomp = 3, data = gasoline[1:50, ])
+save_model(fit, "pls_gasoline")
+flat <- as.data.frame(unclass(gasoline$NIR[51:56, ]))
+names(flat) <- paste("NIR", colnames(gasoline$NIR), sep = ".")
+rownames(flat) <- NULL
+with_matrix <- function(nd) {
+  out <- data.frame(row.names = seq_len(nrow(nd)))
+  out$NIR <- I(as.matrix(nd))
+  out
+}
+write_case("pls_gasoline.case.json", "pls_gasoline", flat,
+           function(nd) predict(fit, newdata = with_matrix(nd), ncomp = 2), list(ncomp = 2),
+           fit = fit, fitted = "pls", covers = "a matrix column (spectra): one input per matrix column")
+
+# ---- 89. spline arguments from variables: read once, at fit ----------------------
+# knots = k and df = dfree are in the formula, but the terms' predvars hold
+# their values: they are not inputs (nor in the file: R never needs them).
+set.seed(89)
+k <- c(2.5, 3.5)
+dfree <- 4
+fit <- lm(mpg ~ splines::ns(wt, knots = k) + splines::bs(hp, df = dfree) + qsec, data = mtcars)
+rm(k, dfree)
+save_model(fit, "lm_spline_args")
+case_from_predict("lm_spline_args", fit, newdata_of(mtcars, c(1, 3, 5, 8, 13), c("wt", "hp", "qsec")),
+                  fitted = "stats", covers = "ns(wt, knots = k), bs(hp, df = dfree): k and dfree are not inputs")
+
+# ---- 90. ranger standard errors: type = "se" --------------------------------------
+set.seed(90)
+fit <- ranger::ranger(mpg ~ wt + hp + qsec, data = mtcars, keep.inbag = TRUE, num.trees = 60, seed = 90)
+save_model(fit, "ranger_se")
+nd <- newdata_of(mtcars, c(1, 3, 5, 8, 13, 20), c("wt", "hp", "qsec"))
+write_case("ranger_se.case.json", "ranger_se", nd, function(nd) {
+  p <- suppressWarnings(predict(fit, data = nd, type = "se"))
+  list(predictions = p$predictions, se = p$se)
+}, list(type = "se"), fit = fit, fitted = "ranger", covers = "type = \"se\": predictions and their standard errors")
+
+# ---- 91. coxph type = "expected": predict() reads the response too -------------
+# time and status are optional inputs: sent, they are passed on (R needs
+# them for type = "expected" and "survival"); type = "lp" does without.
+set.seed(91)
+library(survival)
+# model = TRUE: type = "expected" needs the training frame, which it would
+# otherwise rebuild from a `lung` found wherever it is predicted.
+fit <- coxph(Surv(time, status) ~ age + sex + ph.ecog, data = lung, model = TRUE)
+save_model(fit, "coxph_expected")
+nd <- newdata_of(cc, c(1, 2, 3, 5, 7, 8, 13), c("time", "status", "age", "sex", "ph.ecog"))
+case_from_predict("coxph_expected", fit, nd, list(type = "expected"), fitted = "survival",
+                  covers = "type = \"expected\": the response's time and status, optional inputs")
+detach("package:survival")

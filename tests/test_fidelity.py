@@ -23,6 +23,10 @@ NEW = """
     party_ctree_reg fda_mars mars_matrix mclustda_iris gam_hastie brglm_infert brmultinom_wine
     stan_glm_opt prophet_promo survreg_strata coxph_strata_lp gbm_bernoulli nnet_reg svm_with_data
     party_ctree_prob mclust_iris glmnet_multinomial caret_recipe_novel
+""".split() + """
+    caret_recipe_other coxph_strata_factor survreg_strata_two survreg_strata_num party_cforest_prob
+    clm_scale clm_nominal lmer_new_levels lme_level0 nlme_loblolly rqss_mtcars kpca_iris
+    svm_probabilities pls_gasoline lm_spline_args ranger_se coxph_strata_numlevels coxph_expected
 """.split()
 
 # Every case the fixture script writes; test_matrix_is_complete keeps this
@@ -114,6 +118,8 @@ def test_packages_a_model_needs_are_found_without_being_named(server, name, pack
     ("lm_transforms", "x", "any"),               # only inside splines::ns(x, 3) and log(x)
     ("gls_mtcars", "cyl", "factor"),             # factor(cyl), levels from nlme's contrasts
     ("gam_te_by", "g", "factor"),                # s(x, by = g)
+    ("clm_scale", "contact", "factor"),          # only in scale = ~ contact
+    ("clm_nominal", "contact", "factor"),        # only in nominal = ~ contact
 ])
 def test_every_variable_the_model_reads_is_a_typed_input(server, name, column, kind):
     inputs = requests.get(f"{server.url}/models/{name}", timeout=TIMEOUT).json()["inputs"]["columns"]
@@ -333,6 +339,11 @@ def inputs_of(server, name):
     ("caret_train", {"wt", "hp", "cyl"}),
     ("lm_transforms", {"x", "z", "g"}),
     ("survreg_strata", {"age", "ph.ecog", "sex"}),
+    # nlme's nonlinear parameters (Asym, R0, lrc) are the model's, not inputs
+    ("nlme_loblolly", {"age", "Seed"}),
+    ("rqss_mtcars", {"wt", "hp"}),
+    # ns(wt, knots = k), bs(hp, df = dfree): k and dfree are baked into predvars
+    ("lm_spline_args", {"wt", "hp", "qsec"}),
 ])
 def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
     assert {c["name"] for c in inputs_of(server, name)["columns"]} == inputs
@@ -347,6 +358,12 @@ def test_no_variable_the_model_does_not_read_is_an_input(server, name, inputs):
     ("survreg_strata", "sex", "factor", ["male", "female"]),          # names of its scales
     ("mclustda_iris", "Petal.Width", "numeric", None),                # its training matrix
     ("mars_matrix", "disp", "numeric", None),
+    # strata() of a factor: its levels are the strata's labels (coxph's
+    # xlevels, survreg's scale names: "male", or "sex=male, ph.ecog=1")
+    ("coxph_strata_factor", "sex", "factor", ["male", "female"]),
+    ("survreg_strata_two", "sex", "factor", ["male", "female"]),
+    ("coxph_strata_numlevels", "ecog", "factor", ["0", "1", "2", "3"]),   # "0", not "ecog=0"
+    ("clm_scale", "contact", "factor", ["no", "yes"]),
 ])
 def test_types_the_object_or_its_file_records_are_found(server, name, column, kind, levels):
     inputs = inputs_of(server, name)
@@ -378,12 +395,15 @@ def test_a_model_fitted_on_a_model_matrix_says_its_inputs_are_the_matrix_columns
 # ---- issue 23, class 5: the refusal names what is wrong --------------------------
 
 def factor_cases(server, fixture_models):
-    """(case, factor column) for every fixture case with a factor input."""
+    """(case, factor column) for every fixture case with a factor input
+    whose unseen levels R refuses too (not a random effect's groups under
+    allow.new.levels = TRUE or level = 0: new_levels_with)."""
     out = []
     for name in MATRIX:
         case = load_case(fixture_models, name)
         cols = inputs_of(server, case["model"])["columns"]
-        factors = [c["name"] for c in cols if c["type"] in ("factor", "ordered") and c.get("levels")]
+        factors = [c["name"] for c in cols if c["type"] in ("factor", "ordered") and c.get("levels")
+                   and not c.get("new_levels_with")]
         if factors and len(cols) > 1:
             out.append((case, factors[0], [c["name"] for c in cols]))
     return out
@@ -445,3 +465,164 @@ def test_a_recipe_with_step_novel_takes_labels_it_never_saw_as_r_does(server, fi
     assert col["type"] == "character"
     case = load_case(fixture_models, "caret_recipe_novel")
     assert {"5", "12"} <= {row["cyl"] for row in case["rows"]}
+
+
+# ---- issue 7: the models people write today, beyond the fixtures' first set ----
+
+def test_a_recipe_that_pools_unseen_labels_takes_them_as_r_does(server, fixture_models):
+    """step_other turns a label outside the levels it keeps, one it never
+    saw included, into "other": R answers for it (rows 2 and 5 carry "5",
+    "12"), so the column takes labels, not only the training levels."""
+    col = next(c for c in inputs_of(server, "caret_recipe_other")["columns"] if c["name"] == "carb")
+    assert col["type"] == "character" and col["levels"] == ["1", "2", "3", "4", "6", "8"]
+    case = load_case(fixture_models, "caret_recipe_other")
+    assert {"5", "12"} <= {row["carb"] for row in case["rows"]}
+
+
+@pytest.mark.parametrize("name, column", [("caret_recipe_other", "carb"), ("caret_recipe_novel", "cyl")])
+def test_a_recipe_factor_taking_any_label_takes_numbers_naming_them(server, fixture_models, name, column):
+    """As for any factor, 4 (or 4.0) names label "4", seen or not: R's answer
+    for the labels (it was "expected a string, got 4")."""
+    case = load_case(fixture_models, name)
+    rows = [{**row, column: float(row[column])} for row in case["rows"]]
+    resp = predict(server, name, rows, case["args"])
+    assert resp.status_code == 200, resp.text
+    assert all(close(g, w) for g, w in zip(resp.json()["predictions"], case["expected"]))
+
+
+def test_a_stratum_never_seen_is_refused_naming_it(server, fixture_models):
+    case = load_case(fixture_models, "coxph_strata_factor")
+    rows = [dict(row) for row in case["rows"]]
+    rows[2]["sex"] = "other"
+    resp = predict(server, "coxph_strata_factor", rows, case["args"])
+    assert resp.status_code == 422, resp.text
+    assert (resp.json()["column"], resp.json()["row"], resp.json()["value"]) == ("sex", 3, "other")
+
+
+@pytest.mark.parametrize("name", ["survreg_strata_num", "coxph_strata_lp", "survreg_strata_two"])
+def test_strata_of_a_number_take_numbers(server, name):
+    """strata(ph.ecog) of a numeric column: labels "ph.ecog=1" are not its
+    levels (survreg refused 1 for want of "ph.ecog=1"); it is numeric."""
+    col = next(c for c in inputs_of(server, name)["columns"] if c["name"] == "ph.ecog")
+    assert col["type"] == "numeric", col
+
+
+@pytest.mark.parametrize("name, column, args", [
+    ("lmer_new_levels", "Subject", {"allow.new.levels": True}),
+    ("lme_level0", "Subject", {"level": 0}),
+])
+def test_groups_never_seen_are_taken_only_where_the_arguments_let_r_take_them(
+        server, fixture_models, name, column, args):
+    """The case's rows hold groups the model never saw, answered by R with
+    the fixed effects alone under these arguments (test_many_rows_equal_r).
+    Without them (lme4 refuses; nlme answers NA silently at level 1), or
+    with a value that only looks like it (false, 1), the group is refused
+    before R, naming it."""
+    col = next(c for c in inputs_of(server, name)["columns"] if c["name"] == column)
+    assert col["new_levels_with"] == args
+    case = load_case(fixture_models, name)
+    assert case["args"] == args
+    unseen = next(i for i, row in enumerate(case["rows"]) if row[column] not in col["levels"])
+    (arg, value), = args.items()
+    for other in ({}, {arg: False if value is True else 1}):
+        resp = predict(server, name, case["rows"], other)
+        assert resp.status_code == 422, (other, resp.text)
+        body = resp.json()
+        assert (body["column"], body["row"]) == (column, unseen + 1), body
+
+
+def test_the_rows_go_where_the_predict_method_takes_them():
+    """In R itself: a class outside adapters.R's table whose predict() has no
+    newdata takes the rows under the name its method gives them (kpca's x is
+    the fixture kpca_iris; tidymodels' new_data has no Debian package, so a
+    toy class here); a method with newdata, or whose second formal is not
+    such a name, keeps newdata."""
+    out = rscript("""
+        env <- new.env()
+        for (f in sort(Sys.glob("r_scripts/bridge/*.R"))) sys.source(f, envir = env)
+        registerS3method("predict", "toy_new_data", function(object, new_data, type = "numeric", ...) 1)
+        registerS3method("predict", "toy_horizon", function(object, n.ahead = 1, ...) 1)
+        arg <- function(m) { a <- env$bridge_data_adapter(m); if (is.null(a)) "newdata" else a$arg }
+        cat("RESULT", arg(structure(list(), class = "toy_new_data")),
+            arg(structure(list(), class = "toy_horizon")), arg(lm(mpg ~ wt, mtcars)), "\\n")
+    """, cwd=str(ROOT))
+    assert out[out.index("RESULT"):].split()[1:] == ["new_data", "newdata", "newdata"]
+
+
+def test_per_row_attributes_stay_on_their_rows_when_r_drops_a_row(server, fixture_models):
+    """svm drops a row with a missing value from its labels and from its
+    probabilities attribute alike: that row is null in every field, the
+    others R's own."""
+    case = load_case(fixture_models, "svm_probabilities")
+    rows = [dict(row) for row in case["rows"][:3]]
+    rows[1]["Petal.Width"] = None
+    resp = predict(server, "svm_probabilities", rows, case["args"])
+    assert resp.status_code == 200, resp.text
+    got = resp.json()["predictions"]
+    assert set(got[1]) == set(case["expected"][1]) and all(v is None for v in got[1].values())
+    assert close(got[0], case["expected"][0]) and close(got[2], case["expected"][2])
+
+
+def test_a_matrix_column_is_one_input_per_matrix_column(server, fixture_models):
+    """plsr(octane ~ NIR) on spectra: NIR was a 401-column matrix. The
+    inputs are its columns, named as write.csv() names them (R refused the
+    one column the bridge asked for: "fitted with type nmatrix.401", a 500);
+    one left out is named."""
+    cols = inputs_of(server, "pls_gasoline")["columns"]
+    assert len(cols) == 401 and cols[0] == {"name": "NIR.900 nm", "type": "numeric", "required": True}
+    case = load_case(fixture_models, "pls_gasoline")
+    rows = [{k: v for k, v in row.items() if k != "NIR.902 nm"} for row in case["rows"]]
+    resp = predict(server, "pls_gasoline", rows, case["args"])
+    assert resp.status_code == 422 and resp.json()["missing_columns"] == ["NIR.902 nm"], resp.text
+
+
+def test_an_unseen_level_is_sent_as_na_only_for_the_exact_argument_value():
+    """The front's half of new_levels: with the rule's argument at its value
+    (true is not 1, 0 is not false) an unseen level of that column is NA;
+    any other column, or other arguments, still refuse it."""
+    from bridge.convert import INT_NA
+    from bridge.errors import InputError
+    from bridge.schema import Column, Schema
+    from bridge.table import Table, prepare_table
+
+    schema = Schema((Column("g", "factor", ("a", "b")), Column("h", "factor", ("x",))), "test",
+                    new_levels=((("g",), "allow.new.levels", True),))
+    table = Table({"g": ["a", "new", 7], "h": ["x", "x", "x"]}, 3)
+    got = prepare_table(schema, table, {"allow.new.levels": True})
+    assert list(got[0].data) == [1, INT_NA, INT_NA]
+    for args in (None, {}, {"allow.new.levels": 1}, {"allow.new.levels": False}, {"other": True}):
+        with pytest.raises(InputError):
+            prepare_table(schema, table, args)
+    with pytest.raises(InputError):
+        prepare_table(schema, Table({"g": ["a"] * 3, "h": ["x", "new", "x"]}, 3), {"allow.new.levels": True})
+    level0 = Schema(schema.columns, "test", new_levels=((("g",), "level", 0),))
+    assert list(prepare_table(level0, table, {"level": 0.0})[0].data)[1] == INT_NA
+    with pytest.raises(InputError):
+        prepare_table(level0, table, {"level": False})
+
+
+def test_a_response_predict_reads_for_some_arguments_is_an_optional_input(server, fixture_models):
+    """coxph's type = "expected" reads time and status from newdata (the
+    case; they were dropped as unknown keys and R failed: 'status' not
+    found); they are not asked for otherwise: type = "lp" predicts without."""
+    cols = {c["name"]: c for c in inputs_of(server, "coxph_expected")["columns"]}
+    assert (cols["time"]["required"], cols["status"]["required"], cols["age"]["required"]) == (False, False, True)
+    case = load_case(fixture_models, "coxph_expected")
+    rows = [{k: v for k, v in row.items() if k not in ("time", "status")} for row in case["rows"]]
+    resp = predict(server, "coxph_expected", rows, {"type": "lp"})
+    assert resp.status_code == 200 and len(resp.json()["predictions"]) == len(rows), resp.text
+    resp = predict(server, "coxph_expected", rows, case["args"])
+    assert resp.status_code == 422 and "status" in resp.json()["description"], resp.text
+
+
+def test_a_null_group_with_allow_new_levels_is_the_population_answer(server, fixture_models):
+    """What docs/models.md says stands in for re.form = NA: a null group
+    under allow.new.levels = true answers as R does for a group it never
+    saw (rows 2 and 4 of the case: "999", "new"), the fixed effects alone."""
+    case = load_case(fixture_models, "lmer_new_levels")
+    rows = [dict(row) for row in case["rows"]]
+    for i in (1, 3):
+        rows[i]["Subject"] = None
+    resp = predict(server, "lmer_new_levels", rows, case["args"])
+    assert resp.status_code == 200, resp.text
+    assert all(close(g, w) for g, w in zip(resp.json()["predictions"], case["expected"]))

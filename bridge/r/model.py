@@ -137,7 +137,8 @@ class RModel:
             self.schema = schema_from_r(h("bridge_inputs")(robj))
         if self.sidecar.predict_fn is not None:
             # A custom predict_fn does its own conversion: strings reach it as sent.
-            self.schema = dataclasses.replace(self.schema, strings_unsafe=False)
+            # Nor are unseen levels sent as NA: its own code decides what they mean.
+            self.schema = dataclasses.replace(self.schema, strings_unsafe=False, new_levels=())
         if self.sidecar.predict_fn is not None:
             self.predictor = h("bridge_custom_predictor")(ri.StrSexpVector([str(self.sidecar.predict_fn)]))
         else:

@@ -33,6 +33,13 @@ def column_from_prototype(name, proto):
         ri.RTYPES.STRSXP: "character",
     }
     plain = set(classes) <= {"numeric", "integer", "logical", "character", "AsIs"}
+    if plain and proto.typeof == ri.RTYPES.STRSXP:
+        # Labels a model takes beyond its training levels (a recipe's
+        # step_novel/step_other): those levels, which numbers may name.
+        try:
+            return Column(name, "character", tuple(proto.do_slot("levels")))
+        except LookupError:
+            pass
     return Column(name, by_type.get(proto.typeof, "any") if plain else "any")
 
 
@@ -47,4 +54,19 @@ def schema_from_r(inputs):
     # No inputs found at all: the request's columns are passed through as sent.
     source = str(fields["source"][0]) if columns else "none"
     note = str(fields["missing_note"][0]) if "missing_note" in fields else ""
-    return Schema(columns, source, unsafe, untyped, note)
+    rules = tuple(_new_level_rule(r) for r in fields["new_levels"]) if "new_levels" in fields else ()
+    optional = ()
+    if "optional" in fields and fields["optional"].names is not ri.NULL:
+        optional = tuple(column_from_prototype(n, p) for n, p in zip(fields["optional"].names, fields["optional"]))
+    return Schema(columns, source, unsafe, untyped, note, rules, optional)
+
+
+def _new_level_rule(rule):
+    """(columns, argument, value) from inputs.R's list(columns, argument, value)."""
+    part = dict(zip(rule.names, rule))
+    value = part["value"][0]
+    if part["value"].typeof == ri.RTYPES.LGLSXP:
+        value = bool(value)
+    elif float(value).is_integer():
+        value = int(value)  # level = 0, shown as JSON's 0
+    return tuple(part["columns"]), str(part["argument"][0]), value

@@ -19,7 +19,7 @@
                      "re.form", "ReForm", "REForm", "REform")
 
 # Formals the bridge fills itself: a caller may not replace the data.
-.reserved_arg_names <- c("object", "newdata", "data", "newx", "x", "model", "...")
+.reserved_arg_names <- c("object", "newdata", "new_data", "data", "newx", "x", "model", "...")
 
 # The predict method R will dispatch to for this model: S3 (the class
 # vector, then for S4 objects their superclasses), else an S4 method.

@@ -32,9 +32,11 @@ bridge_flatten <- function(result, n) {
   }
   if (is.list(result) && .one_per_row(result, n)) {
     # One element per row, each the row's fields (the older party's
-    # type = "prob": a probability vector per row): a row each.
-    m <- do.call(rbind, lapply(result, .plain))
-    colnames(m) <- names(result[[1]])
+    # type = "prob": a probability vector per row from ctree, a one-row
+    # matrix per row from cforest, named by row): a row each.
+    rows <- lapply(result, .row_fields)
+    m <- do.call(rbind, lapply(rows, .plain))
+    colnames(m) <- names(rows[[1]])
     return(.flatten_matrix(m))
   }
   if (is.list(result)) {
@@ -43,13 +45,22 @@ bridge_flatten <- function(result, n) {
   list(kind = "vector", columns = list(.plain(result)), info = list())
 }
 
-# An unnamed list of n atomic vectors of one length and type, named alike.
+# A list of n atomic vectors (or one-row matrices) of one length and type,
+# named alike, unnamed or named by row (1..n, newdata's row names).
 .one_per_row <- function(x, n) {
-  if (!is.null(names(x)) || length(x) != n || !n || is.data.frame(x)) return(FALSE)
+  if (length(x) != n || !n || is.data.frame(x)) return(FALSE)
+  if (!is.null(names(x)) && !identical(names(x), as.character(seq_len(n)))) return(FALSE)
+  x <- lapply(x, .row_fields)
   first <- x[[1]]
   if (!is.atomic(first) || !is.null(dim(first)) || !length(first)) return(FALSE)
   all(vapply(x, function(e) is.atomic(e) && is.null(dim(e)) && length(e) == length(first) &&
                identical(typeof(e), typeof(first)) && identical(names(e), names(first)), TRUE))
+}
+
+# A one-row matrix as the vector of its row, named by its columns.
+.row_fields <- function(e) {
+  if (is.matrix(e) && nrow(e) == 1L) return(stats::setNames(as.vector(e), colnames(e)))
+  e
 }
 
 # A rows x a x b array (pls: rows x responses x components) as a matrix

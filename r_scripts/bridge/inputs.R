@@ -17,10 +17,21 @@
 #   missing_note     said after a missing-column refusal: for a model fitted
 #                    on a numeric matrix, that its inputs are the matrix's
 #                    columns and where to turn raw columns into them.
+#   new_levels       list(columns, argument, value) rules: with that
+#                    argument at that value, the model's predict() answers
+#                    a level of these factors it never saw as it answers NA
+#                    (the population level), so the front sends NA for one
+#                    instead of refusing it.
+#   optional         prototypes of columns passed on when a request has them
+#                    and not asked for otherwise: coxph's response (time,
+#                    status), which predict() reads for type = "expected" or
+#                    "survival" only.
 bridge_inputs <- function(model) {
   found <- .inputs_found(model)
   found$strings_unsafe <- TRUE
   if (is.null(found$untyped_factors)) found$untyped_factors <- character(0)
+  found$new_levels <- .new_level_rules(model, names(found$columns))
+  found$optional <- .optional_inputs(model, names(found$columns))
   entry <- bridge_data_adapter(model)
   if (identical(entry$shape, "matrix") && is.null(attr(model, "ptype", exact = TRUE))) {
     found$missing_note <- paste0(
@@ -31,6 +42,50 @@ bridge_inputs <- function(model) {
       "\"Sidecars\") that builds them from the raw ones")
   }
   found
+}
+
+# Grouping factors of random effects whose levels R takes unseen for one
+# argument value, answering the fixed effects alone for such a row, as for
+# an NA: lme4's allow.new.levels = TRUE ("the unconditional
+# (population-level) values for data with previously unobserved levels (or
+# NAs)", ?predict.merMod) and nlme's level = 0 (the fixed effects only: the
+# groups are not read). A variable the model also reads elsewhere (a fixed
+# effect, a random slope) is left out: there NA is not a new level.
+.new_level_rules <- function(model, inputs) {
+  rule <- function(groups, other, argument, value) {
+    cols <- intersect(setdiff(groups, other), inputs)
+    if (!length(cols)) return(list())
+    list(list(columns = cols, argument = argument, value = value))
+  }
+  if (inherits(model, "merMod")) {
+    f <- tryCatch(stats::formula(model), error = function(e) NULL)
+    if (!inherits(f, "formula") || length(f) != 3) return(list())
+    bars <- lme4::findbars(f)
+    groups <- unique(unlist(lapply(bars, function(b) all.vars(b[[3]]))))
+    other <- c(all.vars(lme4::nobars(f)[[3]]), unlist(lapply(bars, function(b) all.vars(b[[2]]))))
+    return(rule(groups, other, "allow.new.levels", TRUE))
+  }
+  if (inherits(model, "lme") && is.data.frame(model$groups)) {
+    f <- tryCatch(stats::formula(model), error = function(e) NULL)
+    if (!inherits(f, "formula") || length(f) != 3) return(list())
+    return(rule(names(model$groups), all.vars(f[[3]]), "level", 0))
+  }
+  list()
+}
+
+# coxph's predict() reads the response's variables from newdata for type =
+# "expected" and "survival" (the time each row's prediction is at): they are
+# optional inputs, untyped where the model keeps no raw copy of them.
+.optional_inputs <- function(model, inputs) {
+  tt <- if (inherits(model, "coxph")) .model_terms(model) else NULL
+  if (is.null(tt) || !isTRUE(attr(tt, "response") > 0) || length(tt) != 3) return(list())
+  vars <- setdiff(all.vars(tt[[2]]), inputs)
+  frames <- .model_frames(model)
+  cols <- lapply(vars, function(v) {
+    for (fr in frames) if (v %in% names(fr) && is.atomic(fr[[v]]) && is.null(dim(fr[[v]]))) return(.zero_like(fr[[v]]))
+    NULL
+  })
+  stats::setNames(cols, vars)
 }
 
 .inputs_found <- function(model) {
@@ -156,20 +211,36 @@ bridge_inputs <- function(model) {
     NULL
   })
   names(cols) <- vars
-  # A factor a trained step_novel covers takes any label, as in R: a label
-  # the recipe never saw becomes its new level (the adapter turns the
-  # strings back into the factor recipes expects).
-  for (v in intersect(names(.recipe_novel(rec)), vars)) cols[[v]] <- character(0)
+  # A factor whose unseen labels a trained step handles takes any label, as
+  # in R: step_novel makes such a label its new level, step_other pools it
+  # into its "other" level (the adapter turns the strings back into the
+  # factor recipes expects).
+  # (The training levels ride along: a number or boolean sent names one of
+  # them as for a factor, 4 for "4".)
+  open <- .recipe_open(rec)
+  for (v in intersect(names(open), vars)) cols[[v]] <- structure(character(0), levels = as.character(open[[v]]))
   list(columns = cols, source = "recipe predictors")
 }
 
-# Training levels of the factors a trained step_novel covers, by variable.
-.recipe_novel <- function(rec) {
+# Training levels, by variable, of the factors a trained, not skipped step
+# gives any label a level of its own: step_novel (its new level) and
+# step_other pooling (a label outside the ones it keeps becomes "other";
+# with collapse FALSE it kept every level and pools nothing).
+.recipe_open <- function(rec) {
   out <- list()
+  orig <- rec$orig_lvls
   for (step in rec$steps) {
-    if (inherits(step, "step_novel") && isTRUE(step$trained) && is.list(step$objects) &&
-        !isTRUE(step$skip)) {
-      for (v in names(step$objects)) if (is.character(step$objects[[v]])) out[[v]] <- step$objects[[v]]
+    if (!isTRUE(step$trained) || !is.list(step$objects) || isTRUE(step$skip)) next
+    for (v in names(step$objects)) {
+      obj <- step$objects[[v]]
+      if (!is.null(out[[v]])) next
+      if (inherits(step, "step_novel") && is.character(obj)) {
+        out[[v]] <- obj
+      } else if (inherits(step, "step_other") && is.list(obj) && isTRUE(obj$collapse)) {
+        # (A character column takes any string already.)
+        lev <- if (is.list(orig) && is.list(orig[[v]]) && isTRUE(orig[[v]]$factor)) orig[[v]] else NULL
+        if (!is.null(lev)) out[[v]] <- structure(lev$values, is_ordered = isTRUE(lev$ordered))
+      }
     }
   }
   out
@@ -241,9 +312,17 @@ bridge_inputs <- function(model) {
   vars <- character(0)
   tt <- .model_terms(model)
   if (!is.null(tt)) {
-    vars <- all.vars(stats::delete.response(tt))
+    # (quantreg's rqss keeps its qss() terms as text in "specials", where
+    # delete.response() fails: the right-hand side is the same variables.)
+    vars <- tryCatch(all.vars(stats::delete.response(tt)),
+                     error = function(e) all.vars(tt[[length(tt)]]))
     if (attr(tt, "response") > 0 && length(tt) == 3) response <- all.vars(tt[[2]])
   }
+  # Variables the terms name only as arguments that their predvars hold as
+  # values (ns(wt, knots = k), poly(hp, deg): k and deg were read once, at
+  # fit) are not read from newdata.
+  pv <- if (is.null(tt)) NULL else attr(tt, "predvars")
+  baked <- if (is.call(pv)) setdiff(all.vars(tt), all.vars(pv)) else character(0)
   f <- tryCatch(stats::formula(model), error = function(e) NULL)
   if (inherits(f, "formula")) {
     if (length(f) == 3) {
@@ -255,14 +334,25 @@ bridge_inputs <- function(model) {
   }
   call <- .model_call(model)
   if (is.call(call)) {
-    for (part in c("random", "offset")) {
+    for (part in c("random", "offset", if (inherits(model, "nlme")) "fixed")) {
       if (is.language(call[[part]])) vars <- union(vars, all.vars(call[[part]]))
+    }
+    # Formulas of further linear predictors the model's predict() reads
+    # from newdata: ordinal::clm's scale = ~ x and nominal = ~ z.
+    for (part in .formula_parts) {
+      f <- call[[part]]
+      if (is.call(f) && identical(f[[1]], as.name("~"))) vars <- union(vars, all.vars(f[[length(f)]]))
     }
   }
   groups <- .part(model, "groups")
   if (is.data.frame(groups)) vars <- union(vars, names(groups))
-  setdiff(vars, c(response, "pi", "T", "F"))
+  # nlme's nonlinear parameters (Asym in fixed = Asym ~ 1) are the model's
+  # own, not inputs: its covariates (fixed = Asym ~ Trt) are.
+  params <- if (inherits(model, "nlme") && is.list(.part(model, "plist"))) names(model$plist) else NULL
+  setdiff(vars, c(response, params, baked, "pi", "T", "F"))
 }
+
+.formula_parts <- c("scale", "nominal")
 
 # Factor levels the model keeps, by term: xlevels (most classes), a named
 # list of levels (pscl), rows of stored contrast matrices (nlme), and a
@@ -279,31 +369,80 @@ bridge_inputs <- function(model) {
   }
   add(.part(model, "xlevels"))
   add(attr(model, "xlevels", exact = TRUE))
+  # ordinal::clm: the levels of its scale and nominal formulas' factors
+  add(.part(model, "S.xlevels"))
+  add(.part(model, "nom.xlevels"))
   add(.part(model, "levels"))
   add(.part(model, "contrasts"))
   if (inherits(model, "randomForest")) add(model$forest$xlevels)
   out
 }
 
-# survreg keeps the levels of a one-variable strata(g) (of a factor g) only
-# as the names of its scales: those levels, under the term's label. (coxph's
-# are in xlevels as "g=level", which strata() of a factor would not make:
-# those stay as R reads them.)
-.strata_levels <- function(model) {
-  scale <- .part(model, "scale")
+# The levels of the variables inside strata() terms, by variable, where the
+# model keeps them only as its strata's labels: coxph in xlevels (under the
+# term's label), survreg as the names of its scales. survival labels a
+# stratum of one factor or character variable by its level ("male"), and
+# otherwise "v=value" ("ph.ecog=1"; of several variables "sex=male,
+# ph.ecog=1"). Both methods find a row's stratum by that label, so a
+# variable whose values are numbers is numeric, TRUE/FALSE logical (R
+# labels such a value the same way, whatever its type was in training),
+# any other a factor of those levels. Labels that do not parse give nothing.
+.strata_protos <- function(model) {
   tt <- .model_terms(model)
-  if (!inherits(model, "survreg") || length(scale) < 2 || is.null(names(scale)) || is.null(tt)) {
-    return(NULL)
-  }
+  if (is.null(tt) || !inherits(model, c("coxph", "survreg"))) return(list())
+  xlev <- .part(model, "xlevels")
+  scale <- .part(model, "scale")
+  out <- list()
   for (term in attr(tt, "term.labels")) {
     expr <- tryCatch(str2lang(term), error = function(e) NULL)
-    if (!is.call(expr) || !identical(expr[[1]], as.name("strata")) || length(expr) != 2 ||
-        !is.name(expr[[2]])) next
-    return(stats::setNames(list(names(scale)), term))
+    if (!is.call(expr) || !identical(expr[[1]], as.name("strata")) || length(expr) < 2) next
+    args <- as.list(expr)[-1]
+    if (!all(vapply(args, is.name, TRUE)) || !is.null(names(args)) && any(nzchar(names(args)))) next
+    vars <- vapply(args, as.character, "")
+    labels <- if (is.list(xlev) && is.character(xlev[[term]])) xlev[[term]] else
+      if (inherits(model, "survreg") && length(scale) > 1) names(scale) else NULL
+    if (!is.character(labels) || !length(labels)) next
+    values <- .strata_values(labels, vars)
+    for (v in setdiff(names(values), names(out))) {
+      x <- values[[v]]
+      # Bare labels are one factor's levels, numbers or not ("4", "6", "8").
+      out[[v]] <- if (isTRUE(attr(values, "bare"))) factor(character(0), levels = x) else
+        if (all(x %in% c("TRUE", "FALSE"))) logical(0) else
+        if (!anyNA(suppressWarnings(as.numeric(x)))) numeric(0) else factor(character(0), levels = unique(x))
+    }
   }
-  NULL
+  out
 }
 
+# Each variable's values in strata labels, or list() where they do not parse;
+# attr "bare": the labels are one factor's (or character's) own levels.
+.strata_values <- function(labels, vars) {
+  if (length(vars) == 1) {
+    prefix <- paste0(vars, "=")
+    # A factor's own levels, unless every one is "v=..." (then it was not one).
+    if (!all(startsWith(labels, prefix))) return(structure(stats::setNames(list(labels), vars), bare = TRUE))
+    return(stats::setNames(list(substring(labels, nchar(prefix) + 1L)), vars))
+  }
+  out <- rep(list(character(0)), length(vars))
+  names(out) <- vars
+  for (label in labels) {
+    rest <- label
+    for (i in seq_along(vars)) {
+      prefix <- paste0(vars[i], "=")
+      if (!startsWith(rest, prefix)) return(list())
+      rest <- substring(rest, nchar(prefix) + 1L)
+      if (i < length(vars)) {
+        at <- regexpr(paste0(", ", vars[i + 1L], "="), rest, fixed = TRUE)
+        if (at < 0) return(list())
+        out[[i]] <- c(out[[i]], substring(rest, 1L, at - 1L))
+        rest <- substring(rest, at + 2L)
+      } else {
+        out[[i]] <- c(out[[i]], rest)
+      }
+    }
+  }
+  out
+}
 
 # Data the model was fitted on, raw or as a model frame: the components
 # where classes keep it, the data its call names when the file holds it
@@ -354,6 +493,7 @@ bridge_with_file_data <- function(model, objects) {
   classes <- if (!is.null(tt)) attr(tt, "dataClasses") else .part(model, "dataClasses")
   levels <- .model_levels(model)
   frames <- .model_frames(model, vars)
+  strata <- .strata_protos(model)
   untyped <- character(0)
   proto <- function(v) {
     lev <- levels[[v]]
@@ -370,10 +510,7 @@ bridge_with_file_data <- function(model, objects) {
       if (is.null(found) && classes[[v]] %in% c("factor", "ordered")) untyped <<- c(untyped, v)
       return(found)
     }
-    strata <- .strata_levels(model)
-    if (paste0("strata(", v, ")") %in% names(strata)) {
-      return(factor(character(0), levels = strata[[paste0("strata(", v, ")")]]))
-    }
+    if (!is.null(strata[[v]])) return(strata[[v]])
     term <- .wrapped(v, union(names(levels), names(classes)))
     if (!is.null(term)) {
       if (!is.null(levels[[term]])) return(factor(character(0), levels = levels[[term]]))
@@ -383,7 +520,41 @@ bridge_with_file_data <- function(model, objects) {
   }
   cols <- lapply(vars, proto)
   names(cols) <- vars
-  list(columns = cols, source = "model terms", untyped_factors = untyped)
+  wide <- .matrix_inputs(vars, frames, classes)
+  if (length(wide)) {
+    cols <- do.call(c, lapply(vars, function(v) {
+      if (is.null(wide[[v]])) return(cols[v])
+      stats::setNames(rep(list(numeric(0)), length(wide[[v]])), wide[[v]])
+    }))
+  }
+  list(columns = cols, source = "model terms", untyped_factors = untyped, matrix_inputs = wide)
+}
+
+# A numeric matrix column of the training data (pls's spectra: plsr(octane
+# ~ NIR), NIR a 401-column matrix) cannot be one JSON value: it is one
+# numeric input per matrix column, named as write.csv() and data.frame()
+# name them ("NIR.900 nm"; "NIR.1" where the matrix has no column names),
+# and the predictor binds them back into the matrix (.binding_matrices).
+# By variable, the flat names; none where they would collide.
+.matrix_inputs <- function(vars, frames, classes) {
+  out <- list()
+  for (v in vars) {
+    flat <- NULL
+    for (fr in frames) {
+      if (!(v %in% names(fr))) next
+      x <- fr[[v]]
+      if (is.matrix(x) && is.numeric(x) && ncol(x) > 0) {
+        flat <- paste(v, if (is.null(colnames(x))) seq_len(ncol(x)) else colnames(x), sep = ".")
+      }
+      break
+    }
+    cls <- if (!is.null(classes) && v %in% names(classes)) classes[[v]] else ""
+    if (is.null(flat) && grepl("^nmatrix\\.[0-9]+$", cls)) {
+      flat <- paste(v, seq_len(as.integer(sub("nmatrix.", "", cls, fixed = TRUE))), sep = ".")
+    }
+    if (!is.null(flat) && !anyDuplicated(flat) && !any(flat %in% vars)) out[[v]] <- flat
+  }
+  out
 }
 
 # Rows of the training data, typed as the inputs are: predicting on them

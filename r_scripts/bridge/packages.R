@@ -273,7 +273,7 @@ bridge_scoped_model <- function(model) {
   if (!is.null(f)) out <- c(out, list(f))
   call <- .model_call(model)
   if (is.call(call)) {
-    for (part in c("formula", "random", "offset", "fixed")) {
+    for (part in c("formula", "random", "offset", "fixed", "scale", "nominal")) {
       if (!is.null(call[[part]]) && is.language(call[[part]])) out <- c(out, list(call[[part]]))
     }
   }

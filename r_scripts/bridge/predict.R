@@ -8,7 +8,7 @@
 # their entry in adapters.R. Every model goes through the generic its
 # method belongs to (an S4 generic for kernlab's ksvm).
 bridge_predictor <- function(model) {
-  .with_state(.predictor_for(model), model)
+  .with_state(.binding_matrices(.predictor_for(model), model), model)
 }
 
 .predictor_for <- function(model) {
