@@ -281,6 +281,20 @@ def test_arguments_that_fail_only_together_are_named_together(server, fixture_mo
     assert predict(server, "glm_binomial", case["rows"], {"dispersion": "x"}).status_code == 200
 
 
+def test_an_argument_r_rejects_is_named_even_when_the_rows_need_the_others(server, fixture_models):
+    """Groups lmer never saw need allow.new.levels = TRUE, so R fails without
+    every argument: the one without which it succeeds (a bad newparams) is
+    the caller's, a 422 naming it, not the model's 500."""
+    case = load_case(fixture_models, "lmer_new_levels")
+    for bad in ("bridge_canary", 3, [1, 2]):
+        resp = predict(server, "lmer_new_levels", case["rows"], {**case["args"], "newparams": bad})
+        assert resp.status_code == 422, resp.text
+        assert resp.json()["argument"] == "newparams", resp.text
+    resp = predict(server, "lmer_new_levels", case["rows"], case["args"])
+    assert resp.status_code == 200 and all(close(g, w) for g, w in
+                                           zip(resp.json()["predictions"], case["expected"]))
+
+
 def test_an_r_error_caused_by_a_value_is_a_422_naming_the_column(server, fixture_models):
     case = load_case(fixture_models, "gls_mtcars")
     rows = [dict(row) for row in case["rows"]]

@@ -69,7 +69,11 @@ def model_metadata(model, versions=None):
         "versions": versions if versions is not None else [model.version] if model.version else [],
         "platform": "R",
         "inputs": [{"name": c.name, "datatype": INPUT_DATATYPES[c.kind], "shape": [-1],
-                    "parameters": {"r_type": c.kind}} for c in model.schema.columns],
+                    "parameters": {"r_type": c.kind}} for c in model.schema.columns] + [
+            # read by predict() for some arguments only (coxph's time and
+            # status for type = "expected"): sent when the caller has them
+            {"name": c.name, "datatype": INPUT_DATATYPES[c.kind], "shape": [-1],
+             "parameters": {"r_type": c.kind, "optional": True}} for c in model.schema.optional],
         "outputs": [{"name": o.name, "datatype": OUTPUT_DATATYPES[o.type], "shape": [-1]}
                     for o in sig.outputs],
     }

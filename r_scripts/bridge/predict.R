@@ -137,19 +137,23 @@ bridge_predict <- function(predictor, model, cols, classes, n, args) {
   out
 }
 
-# Whose fault an error is. The caller's, pinned on arguments, when the
-# call succeeds without them: every argument without which it succeeds
-# (several when they fail only together, as se.fit = TRUE with a bad
-# dispersion, which predict.glm reads only for se.fit), else all of them
+# Whose fault an error is. The caller's, pinned on arguments: every
+# argument without which the call succeeds (several when they fail only
+# together, as se.fit = TRUE with a bad dispersion, which predict.glm reads
+# only for se.fit), else all of them when it succeeds without any
 # ("together": none alone is enough); pinned on a column when the model
 # predicts its own training rows and the request succeeds with that
 # column's values replaced by a training value. Where neither can be
 # tried, R's message decides (.input_error_patterns).
 .blame <- function(run, newdata, args, msg, state) {
-  if (length(args) && !.failed(run(newdata, list()))) {
+  if (length(args)) {
+    # Each argument alone first: the others may be what the rows need (an
+    # unseen group needs allow.new.levels = TRUE beside a bad newparams).
     each <- Filter(function(a) !.failed(run(newdata, args[setdiff(names(args), a)])), names(args))
     if (length(each)) return(list(kind = "input", argument = each, together = FALSE))
-    return(list(kind = "input", argument = names(args), together = TRUE))
+    if (!.failed(run(newdata, list()))) {
+      return(list(kind = "input", argument = names(args), together = TRUE))
+    }
   }
   missing <- .blame_missing(run, newdata, args)
   if (!is.null(missing)) return(missing)
