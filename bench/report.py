@@ -215,7 +215,7 @@ def markdown(res, info):
             + (f"{1e3 / b1.rps:.3f} ms from the bridge and " if b1 else "")
             + f"{1e3 / p1.rps:.3f} ms from Plumber;",
             f"- {f['bulk_rows']:,} rows: {f['bulk_s']:.3f} s (median of "
-            f"{len(f['bulk_runs'])}; system.time has 1 ms resolution); end to end, the bridge "
+            f"{len(f['bulk_runs'])}; timed by Sys.time()); end to end, the bridge "
             f"takes {bulk('bridge', 'JSON rows')} (JSON rows) and {bulk('bridge', 'column JSON')} "
             f"(column JSON), Plumber {bulk('plumber', 'JSON rows')} and "
             f"{bulk('plumber', 'column JSON')}.", ""]
