@@ -108,6 +108,10 @@ class Bench:
         self.workers_seen = set(procs.children(bridge.proc.pid))
         return bridge
 
+    def on(self, who, label, fn):
+        """fn(server) on Plumber, or on the bridge through on_bridge()."""
+        return fn(self.plumber) if who == "plumber" else self.on_bridge(label, fn)
+
     def on_bridge(self, label, fn):
         """fn(bridge) -> its result; None if the bridge died and fn raised. A
         death or a replaced worker is noted, and a dead bridge restarted, so
@@ -159,8 +163,7 @@ class Bench:
                                 duration=sizes.stall_seconds if stall else sizes.seq_seconds,
                                 abort=lambda: not server.alive())
 
-            result = measure(plumber) if who == "plumber" else \
-                self.on_bridge("case 1 (sequential)", measure)
+            result = self.on(who, "case 1 (sequential)", measure)
             res.sequential[(who, setting)] = result
             say(f"  {who} {setting}: " + (f"{result.rps:,.0f} req/s" if result else "died"))
         # For information: the same with Python's http.client, the client of
@@ -172,8 +175,7 @@ class Bench:
                                        keep_alive=keep_alive, max_requests=sizes.seq_requests,
                                        max_seconds=sizes.seq_seconds)
 
-            result = measure(plumber) if who == "plumber" else \
-                self.on_bridge("case 1 (Python client)", measure)
+            result = self.on(who, "case 1 (Python client)", measure)
             res.sequential_python[(who, setting)] = result
 
         say(f"case 2: 32 concurrent connections, wrk -t2 -c32 -d{sizes.wrk_seconds}s")
@@ -191,8 +193,7 @@ class Bench:
                                      for pid in workers}
                 return result
 
-            result = measure(plumber) if who == "plumber" else \
-                self.on_bridge("case 2 (32 concurrent)", measure)
+            result = self.on(who, "case 2 (32 concurrent)", measure)
             res.concurrent[(who, setting)] = result
             say(f"  {who} {setting}: " + (
                 f"{result.rps:,.0f} req/s, p99 {result.latency_ms.get('99', math.nan):.1f} ms, "
@@ -212,8 +213,7 @@ class Bench:
                                  runs=sizes.bulk_runs, check=check)
 
             for who in ("plumber", "bridge"):
-                result = measure(plumber) if who == "plumber" else \
-                    self.on_bridge(f"case 3 ({fmt})", measure)
+                result = self.on(who, f"case 3 ({fmt})", measure)
                 res.bulk[(who, fmt)] = result
                 say(f"  {who} {fmt}: " + (f"{result.median:.3f} s" if result else "died"))
 

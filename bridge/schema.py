@@ -88,6 +88,11 @@ class Schema:
                          if argument in args and _same_value(args[argument], value)
                          for name in columns)
 
+    @functools.cached_property
+    def known(self):
+        """The column names a request may send: the inputs and the optional ones."""
+        return frozenset(c.name for part in (self.columns, self.optional) for c in part)
+
     @property
     def complete(self):
         return all(c.kind != "any" for c in self.columns)

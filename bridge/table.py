@@ -56,8 +56,7 @@ def prepare_table(schema, table, args=None):
                                       c.name in schema.untyped_factors, c.name in open_factors)
                for c in columns if c.levels and c.name in table.columns}
     missing = [c.name for c in columns if c.name not in table.columns]
-    known = {c.name for c in columns} | {c.name for c in schema.optional}
-    unknown = [name for name in table.columns if name not in known]
+    unknown = [name for name in table.columns if name not in schema.known]
     if missing:
         raise InputError(
             f"missing column{'s' if len(missing) > 1 else ''}: "

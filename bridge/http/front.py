@@ -226,7 +226,7 @@ class Front:
         self.readiness = readiness
         self.on_reload = on_reload
         self.map = {}
-        self.poller = Poller(self.map, full_every=LOOP_TIMEOUT)
+        self.poller = Poller(self.map)
         self.draining = threading.Event()
         self.signals = []  # appended by signal handlers, consumed by the loop
         self.reload_wanted = threading.Event()

@@ -13,9 +13,10 @@ only when its answer may have changed:
   time it wakes the loop (it finished a request, so the connection reads
   again, or it left output for this thread to send; FrontServer.pull_trigger
   in front.py touches the connection the thread serves first);
-- every `full_every` seconds, and after the loop's own bookkeeping (clocks,
-  drain), all of them: what changed elsewhere (waitress's idle-connection
-  sweep, a drain) is seen within that time, as with the loop's clocks.
+- all of them after `everything()`, which the loop calls after its own
+  bookkeeping (clocks, drain) once per LOOP_TIMEOUT: what changed elsewhere
+  (waitress's idle-connection sweep, a drain) is seen within that time, as
+  with the loop's clocks.
 The listening sockets and waitress's wake-up pipe are asked every turn (a
 listener's readable() also counts the connections against the limit).
 
@@ -24,7 +25,6 @@ Event loop thread only, except `touch()`, which any thread may call.
 
 import collections
 import select
-import time
 
 from waitress import wasyncore
 
@@ -33,15 +33,13 @@ OUT = select.POLLOUT
 
 
 class Poller:
-    def __init__(self, map, full_every=0.25):
+    def __init__(self, map):
         self.map = map
-        self.full_every = full_every
         self._poll = select.poll()
-        self._fds = {}        # obj -> fd it is registered under
-        self._flags = {}      # fd -> flags registered
+        self._registered = {}  # fd -> (obj, flags) it was registered for
         self._touched = collections.deque()  # append/popleft: safe across threads
         self._always = []     # the listeners and the wake-up pipe
-        self._next_full = 0.0
+        self._full = True
 
     def touch(self, obj):
         """`obj` may read or write otherwise than when it was last asked."""
@@ -49,19 +47,19 @@ class Poller:
 
     def everything(self):
         """Ask every connection on the next turn."""
-        self._next_full = 0.0
+        self._full = True
 
     def turn(self, timeout):
         """Waits up to `timeout` seconds for events and handles them."""
-        now = time.monotonic()
-        if now >= self._next_full:
-            self._next_full = now + self.full_every
+        if self._full:
+            self._full = False
             self._touched.clear()
             everyone = list(self.map.values())
             self._always = [obj for obj in everyone if not getattr(obj, "touches", False)]
+            for fd in [fd for fd in self._registered if fd not in self.map]:
+                self._drop(fd)  # closed, and poll() has not said so yet
             for obj in everyone:
                 self._ask(obj)
-            self._forget_closed()
         else:
             while self._touched:
                 self._ask(self._touched.popleft())
@@ -74,50 +72,41 @@ class Poller:
         for fd, flags in events:
             obj = self.map.get(fd)
             if obj is None:
-                self._drop(fd)  # closed since it was registered
+                self._drop(fd)  # closed since it was registered (POLLNVAL, or a reused number)
+                continue
+            if self._registered[fd][0] is not obj:
+                # The number was closed and given to a new connection since it
+                # was registered: the event (POLLNVAL, say) was the old one's.
+                # The new one is asked, and poll() says again what is its own.
+                self._ask(obj)
                 continue
             wasyncore.readwrite(obj, flags)
             self._ask(obj)
 
     def _ask(self, obj):
-        old = self._fds.get(obj)
         fd = getattr(obj, "_fileno", None)
-        if fd is None or self.map.get(fd) is not obj:  # closed
-            if old is not None:
-                del self._fds[obj]
-                if self._fds_owner(old) is None:
-                    self._drop(old)
+        # Closed: its number stays registered until poll() reports it (POLLNVAL,
+        # or events of whatever file has the number now), or a full pass. A
+        # connection that gets the number is touched when it is made.
+        if fd is None or self.map.get(fd) is not obj:
             return
-        if old is not None and old != fd:
-            del self._fds[obj]
-            self._drop(old)
         flags = 0
         if obj.readable():
             flags |= IN
         if obj.writable() and not obj.accepting:
             flags |= OUT
-        self._fds[obj] = fd
-        if self._flags.get(fd) == flags:
+        held = self._registered.get(fd)
+        if held is not None and held[0] is obj and held[1] == flags:
             return
         if flags:
             self._poll.register(fd, flags)  # registers or modifies
-            self._flags[fd] = flags
+            self._registered[fd] = (obj, flags)
         else:
             self._drop(fd)
 
-    def _fds_owner(self, fd):
-        obj = self.map.get(fd)
-        return obj if obj is not None and self._fds.get(obj) == fd else None
-
     def _drop(self, fd):
-        if self._flags.pop(fd, None) is not None:
+        if self._registered.pop(fd, None) is not None:
             try:
                 self._poll.unregister(fd)
             except KeyError:
                 pass
-
-    def _forget_closed(self):
-        for obj in [o for o in self._fds if self.map.get(self._fds[o]) is not o]:
-            fd = self._fds.pop(obj)
-            if self._fds_owner(fd) is None:
-                self._drop(fd)

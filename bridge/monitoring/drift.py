@@ -256,11 +256,9 @@ def live_outputs(answer):
     for name, values in vectors.items():
         if name in ("step", "time"):
             continue
-        if isinstance(values, np.ndarray):
-            if values.dtype == np.float64:
-                out[name] = ("number", values)
-                continue
-            values = result.columns[name]
+        if isinstance(values, np.ndarray):  # a Prediction's only arrays: float64
+            out[name] = ("number", values)
+            continue
         if all(v is None or (type(v) in (int, float)) for v in values):
             out[name] = ("number", np.array([np.nan if v is None else v for v in values],
                                             dtype=np.float64))

@@ -127,16 +127,14 @@ class Inbox:
             end = time.perf_counter() + self.spin
             while not self._poller.poll(0):
                 if time.perf_counter() >= end:
-                    self.polling = False  # a miss: sleep on the pipe from now on
-                    break
+                    break  # a miss: sleep on the pipe
             else:
                 return receive(self.conn)
-        elif self.spin > 0:
-            started = time.perf_counter()
-            msg = receive(self.conn)
-            self.polling = time.perf_counter() - started < self.spin
-            return msg
-        return receive(self.conn)
+        started = time.perf_counter()
+        msg = receive(self.conn)
+        # Polls next time only if this wait (after the miss, if any) was short.
+        self.polling = self.spin > 0 and time.perf_counter() - started < self.spin
+        return msg
 
 
 def _die_with_the_front():
