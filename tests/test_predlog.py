@@ -118,6 +118,22 @@ def test_refusals_of_unknown_names_never_name_a_folder(models, tmp_path, start_s
     assert sorted(p.name for p in log.iterdir()) == ["!schema", "_unresolved"]
 
 
+def test_a_served_name_with_a_version_it_lacks_is_that_models_refusal(models, tmp_path,
+                                                                      start_server):
+    (models / "cars" / "1").mkdir(parents=True)
+    copy_model(EXAMPLES / "mtcars_lm.rds", models / "cars" / "1", "model.rds")
+    log = tmp_path / "log"
+    server = start_server(models, "--reload-interval", "0", "--log-predictions", str(log),
+                          "--log-rotate-seconds", "0.2")
+    for name, version in (("cars", "7"), ("cars", "champion"), ("mtcars_lm", "9.9")):
+        assert post(server, f"/models/{name}/versions/{version}/predict", ROWS).status_code == 404
+    for name, n in (("cars", 2), ("mtcars_lm", 1)):
+        frame = wait_rows(log / name, n)
+        assert list(frame["status"]) == [404] * n and set(frame["model"]) == {name}
+        assert frame["version"].isna().all()
+    assert not (log / "_unresolved").exists()
+
+
 def test_sample_zero_logs_nothing_and_sigterm_drains(models, tmp_path, start_server):
     """Sample 0: no row; sample 1 with files written only at shutdown: every
     call answered before SIGTERM is in the log after it."""

@@ -113,9 +113,13 @@ class Service:
         its own."""
         versioned = self.versions(name)
         if versioned is not None:
+            if context is not None:
+                context.model = name  # served, even if the version named is not
             model = versioned.pick(version, context.routing_key if context is not None else None)
         else:
             model = self._catalog.get(name)
+            if context is not None:
+                context.model = model.name
             if version is not None and version != model.version:
                 shown = str(version) if len(str(version)) <= 40 else str(version)[:37] + "..."
                 raise ModelNotFound(f"model {model.name!r} has no version {shown!r}; it serves "
@@ -233,7 +237,9 @@ class Service:
     def _refused(self, context, model, exc, request, table):
         error = exc if isinstance(exc, BridgeError) else None
         status = error.status if error is not None else 500
-        self._notify(Event(context, model and model.name, model and model.version, status,
+        # A served name whose version does not resolve is still that model's
+        # refusal (its metrics, its log folder), with no version.
+        self._notify(Event(context, model.name if model else context.model, model and model.version, status,
                            context.elapsed_ms(), request, table, error=error))
 
     def _notify(self, event):
