@@ -3,8 +3,9 @@
 
 Inputs come from the model's schema. Outputs are not recorded anywhere in an
 R model, so they are found the way a user would: by predicting one example
-row, built from the schema (never from training data), once, when the R
-worker loads the model; metadata requests never run model code.
+row, built from the schema (never from training data), once per file
+version, by the R worker that loads it first (the others load it without:
+bridge/workers/messages.py Load); metadata requests never run model code.
 
 Shared code: the probe runs in the R worker (bridge/r/model.py), the front
 only reads the result.

@@ -267,6 +267,34 @@ def test_a_model_added_after_a_restart_is_on_every_worker(start_server, hurt_mod
             assert_r_answer(r)
 
 
+def test_a_file_is_probed_once_not_by_every_worker_nor_again_after_a_restart(start_server, model_dir,
+                                                                              tmp_path):
+    """The example-row probe (bridge/signature.py) runs on the worker that
+    loads a file version first; the others, and a worker started after a
+    crash, load it without: a model whose predict() is slow would hold each
+    of them that long again (stop 31's attack pass: files added meanwhile
+    were 503 "still loading" for 40 s)."""
+    calls = tmp_path / "calls.txt"
+    copy_model(EXAMPLES / "mtcars_lm.rds", model_dir, "counted.rds")
+    (model_dir / "counted.R").write_text(
+        "predict_fn <- function(model, newdata) {\n"
+        f"  cat(nrow(newdata), '\\n', file = {str(calls)!r}, append = TRUE)\n"
+        "  predict(model, newdata)\n}\n")
+    server = start_server(model_dir, "--workers", "2", "--reload-interval", "0")
+    assert wait_for(lambda: every_worker_ready(server))
+    assert calls.read_text().split() == ["2"]  # one probe of two example rows
+    outputs = requests.get(server.url + "/v2/models/counted").json()["outputs"]
+    assert outputs and outputs[0]["datatype"] == "FP64", outputs  # the probe's answer is kept
+
+    old = children(server.proc.pid)
+    os.kill(old[0], signal.SIGKILL)
+    assert wait_for(lambda: children(server.proc.pid) != old and every_worker_ready(server))
+    assert calls.read_text().split() == ["2"]  # the new worker did not probe again
+    r = requests.post(f"{server.url}/models/counted/predict", json=CARS)
+    assert r.status_code == 200, r.text
+    assert calls.read_text().split() == ["2", "1"]
+
+
 # ---- batching across every waiting request --------------------------------------------------------
 
 def test_concurrent_requests_are_batched_and_each_gets_r_answer(start_server, fixture_models):

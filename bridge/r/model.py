@@ -77,7 +77,7 @@ class Sidecar:
 
 class RModel:
     def __init__(self, name, path, object_name, robj, session, sidecar=None, sha256="",
-                 header=None, missing_namespaces=()):
+                 header=None, missing_namespaces=(), probe=True):
         self.name = name
         self.path = Path(path)
         self.object_name = object_name
@@ -90,7 +90,7 @@ class RModel:
         session.run(self._bind, robj)
         # What the model answers for an example row, found once here so that
         # no metadata request ever runs model code.
-        self.signature = session.run(probe_signature, self)
+        self.signature = session.run(probe_signature, self) if probe else None
 
     def _check_requirements(self, robj, header, missing_namespaces):
         """What the object needs and what it was saved with; a package that
@@ -419,13 +419,14 @@ class FileModels(dict):
         self.skipped = list(skipped)
 
 
-def read_model_file(path, session=None):
+def read_model_file(path, session=None, probe=True):
     """Every servable model in a file, keyed by served name.
 
     An .rds is served under its stem; an .rda with one model object too; an
     .rda with several serves each as <stem>.<object>. Objects without a
     predict() method, and objects whose name is not a safe file name, are
-    skipped. Raises ModelLoadError when nothing loads.
+    skipped. Raises ModelLoadError when nothing loads. `probe`: find each
+    model's Signature (False: its signature is None; bridge/workers/messages.py Load).
     """
     session = session or default_session()
     path = Path(path)
@@ -452,7 +453,7 @@ def read_model_file(path, session=None):
         sidecar = Sidecar.find(path.parent, name)
         try:
             models[name] = RModel(name, path, object_name, robj, session, sidecar, sha,
-                                  header=header, missing_namespaces=missing_ns)
+                                  header=header, missing_namespaces=missing_ns, probe=probe)
         except ModelLoadError as exc:
             # One model of several lacking a package: the others still serve.
             if single or "missing" not in exc.details:

@@ -72,9 +72,13 @@ class Ready:
 
 @dataclasses.dataclass
 class Load:
-    """front -> worker: read a model file (a private snapshot of it)."""
+    """front -> worker: read a model file (a private snapshot of it).
+    `probe`: predict its example rows (bridge/signature.py). Only the first
+    load of a file version does: the front keeps that worker's answer, and
+    the other workers (and every worker started later) load it without."""
     file_id: str
     path: str
+    probe: bool = True
 
 
 @dataclasses.dataclass

@@ -23,6 +23,7 @@ every answer comes from the version served. Every load has --load-timeout:
 past it, the worker is killed and the load reported as failed.
 """
 
+import dataclasses
 import json
 import logging
 import os
@@ -582,7 +583,11 @@ class Pool:
         if message.file_id in handle.loaded or message.file_id in handle.pending:
             return
         handle.pending.add(message.file_id)
-        job = Job("load", message)
+        # NOTE: no example-row probe here. The front has the first load's; a
+        # model whose predict() is slow (a sidecar sleeping 60 s, found in
+        # stop 31's attack pass) held every restarted worker that long again,
+        # and files added meanwhile answered 503 "still loading".
+        job = Job("load", dataclasses.replace(message, probe=False))
 
         def done(future):
             handle.pending.discard(message.file_id)

@@ -44,7 +44,7 @@ class Worker:
         if isinstance(msg, Load):
             from ..r.model import read_model_file
 
-            models = read_model_file(msg.path, self.session)
+            models = read_model_file(msg.path, self.session, probe=msg.probe)
             self.files[msg.file_id] = models
             return {"models": {name: m.front_view() for name, m in models.items()},
                     "skipped": models.skipped}
